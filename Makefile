@@ -1,0 +1,42 @@
+# daisee-lab: every target sets up what it needs first. `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY_OK  := $(VENV)/.installed
+NODE_OK := node_modules/.installed
+
+.PHONY: help setup demo test lab docs bench student clean
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+setup: $(PY_OK) $(NODE_OK)  ## install Python and Node dependencies (idempotent, offline when nothing changed)
+
+$(PY_OK): pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements/constraints.txt -e '.[test,docs]'
+	touch $@
+
+$(NODE_OK): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup  ## run the main job
+	$(BIN)/daisee-lab toolchain
+
+test: setup  ## run every test: library, contracts, book chapters
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider tests
+
+lab: setup  ## open the book in JupyterLab
+	$(BIN)/jupyter lab book/
+
+docs: setup  ## build the documentation site, strictly
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+bench: setup  ## run the benchmarks (they print ratios)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:  ## remove the environments and build outputs
+	rm -rf $(VENV) node_modules site .cache

@@ -1,0 +1,34 @@
+"""Shared fixtures: paths to the test data, and chains of both kinds with the test contracts."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_CONTRACTS = REPO / "tests" / "contracts"
+SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+
+
+@pytest.fixture(scope="session")
+def anvil_node():
+    """One anvil node for the session (tests restore its state with snapshots)."""
+    from daisee_lab.chain.anvil import Anvil
+
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture(params=["eth-tester", "anvil"])
+def chain(request):
+    """A chain that also knows the test contracts: in process, or anvil over JSON-RPC.
+    The anvil one is returned to its starting state after the test."""
+    from daisee_lab.chain import Chain
+
+    if request.param == "eth-tester":
+        yield Chain(contract_dirs=[TEST_CONTRACTS])
+        return
+    node = request.getfixturevalue("anvil_node")
+    chain = Chain(node.url, contract_dirs=[TEST_CONTRACTS])
+    snap = chain.snapshot()
+    yield chain
+    chain.revert_to(snap)
