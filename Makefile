@@ -27,7 +27,8 @@ demo: setup  ## run the main job
 	$(BIN)/daisee-lab toolchain
 
 test: setup  ## run every test: library, contracts, book chapters
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \
+		--nbval --nbval-current-env --sanitize-with book/sanitize.cfg
 
 lab: setup  ## open the book in JupyterLab
 	$(BIN)/jupyter lab book/
