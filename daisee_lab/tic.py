@@ -1,0 +1,554 @@
+"""Linky TIC codec: bytes -> groups -> frames -> readings, and back (Enedis-NOI-CPT_54E).
+
+A frame is ``STX group... ETX``; a group is ``LF body CR``. Historic mode (1200 baud) writes
+``label SP data SP checksum``; standard mode (9600 baud) writes ``label HT [horodate HT] data HT
+checksum``. The mode is detected per group from its separator, and a frame takes the mode of its
+first valid group.
+
+The decoder never raises on bad bytes. Noise bytes (control characters other than the framing
+ones, DEL, anything above 0x7F) are dropped; each remaining group is validated on its own, so a
+group whose LF or CR was lost is still accepted when its checksum holds; a bad group is rejected
+with a reason and counted; EOT drops the frame in progress. Pure module: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from daisee_lab.errors import DaiseeError
+from daisee_lab.reading import Reading
+
+__all__ = [
+    "PARIS", "TicError", "Group", "Rejected", "Frame", "DecoderStats", "TicDecoder",
+    "checksum", "group_checksum", "parse_horodate", "encode_horodate", "encode_group",
+    "encode_frame", "decode_frames", "decode_groups", "decode_stge", "plausibility_warnings",
+]
+
+PARIS = ZoneInfo("Europe/Paris")
+STX, ETX, EOT, LF, CR = 0x02, 0x03, 0x04, 0x0A, 0x0D
+MAX_GROUP_BYTES = 256  # the longest real group (PJOURF+1) is about 115 bytes
+_NOISE = bytes(b for b in range(256) if b != 0x09 and not 0x20 <= b <= 0x7E)
+_LABEL = re.compile(r"[A-Z0-9+\-]{1,9}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+_HEX8 = re.compile(r"[0-9A-Fa-f]{8}")
+
+
+class TicError(DaiseeError, ValueError):
+    """Bad input to an encoder or to `decode_stge`, or a frame that cannot give a `Reading`."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """One valid group: `data` exactly as sent; `time` is the decoded `horodate`, if any."""
+
+    label: str
+    data: str
+    checksum: str
+    mode: str
+    horodate: str | None = None
+    time: datetime | None = None
+
+    @property
+    def degraded_clock(self) -> bool:
+        """True when the horodate's season letter is lowercase: the meter's clock is degraded."""
+        return self.horodate is not None and self.horodate[0] in "eh"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A group the decoder refused: the bytes as received, a `reason` code and a readable detail.
+
+    Reasons: "malformed", "checksum", "label", "horodate", "too long", "mode".
+    """
+
+    raw: bytes
+    reason: str
+    detail: str
+
+
+# --------------------------------------------------------------------------- checksums, horodates
+
+def checksum(payload: bytes | str) -> str:
+    """The TIC checksum character of `payload`: ``(sum of its bytes & 0x3F) + 0x20``."""
+    data = payload.encode("ascii") if isinstance(payload, str) else payload
+    return chr((sum(data) & 0x3F) + 0x20)
+
+
+def _payload(label: str, data: str, mode: str, horodate: str | None) -> str:
+    """The checksummed text of a group, including the separator before the checksum."""
+    if mode == "standard":
+        return "\t".join([label, data] if horodate is None else [label, horodate, data]) + "\t"
+    return f"{label} {data} "
+
+
+def group_checksum(label: str, data: str, mode: str, horodate: str | None = None,
+                   method: int = 1) -> str:
+    """The checksum of one group. Standard: from the label through the HT after the data.
+
+    Historic `method` 1 sums ``label SP data``; method 2 (some meters) also sums the SP after it.
+    """
+    _check_mode(mode)
+    if method not in (1, 2):
+        raise TicError(f"checksum method {method!r}: expected 1 or 2 (historic mode only)")
+    payload = _payload(label, data, mode, horodate)
+    return checksum(payload[:-1] if mode == "historic" and method == 1 else payload)
+
+
+def parse_horodate(text: str) -> datetime | None:
+    """``SYYMMDDhhmmss`` -> aware datetime in Europe/Paris; None when the season is a space.
+
+    Season E (summer, UTC+2) or H (winter, UTC+1) picks the repeated autumn hour; lowercase
+    means the meter's clock is degraded (see `Group.degraded_clock`).
+    """
+    if len(text) != 13:
+        raise TicError(f"horodate {text!r}: expected 13 characters SYYMMDDhhmmss")
+    season, digits = text[0], text[1:]
+    if season == " ":
+        return None
+    if season not in "EeHh" or not (digits.isascii() and digits.isdigit()):
+        raise TicError(f"horodate {text!r}: expected a season letter E, H, e, h or space "
+                       "followed by 12 digits")
+    yy, mo, dd, hh, mi, ss = (int(digits[i:i + 2]) for i in range(0, 12, 2))
+    try:
+        return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=PARIS, fold=int(season in "Hh"))
+    except ValueError as exc:
+        raise TicError(f"horodate {text!r}: {exc}") from None
+
+
+def encode_horodate(when: datetime, degraded: bool = False) -> str:
+    """An aware datetime as the meter writes it: Paris local time with its season letter."""
+    if when.utcoffset() is None:
+        raise TicError(f"cannot encode naive datetime {when!r}: give it a tzinfo")
+    local = when.astimezone(PARIS)
+    if not 2000 <= local.year <= 2099:
+        raise TicError(f"cannot encode {when!r}: a horodate holds years 2000 to 2099 only")
+    season = "E" if local.dst() else "H"
+    return (season.lower() if degraded else season) + local.strftime("%y%m%d%H%M%S")
+
+
+# --------------------------------------------------------------------------------------- encoding
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("historic", "standard"):
+        raise TicError(f"mode {mode!r}: expected 'historic' or 'standard'")
+
+
+def encode_group(label: str, data: str, mode: str, horodate: str | datetime | None = None,
+                 *, method: int = 1) -> bytes:
+    """One group ``LF ... CR`` with its checksum; `horodate` may be an aware datetime.
+
+    `method` chooses the historic checksum variant (1, the specification's, or 2).
+    """
+    _check_mode(mode)
+    if not isinstance(label, str) or not _LABEL.fullmatch(label):
+        raise TicError(f"label {label!r}: expected 1 to 9 characters among A-Z, 0-9, + and -")
+    if not isinstance(data, str) or not _PRINTABLE.fullmatch(data):
+        raise TicError(f"{label}: data {data!r} must be a str of printable ASCII, exactly as "
+                       "the meter sends it (e.g. f'{wh:09d}')")
+    if mode == "historic" and (not data or horodate is not None):
+        raise TicError(f"{label}: a historic group needs non-empty data and has no horodate")
+    if isinstance(horodate, datetime):
+        horodate = encode_horodate(horodate)
+    elif horodate is not None:
+        parse_horodate(horodate)
+    cs = group_checksum(label, data, mode, horodate, method)
+    return b"\n" + (_payload(label, data, mode, horodate) + cs).encode("ascii") + b"\r"
+
+
+def encode_frame(groups: Mapping[str, str | tuple] | Iterable[tuple], mode: str) -> bytes:
+    """A whole frame ``STX ... ETX`` with correct checksums, for the meter simulator.
+
+    `groups` is a sequence of ``(label, data)`` or ``(label, horodate, data)`` tuples, or a
+    mapping ``label -> data`` or ``label -> (horodate, data)``; a horodate is a 13-character
+    string or an aware datetime.
+    """
+    _check_mode(mode)
+    if isinstance(groups, Mapping):
+        groups = [(k, *v) if isinstance(v, tuple) else (k, v) for k, v in groups.items()]
+    out = bytearray([STX])
+    for entry in groups:
+        if not isinstance(entry, tuple) or len(entry) not in (2, 3):
+            raise TicError(f"group {entry!r}: expected (label, data) or (label, horodate, data)")
+        label, *horodate, data = entry
+        out += encode_group(label, data, mode, *horodate)
+    out.append(ETX)
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------------------- decoding
+
+def _parse_group(raw: bytes) -> Group | Rejected | None:
+    """Validate one group body (between LF and CR); None when it holds nothing but noise."""
+    body = raw.translate(None, _NOISE).decode("ascii")
+    if not body:
+        return None
+    if len(raw) > MAX_GROUP_BYTES:
+        return Rejected(raw, "too long", f"group longer than {MAX_GROUP_BYTES} bytes")
+    horodate = None
+    if "\t" in body:
+        mode, fields = "standard", body.split("\t")
+        if len(fields) not in (3, 4) or len(fields[-1]) != 1:
+            return Rejected(raw, "malformed", f"standard group with {len(fields)} HT-separated "
+                            "fields: expected label, [horodate,] data, checksum")
+        label, *middle, cs = fields
+        if len(middle) == 2:
+            horodate = middle[0]
+        data, valid = middle[-1], (checksum(body[:-1]),)
+    else:
+        mode = "historic"
+        label, _, rest = body.partition(" ")
+        if len(rest) < 3 or rest[-2] != " ":
+            return Rejected(raw, "malformed", "historic group: expected 'label SP data SP "
+                            "checksum'")
+        data, cs = rest[:-2], rest[-1]
+        valid = (checksum(body[:-2]), checksum(body[:-1]))  # method 1, method 2
+    if cs not in valid:
+        return Rejected(raw, "checksum", f"{label}: checksum {cs!r}, computed {valid[0]!r}")
+    if not _LABEL.fullmatch(label):
+        return Rejected(raw, "label", f"label {label!r} is not 1 to 9 of A-Z, 0-9, + and -")
+    try:
+        time = None if horodate is None else parse_horodate(horodate)
+    except TicError as exc:
+        return Rejected(raw, "horodate", f"{label}: {exc}")
+    return Group(label, data, cs, mode, horodate, time)
+
+
+class _Splitter:
+    """Cuts bytes into group candidates at LF and CR and validates each one."""
+
+    def __init__(self, stats: DecoderStats) -> None:
+        self.stats = stats
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the candidate in progress."""
+        self._buf = bytearray()
+        self._opened_by_lf = False
+
+    def push(self, byte: int) -> tuple[bytes, Group | Rejected | None]:
+        """Take one byte other than STX/ETX/EOT; a LF or CR completes a candidate."""
+        if byte in (LF, CR):
+            done = self.close(ended_by_cr=byte == CR)
+            self._opened_by_lf = byte == LF
+            return done
+        if len(self._buf) <= MAX_GROUP_BYTES:
+            self._buf.append(byte)
+        return b"", None
+
+    def close(self, ended_by_cr: bool = False) -> tuple[bytes, Group | Rejected | None]:
+        """Validate the candidate in progress, however it ended: (raw bytes, item)."""
+        raw, framed = bytes(self._buf), self._opened_by_lf and ended_by_cr
+        self.reset()
+        item = _parse_group(raw)
+        self.stats.noise_bytes += len(raw) - len(raw.translate(None, _NOISE))
+        if isinstance(item, Group) and not framed:
+            self.stats.reframed += 1
+        return raw, item
+
+
+@dataclass
+class DecoderStats:
+    """Counters of what a decoder has seen since it was created."""
+
+    frames: int = 0            # frames returned
+    groups: int = 0            # valid groups (in or out of returned frames)
+    rejected: Counter = field(default_factory=Counter)  # rejected groups by reason
+    interrupted: int = 0       # frames dropped by EOT, or by a STX before their ETX
+    empty_frames: int = 0      # frames with no valid group, not returned
+    skipped_bytes: int = 0     # bytes outside any frame
+    noise_bytes: int = 0       # noise bytes dropped from inside groups
+    reframed: int = 0          # valid groups whose LF or CR was missing
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A complete frame: its `mode`, its valid groups in order and the groups it rejected."""
+
+    mode: str
+    groups: tuple[Group, ...]
+    rejected: tuple[Rejected, ...] = ()
+
+    @property
+    def values(self) -> dict[str, str]:
+        """label -> data field exactly as sent."""
+        return {g.label: g.data for g in self.groups}
+
+    @property
+    def horodates(self) -> dict[str, datetime]:
+        """label -> horodate as an aware datetime (groups whose horodate applies)."""
+        return {g.label: g.time for g in self.groups if g.time is not None}
+
+    def reading(self) -> Reading:
+        """This frame in the project's units; raises TicError when it has no meter id."""
+        return _reading(self)
+
+
+class TicDecoder:
+    """Incremental decoder: `feed` it chunks of any size, it returns the frames they complete."""
+
+    def __init__(self) -> None:
+        self.stats = DecoderStats()
+        self._splitter = _Splitter(self.stats)
+        self._in_frame = False
+        self._groups: list[Group] = []
+        self._rejected: list[Rejected] = []
+
+    def feed(self, chunk: bytes) -> list[Frame]:
+        """Decode `chunk`; return every frame it completes. Never raises on bad bytes."""
+        frames = []
+        for byte in chunk:
+            if byte == STX:
+                if self._in_frame:
+                    self.stats.interrupted += 1
+                self._start_frame()
+            elif not self._in_frame:
+                self.stats.skipped_bytes += 1
+            elif byte == EOT:
+                self.stats.interrupted += 1
+                self._in_frame = False
+            elif byte == ETX:
+                self._add(*self._splitter.close())
+                frame = self._end_frame()
+                if frame is not None:
+                    frames.append(frame)
+            else:
+                self._add(*self._splitter.push(byte))
+        return frames
+
+    def _start_frame(self) -> None:
+        self._in_frame = True
+        self._splitter.reset()
+        self._groups, self._rejected = [], []
+
+    def _add(self, raw: bytes, item: Group | Rejected | None) -> None:
+        if isinstance(item, Group) and self._groups and item.mode != self._groups[0].mode:
+            item = Rejected(raw, "mode", f"{item.mode} group {item.label} in a "
+                            f"{self._groups[0].mode} frame")
+        if isinstance(item, Group):
+            self.stats.groups += 1
+            self._groups.append(item)
+        elif isinstance(item, Rejected):
+            self.stats.rejected[item.reason] += 1
+            self._rejected.append(item)
+
+    def _end_frame(self) -> Frame | None:
+        self._in_frame = False
+        if not self._groups:
+            self.stats.empty_frames += 1
+            return None
+        self.stats.frames += 1
+        return Frame(self._groups[0].mode, tuple(self._groups), tuple(self._rejected))
+
+
+def decode_frames(data: bytes) -> list[Frame]:
+    """Every complete frame in `data`, mode detected per frame. Never raises on bad bytes."""
+    return TicDecoder().feed(data)
+
+
+def decode_groups(data: bytes) -> tuple[list[Group], list[Rejected]]:
+    """Every group in `data`, ignoring frames (for captures that only kept ``LF ... CR``).
+
+    STX, ETX and EOT only end a group here; the last group is validated even without its CR.
+    """
+    splitter = _Splitter(DecoderStats())
+    items = [splitter.close()[1] if b in (STX, ETX, EOT) else splitter.push(b)[1] for b in data]
+    items.append(splitter.close()[1])
+    return ([i for i in items if isinstance(i, Group)],
+            [i for i in items if isinstance(i, Rejected)])
+
+
+# ----------------------------------------------------------------------------- status register
+
+_PM = ("none", "PM1", "PM2", "PM3")
+_TEMPO = ("no announcement", "blue", "white", "red")
+_STGE_FIELDS = (  # name, first bit, width, readable values (None: a tariff index, 1-based)
+    ("dry_contact", 0, 1, ("closed", "open")),                           # contact sec
+    ("cut_off_device", 1, 3, ("closed", "open: over power", "open: over voltage",  # organe
+                              "open: load shedding", "open: PLC or Euridis order",  # de coupure
+                              "open: overheating above the maximum switching current",
+                              "open: overheating below the maximum switching current")),
+    ("terminal_cover", 4, 1, ("closed", "open")),                        # cache-borne
+    ("overvoltage", 6, 1, (False, True)),                                # surtension
+    ("over_reference_power", 7, 1, (False, True)),                       # dépassement PREF
+    ("operation", 8, 1, ("consumer", "producer")),                       # producteur/consommateur
+    ("active_energy_direction", 9, 1, ("positive", "negative")),         # sens énergie active
+    ("supplier_index", 10, 4, None),                                     # tarif fourniture
+    ("distributor_index", 14, 2, None),                                  # tarif distributeur
+    ("clock", 16, 1, ("correct", "degraded")),                           # horloge dégradée
+    ("tic_mode", 17, 1, ("historic", "standard")),                       # mode TIC
+    ("euridis", 19, 2, ("disabled", "enabled without security", None,    # sortie Euridis
+                        "enabled with security")),
+    ("plc_status", 21, 2, ("New/Unlock", "New/Lock", "Registered")),     # statut CPL
+    ("plc_synchronised", 23, 1, (False, True)),                          # synchro CPL
+    ("tempo_today", 24, 2, _TEMPO),                                      # couleur du jour
+    ("tempo_tomorrow", 26, 2, _TEMPO),                                   # couleur de demain
+    ("mobile_peak_notice", 28, 2, _PM),                                  # préavis pointes mobiles
+    ("mobile_peak", 30, 2, _PM),                                         # pointe mobile
+)
+
+
+def decode_stge(hex_str: str) -> dict[str, object]:
+    """Every field of the standard-mode status register STGE (8 hex digits), by name."""
+    if not isinstance(hex_str, str) or not _HEX8.fullmatch(hex_str):
+        raise TicError(f"STGE {hex_str!r}: expected 8 hexadecimal digits")
+    word, status = int(hex_str, 16), {}
+    for name, bit, width, labels in _STGE_FIELDS:
+        code = (word >> bit) & ((1 << width) - 1)
+        if labels is None:
+            status[name] = code + 1
+        elif code < len(labels) and labels[code] is not None:
+            status[name] = labels[code]
+        else:
+            status[name] = f"unknown ({code})"
+    return status
+
+
+# --------------------------------------------------------------------------------------- readings
+
+_BBR = tuple(f"BBRH{h}J{c}" for c in "BWR" for h in ("C", "P"))
+_INDEX_FAMILIES = {  # every index of one tariff option; their sum is the total drawn
+    "historic": (("BASE",), ("HCHC", "HCHP"), ("EJPHN", "EJPHPM"), _BBR),
+    "standard": (("EAST",),),
+}
+_ENERGY_LABELS = {  # the indexes in Wh (ERQ1-4 are reactive, in varh: not registers)
+    "historic": tuple(label for family in _INDEX_FAMILIES["historic"] for label in family),
+    "standard": ("EAST", *(f"EASF{i:02d}" for i in range(1, 11)),
+                 *(f"EASD{i:02d}" for i in range(1, 5)), "EAIT"),
+}
+_PHASE3 = ("1", "2", "3")
+_THREE_PHASE = {"PMAX", "PPOT", *(p + n for p in ("IINST", "IMAX", "ADIR", "SINSTS", "SMAXSN")
+                                  for n in _PHASE3), "IRMS2", "IRMS3", "URMS2", "URMS3"}
+_DIGITS = {  # number of digits the specification gives each numeric field
+    12: ("ADCO", "ADSC"),
+    14: ("PRM",),
+    9: (*_ENERGY_LABELS["historic"], *_ENERGY_LABELS["standard"], "ERQ1", "ERQ2", "ERQ3", "ERQ4"),
+    5: ("PAPP", "PMAX", "SINSTS", "SINSTI", "SINST1", "SMAXN", "SMAXN-1", "SMAXSN", "SMAXSN-1",
+        "SMAXIN", "SMAXIN-1", "CCASN", "CCASN-1", "CCAIN", "CCAIN-1",
+        *(p + n for p in ("SINSTS", "SMAXSN") for n in _PHASE3),
+        *(f"SMAXSN{n}-1" for n in _PHASE3)),
+    3: ("IINST", "IMAX", "ADPS", "RELAIS",
+        *(p + n for p in ("IINST", "IMAX", "ADIR", "IRMS", "URMS", "UMOY") for n in _PHASE3)),
+    2: ("ISOUSC", "PEJP", "PREF", "PCOUP", "VTIC", "NTARF", "NJOURF", "NJOURF+1"),
+}
+_DIGIT_COUNT = {label: n for n, labels in _DIGITS.items() for label in labels}
+_PLAUSIBLE_FACTOR = 2  # an instantaneous power above twice the reference is implausible
+
+
+def _int(values: Mapping[str, str], label: str) -> int | None:
+    """The field as an int, or None when absent or not all digits."""
+    text = values.get(label)
+    return int(text) if text and text.isascii() and text.isdigit() else None
+
+
+def _phases(values: Mapping[str, str]) -> int:
+    return 3 if any(label in _THREE_PHASE for label in values) else 1
+
+
+def plausibility_warnings(values: Mapping[str, str], mode: str) -> list[str]:
+    """What a checksum cannot catch: numeric fields of the wrong length or not digits, and
+    instantaneous powers above twice the reference (historic: ISOUSC * 200 VA per phase;
+    standard: PREF kVA, a third of it per phase in three-phase)."""
+    warnings = [f"{label} = {text!r}: expected {_DIGIT_COUNT[label]} digits"
+                for label, text in values.items()
+                if label in _DIGIT_COUNT and not (text.isascii() and text.isdigit()
+                                                  and len(text) == _DIGIT_COUNT[label])]
+    phases = _phases(values)
+    if mode == "historic":
+        isousc = _int(values, "ISOUSC")
+        reference = None if isousc is None else isousc * 200 * phases
+    else:
+        pref = _int(values, "PREF")
+        reference = None if pref is None else pref * 1000
+    if not reference:
+        return warnings
+    checks = [(label, reference) for label in ("PAPP", "SINSTS", "SINST1")]
+    if phases == 3:
+        checks += [(f"SINSTS{n}", reference // 3) for n in _PHASE3]
+    for label, limit in checks:
+        power = _int(values, label)
+        if power is not None and power > _PLAUSIBLE_FACTOR * limit:
+            warnings.append(f"{label} = {power} VA is over twice the reference {limit} VA "
+                            f"({'per phase, ' if limit < reference else ''}contract "
+                            f"{reference} VA): implausible, the line may be corrupting data")
+    return warnings
+
+
+def _import_wh(registers: dict[str, int], mode: str, warnings: list[str]) -> int | None:
+    """The total drawn: the sum of one tariff option's indexes, all of them valid."""
+    totals, missing = [], []
+    for family in _INDEX_FAMILIES[mode]:
+        absent = [label for label in family if label not in registers]
+        if not absent:
+            totals.append(sum(registers[label] for label in family))
+        elif len(absent) < len(family):
+            missing += absent
+    if len(totals) == 1 and not missing:
+        return totals[0]
+    if missing:
+        reason = f"index {', '.join(missing)} missing or invalid"
+    else:
+        reason = "indexes of several tariff options" if totals else "no total energy index"
+    warnings.append(f"{reason}: import_wh not computed")
+    return None
+
+
+def _season_warnings(groups: Iterable[Group]) -> list[str]:
+    warnings, degraded = [], [g.label for g in groups if g.degraded_clock]
+    if degraded:
+        warnings.append(f"meter clock degraded (lowercase season letter in {', '.join(degraded)})")
+    for g in groups:
+        if g.time is not None:
+            expected = timedelta(hours=2 if g.horodate[0] in "Ee" else 1)
+            if g.time.utcoffset() != expected:
+                warnings.append(f"{g.label}: season letter {g.horodate[0]!r} disagrees with "
+                                f"Paris time on {g.time:%Y-%m-%d %H:%M}")
+    return warnings
+
+
+def _reading(frame: Frame) -> Reading:
+    values, mode = frame.values, frame.mode
+    id_label = "ADCO" if mode == "historic" else "ADSC"
+    if not values.get(id_label):
+        lost = [r.detail for r in frame.rejected]
+        raise TicError(f"{mode} frame without {id_label}: no meter id (rejected groups: "
+                       f"{lost or 'none'}); skip this frame or use Frame.values")
+    phases = _phases(values)
+    warnings = plausibility_warnings(values, mode)
+    registers = {label: wh for label in _ENERGY_LABELS[mode]
+                 if (wh := _int(values, label)) is not None}
+    short = [label for label in values if label.startswith("ADIR")]
+    if short:
+        warnings.append(f"over-current short frame ({', '.join(short)}): no energy index")
+        import_wh = None
+    else:
+        import_wh = _import_wh(registers, mode, warnings)
+    if "ADPS" in values:
+        warnings.append(f"ADPS = {values['ADPS']!r}: current over the subscribed ISOUSC")
+    warnings += _season_warnings(frame.groups)
+
+    def per_phase(prefix: str, single: str) -> tuple[int, ...]:
+        labels = [prefix + n for n in _PHASE3] if phases == 3 else [single]
+        found = [_int(values, label) for label in labels]
+        return tuple(found) if None not in found else ()
+
+    historic = mode == "historic"
+    power_label = "PAPP" if historic else ("SINSTS" if "SINSTS" in values else "SINST1")
+    tariff = values.get("PTEC" if historic else "LTARF")
+    stge = values.get("STGE", "")
+    return Reading(
+        protocol="tic", mode=mode, meter_id=values[id_label], import_wh=import_wh,
+        export_wh=registers.get("EAIT"), registers=registers, phases=phases,
+        apparent_power_va=_int(values, power_label),
+        injected_power_va=_int(values, "SINSTI"),
+        currents_a=per_phase("IINST", "IINST") if historic else per_phase("IRMS", "IRMS1"),
+        voltages_v=() if historic else per_phase("URMS", "URMS1"),
+        tariff_period=tariff.strip() if tariff is not None else None,
+        meter_time=frame.horodates.get("DATE"),
+        status=decode_stge(stge) if _HEX8.fullmatch(stge) else None,
+        warnings=tuple(warnings),
+    )
