@@ -28,7 +28,7 @@ demo: setup  ## run the main job
 
 test: setup  ## run every test: library, contracts, book chapters
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \
-		--nbval --nbval-current-env --sanitize-with book/sanitize.cfg
+		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg
 
 lab: setup  ## open the book in JupyterLab
 	$(BIN)/jupyter lab book/
