@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from datetime import UTC, datetime
+from itertools import islice
 
 from daisee_lab import __version__
 from daisee_lab.errors import DaiseeError
@@ -23,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compile the contracts, deploy them on an in-process chain, print a gas table",
     )
     toolchain.set_defaults(func=_toolchain)
+    _add_meter_commands(sub)
     return parser
 
 
@@ -30,6 +34,90 @@ def _toolchain(args: argparse.Namespace) -> int:
     from daisee_lab.chain.demo import run_toolchain_demo
 
     run_toolchain_demo()
+    return 0
+
+
+def _add_meter_commands(sub: argparse._SubParsersAction) -> None:
+    """``meter read``, ``meter simulate`` and ``meter record``."""
+    meter = sub.add_parser("meter", help="read, simulate or record a Linky (TIC) or DSMR meter")
+    actions = meter.add_subparsers(dest="meter_command", metavar="ACTION", required=True)
+
+    read = actions.add_parser("read", help="print one line per reading from a port or URL")
+    record = actions.add_parser("record", help="store every reading in a SQLite database")
+    record.add_argument("--db", required=True, help="the recorder database (created if missing)")
+    for parser, func in ((read, _meter_read), (record, _meter_record)):
+        parser.add_argument("port", metavar="PORT", help="device path or pyserial URL")
+        parser.add_argument("--protocol", default="tic", help="tic (default) or dsmr")
+        parser.add_argument("--mode", default="auto",
+                            help="auto (default); tic: historic, standard; dsmr: 5, 2.2")
+        parser.add_argument("--count", type=_positive_int, help="stop after this many readings")
+        parser.add_argument("--reconnect-timeout", type=float, default=60.0,
+                            help="seconds to wait for a vanished port to come back (default 60)")
+        parser.set_defaults(func=func)
+
+    simulate = actions.add_parser(
+        "simulate", help="stream a simulated Linky on a pseudo-terminal; prints its path")
+    simulate.add_argument("--mode", default="standard", help="standard (default) or historic")
+    simulate.add_argument("--phases", type=int, default=1, help="1 (default) or 3")
+    simulate.add_argument("--producer", action="store_true", help="with 3 kWp of PV")
+    simulate.add_argument("--tariff", default="base", help="base (default) or hchp")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--speed", type=float, default=1.0,
+                          help="times real time, for both the bytes and the clock (default 1)")
+    simulate.add_argument("--start", type=datetime.fromisoformat,
+                          help="simulated start, ISO 8601 with offset (default: now)")
+    simulate.add_argument("--link", help="also make this symlink to the pty: a stable path")
+    for fault in ("bit-flip", "drop", "eot"):
+        simulate.add_argument(f"--{fault}", type=float, default=0.0,
+                              help=f"{fault} fault rate (per byte; eot: per frame)")
+    simulate.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
+    simulate.set_defaults(func=_meter_simulate)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _meter_options(args: argparse.Namespace) -> dict:
+    return {"reconnect_timeout": args.reconnect_timeout,
+            "on_status": lambda text: print(f"meter: {text}", file=sys.stderr, flush=True)}
+
+
+def _meter_read(args: argparse.Namespace) -> int:
+    from daisee_lab.meter import open_meter, summarize
+
+    with open_meter(args.port, args.protocol, args.mode, **_meter_options(args)) as meter:
+        for reading, _raw in islice(meter.readings(), args.count):
+            print(summarize(reading), flush=True)
+    return 0
+
+
+def _meter_record(args: argparse.Namespace) -> int:
+    from daisee_lab.meter import open_meter, summarize
+    from daisee_lab.recorder import Recorder
+
+    with (Recorder(args.db) as recorder,
+          open_meter(args.port, args.protocol, args.mode, **_meter_options(args)) as meter):
+        for reading, raw in islice(meter.readings(), args.count):
+            row = recorder.record(reading, raw)
+            print(f"committed row {row}: {summarize(reading)}", flush=True)
+    return 0
+
+
+def _meter_simulate(args: argparse.Namespace) -> int:
+    from daisee_lab.meter import MeterSimulator
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly: remove the link
+    faults = {"bit_flip": args.bit_flip, "drop": args.drop, "eot": args.eot}
+    with MeterSimulator(args.mode, args.phases, args.producer, args.seed, args.speed, faults,
+                        args.start or datetime.now(UTC), tariff=args.tariff,
+                        link=args.link) as sim:
+        print(sim.port, flush=True)
+        print(f"simulating meter {sim.meter_id}: {sim.mode} mode, {sim.line}, x{sim.speed:g}; "
+              "Ctrl-C to stop", file=sys.stderr, flush=True)
+        sim.wait(args.duration)
     return 0
 
 
