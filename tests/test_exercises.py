@@ -1,10 +1,14 @@
 """Every exercise checker accepts a right answer and gives a hint on a wrong one."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from daisee_lab import tic
 from daisee_lab.errors import DaiseeError
 from daisee_lab.exercises import Feedback, check
+from daisee_lab.reading import Reading
+from daisee_lab.recorder import Recorder
 
 
 def right_standard_checksum(label, horodate, data):
@@ -21,10 +25,35 @@ def crashes(label, horodate, data):
     return label[99]
 
 
+def right_average_power(first, second):
+    hours = (second.meter_time - first.meter_time).total_seconds() / 3600
+    return (second.import_wh - first.import_wh) / hours
+
+
+def per_second(first, second):
+    return right_average_power(first, second) / 3600
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    """A producer's recording: export 1000 -> 1130 Wh, import 500 -> 520 Wh."""
+    path = tmp_path_factory.mktemp("rec") / "r.sqlite"
+    start = datetime(2025, 6, 21, 10, tzinfo=UTC)
+    with Recorder(path) as recorder:
+        for i, (imp, exp) in enumerate([(500, 1000), (510, 1060), (520, 1130)]):
+            when = start + timedelta(minutes=i)
+            recorder.record(Reading("tic", "standard", "042", imp, exp, meter_time=when),
+                            b"raw", received_at=when)
+    return str(path)
+
+
 RIGHT = {
     "1.1": chr((sum(b"PAPP 02840") & 0x3F) + 0x20),
     "1.2": 47371.616,
     "1.3": right_standard_checksum,
+    "2.1": ("historic", 1200),
+    "2.2": None,  # needs the recording fixture: see test_exercise_2_2
+    "2.3": right_average_power,
 }
 WRONG = [  # exercise, answer, a phrase the hint must contain
     ("1.1", chr((sum(b"PAPP 02840 ") & 0x3F) + 0x20), "method 2"),
@@ -37,10 +66,17 @@ WRONG = [  # exercise, answer, a phrase the hint must contain
     ("1.3", forgets_last_tab, "HT"),
     ("1.3", crashes, "raised IndexError"),
     ("1.3", "not a function", "function itself"),
+    ("2.1", ("standard", 9600), "standard simulator"),
+    ("2.1", ("historic", 9600), "meter.line"),
+    ("2.1", "historic", "a pair"),
+    ("2.2", ("/nonexistent/x.sqlite", 130), "no database"),
+    ("2.2", 130, "a pair"),
+    ("2.3", per_second, "multiply by 3600"),
+    ("2.3", lambda a, b: b.import_wh - a.import_wh, "power = energy / time"),
 ]
 
 
-@pytest.mark.parametrize("exercise", sorted(RIGHT))
+@pytest.mark.parametrize("exercise", sorted(k for k, v in RIGHT.items() if v is not None))
 def test_right_answers_pass(exercise):
     feedback = check(exercise, RIGHT[exercise])
     assert isinstance(feedback, Feedback) and feedback.correct, feedback
@@ -57,3 +93,10 @@ def test_wrong_answers_get_a_hint(exercise, answer, hint):
 def test_unknown_exercise():
     with pytest.raises(DaiseeError, match="no exercise '99.9'"):
         check("99.9", 1)
+
+
+def test_exercise_2_2(recording):
+    assert check("2.2", (recording, 130))
+    assert "the index itself" in check("2.2", (recording, 1130)).message
+    assert "energy drawn" in check("2.2", (recording, 20)).message
+    assert "export_wh of the last row" in check("2.2", (recording, 7)).message

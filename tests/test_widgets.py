@@ -1,0 +1,27 @@
+"""The live power gauge follows readings."""
+
+from datetime import UTC, datetime
+
+from daisee_lab.reading import Reading
+from daisee_lab.widgets import PowerGauge
+
+
+def reading(va, injected, protocol="tic"):
+    return Reading(protocol, "standard", "M1", 1234, 567, apparent_power_va=va,
+                   injected_power_va=injected, power_w=va, export_power_w=injected,
+                   meter_time=datetime(2025, 6, 21, 10, tzinfo=UTC))
+
+
+def test_gauge_shows_the_latest_reading_and_clips_to_its_scale():
+    gauge = PowerGauge(max_power=3000)
+    last = gauge.follow(iter([(reading(100, 0), b""), (reading(5000, 1500), b"")]), count=5)
+    assert last.apparent_power_va == 5000 and gauge.readings == 2
+    assert (gauge.drawn.value, gauge.injected.value) == (3000, 1500)
+    assert gauge.drawn.description == "5000 VA"
+    assert "M1" in gauge.text.value and "1,234 Wh" in gauge.text.value
+
+
+def test_gauge_uses_watts_for_dsmr():
+    gauge = PowerGauge()
+    gauge.update(reading(250, 40, protocol="dsmr"))
+    assert (gauge.drawn.description, gauge.injected.description) == ("250 W", "40 W")
