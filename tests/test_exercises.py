@@ -100,3 +100,52 @@ def test_exercise_2_2(recording):
     assert "the index itself" in check("2.2", (recording, 1130)).message
     assert "energy drawn" in check("2.2", (recording, 20)).message
     assert "export_wh of the last row" in check("2.2", (recording, 7)).message
+
+
+@pytest.fixture(scope="module")
+def meter_log_lab(tmp_path_factory):
+    """Chapter 6's MeterLog.sol, taken from the chapter itself, in a `lab/` folder."""
+    import nbformat
+
+    from conftest import REPO
+
+    chapter = nbformat.read(REPO / "book" / "06-your-first-contract.ipynb", as_version=4)
+    (source,) = [c.source for c in chapter.cells
+                 if c.source.startswith("%%writefile lab/MeterLog.sol")]
+    lab = tmp_path_factory.mktemp("ch06") / "lab"
+    lab.mkdir()
+    (lab / "MeterLog.sol").write_text(source.split("\n", 1)[1])
+    return lab
+
+
+def test_chapter_6_checkers(meter_log_lab, monkeypatch):
+    from daisee_lab.chain import Chain
+
+    monkeypatch.chdir(meter_log_lab.parent)
+    chain = Chain(contract_dirs=[meter_log_lab])
+    owner, neighbour = chain.accounts[:2]
+
+    meter_log = chain.deploy("MeterLog", sender=owner)
+    assert "last slot logged is 0" in check("6.1", meter_log).message
+    for slot, wh in {10: 1200, 11: 800, 12: 950}.items():
+        meter_log.log(slot, wh, sender=owner)
+    assert check("6.1", meter_log)
+    assert "pass the handle" in check("6.1", "a contract").message
+    meter_log.log(13, 1, sender=owner)
+    assert "expected 2950" in check("6.1", meter_log).message
+
+    with chain.expect_revert() as caught:
+        meter_log.log(14, 5, sender=neighbour)
+    assert check("6.2", caught.revert)
+    with chain.expect_revert() as caught:
+        meter_log.log(13, 5, sender=owner)
+    assert "another account" in check("6.2", caught.revert).message
+    assert "caught.revert" in check("6.2", None).message
+
+    fresh = chain.deploy("MeterLog", sender=owner)
+    first, second = fresh.log(1, 500).gas_used, fresh.log(2, 700).gas_used
+    assert first - second > 15_000
+    assert check("6.3", first - second)
+    assert "other way round" in check("6.3", second - first).message
+    assert "gas of one log" in check("6.3", first).message
+    assert "whole number" in check("6.3", "lots").message
