@@ -39,5 +39,8 @@ docs: setup  ## build the documentation site, strictly
 bench: setup  ## run the benchmarks (they print ratios)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+student: setup  ## write the learners' edition (no solutions) into student/
+	$(BIN)/daisee-lab book student --book book --out student
+
 clean:  ## remove the environments and build outputs
-	rm -rf $(VENV) node_modules site .cache
+	rm -rf $(VENV) node_modules site student .cache

@@ -1,8 +1,9 @@
-"""mkdocs hook: make the book's links to Markdown pages work on the site.
+"""mkdocs hooks for the book's chapters on the site.
 
-In JupyterLab a chapter links to ``../hardware/index.md``, a file of the repository; mkdocs rewrites
-such links in Markdown pages but not in notebooks. This hook rewrites them in the chapters' HTML
-to the page's URL on the site, and fails the strict build if the target does not exist.
+- Links: in JupyterLab a chapter links to ``../hardware/index.md``, a file of the repository;
+  mkdocs rewrites such links in Markdown pages but not in notebooks. They are rewritten here to the
+  page's URL on the site, and the strict build fails if the target does not exist.
+- Solutions: cells tagged ``solution`` are folded into a ``<details>`` block, closed by default.
 """
 
 from __future__ import annotations
@@ -13,6 +14,28 @@ import re
 from mkdocs.exceptions import PluginError
 
 _MD_LINK = re.compile(r'href="(?![a-z]+:|#|/)([^"#]+\.md)(#[^"]*)?"')
+_SOLUTION_CELL = re.compile(r'<div[^>]*\bclass="[^"]*\bcelltag_solution\b[^"]*"[^>]*>')
+_DIV = re.compile(r"<div\b|</div>")
+
+
+def _fold_solutions(html: str) -> str:
+    """Wrap each solution cell (a balanced <div> subtree) in a closed <details> block."""
+    out, position = [], 0
+    for start in [m.start() for m in _SOLUTION_CELL.finditer(html)]:
+        if start < position:
+            continue
+        depth, end = 0, None
+        for tag in _DIV.finditer(html, start):
+            depth += 1 if tag.group() == "<div" else -1
+            if depth == 0:
+                end = tag.end()
+                break
+        if end is None:
+            raise PluginError("a solution cell's HTML is not balanced: cannot fold it")
+        out += [html[position:start], '<details class="solution"><summary>Solution</summary>',
+                html[start:end], "</details>"]
+        position = end
+    return "".join(out) + html[position:]
 
 
 def on_page_content(html, page, config, files):
@@ -28,4 +51,4 @@ def on_page_content(html, page, config, files):
                               f"which is not a page of the site")
         return f'href="{linked.url_relative_to(page.file)}{match.group(2) or ""}"'
 
-    return _MD_LINK.sub(rewrite, html)
+    return _fold_solutions(_MD_LINK.sub(rewrite, html))

@@ -27,7 +27,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     toolchain.set_defaults(func=_toolchain)
     _add_meter_commands(sub)
+
+    book = sub.add_parser("book", help="tools for the book's notebooks")
+    book_actions = book.add_subparsers(dest="book_command", metavar="ACTION", required=True)
+    student = book_actions.add_parser("student", help="write the learners' edition: the "
+                                      "chapters without the exercises' solutions")
+    student.add_argument("--book", default="book", help="the chapters' folder (default book)")
+    student.add_argument("--out", default="student", help="where to write (default student)")
+    student.set_defaults(func=_book_student)
     return parser
+
+
+def _book_student(args: argparse.Namespace) -> int:
+    from daisee_lab.book import student_edition
+
+    for path in student_edition(args.book, args.out):
+        print(path)
+    return 0
 
 
 def _toolchain(args: argparse.Namespace) -> int:
