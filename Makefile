@@ -11,13 +11,20 @@ NODE_OK := node_modules/.installed
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-setup: $(PY_OK) $(NODE_OK)  ## install Python and Node dependencies (idempotent, offline when nothing changed)
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
+
+setup: $(PY_OK) $(NODE_OK) $(CHROMIUM)  ## install Python, Node and browser dependencies (idempotent, offline when nothing changed)
 
 $(PY_OK): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c requirements/constraints.txt -e '.[test,docs]'
 	touch $@
+
+$(CHROMIUM):  # Debian's Chromium, for the test that opens the documentation site
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium
 
 $(NODE_OK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

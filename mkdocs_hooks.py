@@ -4,14 +4,24 @@
   mkdocs rewrites such links in Markdown pages but not in notebooks. They are rewritten here to the
   page's URL on the site, and the strict build fails if the target does not exist.
 - Solutions: cells tagged ``solution`` are folded into a ``<details>`` block, closed by default.
+- Widgets: the chapters' ipywidgets are rendered by @jupyter-widgets/html-manager, which nbconvert
+  loads from unpkg.com; the site serves its own copy (npm, pinned in package.json) instead, so
+  that it works with no internet.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import shutil
+from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+
+from daisee_lab.chain.compiler import node_modules_dirs
+
+WIDGETS_DIR = "assets/widgets"
+_WIDGET_RENDERER = re.compile(r"https://unpkg\.com/@jupyter-(?:js-)?widgets[^'\"]*/dist/embed(?:-amd)?\.js")
 
 _MD_LINK = re.compile(r'href="(?![a-z]+:|#|/)([^"#]+\.md)(#[^"]*)?"')
 _SOLUTION_CELL = re.compile(r'<div[^>]*\bclass="[^"]*\bcelltag_solution\b[^"]*"[^>]*>')
@@ -51,4 +61,20 @@ def on_page_content(html, page, config, files):
                               f"which is not a page of the site")
         return f'href="{linked.url_relative_to(page.file)}{match.group(2) or ""}"'
 
+    local = posixpath.relpath(f"{WIDGETS_DIR}/embed.js", posixpath.dirname(page.file.dest_uri))
+    html = _WIDGET_RENDERER.sub(local, html)
     return _fold_solutions(_MD_LINK.sub(rewrite, html))
+
+
+def on_post_build(config):
+    """Copy the widget renderer (and the fonts it loads) into the site."""
+    for modules in node_modules_dirs():
+        dist = modules / "@jupyter-widgets" / "html-manager" / "dist"
+        if (dist / "embed.js").is_file():
+            target = Path(config["site_dir"]) / WIDGETS_DIR
+            target.mkdir(parents=True, exist_ok=True)
+            for item in dist.iterdir():
+                if not item.name.endswith((".map", "-amd.js")):
+                    shutil.copy2(item, target / item.name)
+            return
+    raise PluginError("@jupyter-widgets/html-manager is not installed: run `make setup`")
