@@ -2,13 +2,15 @@
 pragma solidity ^0.8.24;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC1363} from "@openzeppelin/contracts/token/ERC20/extensions/ERC1363.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 /// @title EnergyCredit: the community's money on chain, one unit = one micro-euro (µ€).
 /// @notice The operator mints credits against euros deposited outside the chain. A holder
 /// redeems credits to get euros back: the credits are burned and `Redeemed` tells the
-/// operator whom to pay.
-contract EnergyCredit is ERC20, AccessControl {
+/// operator whom to pay. ERC-1363 lets a payer notify a receiving contract (`transferAndCall`),
+/// as the community market does when it pays out to a household's contract.
+contract EnergyCredit is ERC1363, AccessControl {
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
 
     /// A holder burned `amount` µ€ of credits; the operator owes them `amount` µ€ off chain.
@@ -33,5 +35,12 @@ contract EnergyCredit is ERC20, AccessControl {
     function redeem(uint256 amount) external {
         _burn(msg.sender, amount);
         emit Redeemed(msg.sender, amount);
+    }
+
+    /// @notice ERC-165: the token is an ERC-1363 token with access control.
+    function supportsInterface(bytes4 interfaceId)
+        public view override(ERC1363, AccessControl) returns (bool)
+    {
+        return super.supportsInterface(interfaceId);
     }
 }

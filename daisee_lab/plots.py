@@ -35,3 +35,16 @@ def merit_order(bid_prices, bid_qty, ask_prices, ask_qty, price: int | None = No
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right")
     return figure
+
+
+def energy_day(times, lines: dict[str, np.ndarray], title: str) -> Figure:
+    """Energy per slot (Wh) of several series against time, one line each."""
+    figure = Figure(figsize=(8, 3.5))
+    ax = figure.add_subplot()
+    for label, values in lines.items():
+        ax.step(times, values, where="post", label=label)
+    ax.set_ylabel("Wh per 15 min")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    figure.autofmt_xdate()
+    return figure

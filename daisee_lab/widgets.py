@@ -53,3 +53,62 @@ class PowerGauge:
         from IPython.display import display
 
         display(self.widget)
+
+
+class BillExplorer:
+    """Sliders for the grid prices and the size of everyone's PV, a choice of pricing method, and
+    each household's bill against the baseline, recomputed on every change.
+
+    `load_wh` and `pv_wh` are gross (households, slots) arrays; the PV slider scales `pv_wh`, and
+    each slot is netted behind the meter (no batteries).
+    """
+
+    def __init__(self, load_wh, pv_wh, names, grid_buy: int = 251_600, grid_sell: int = 40_000):
+        import numpy as np
+
+        self._load, self._pv = np.asarray(load_wh, np.int64), np.asarray(pv_wh, np.int64)
+        self.names = list(names)
+        self.grid_buy = w.IntSlider(grid_buy, 50_000, 500_000, 1_000, description="λb µ€/kWh",
+                                    continuous_update=False)
+        self.grid_sell = w.IntSlider(grid_sell, 0, 200_000, 1_000, description="λs µ€/kWh",
+                                     continuous_update=False)
+        self.pv_scale = w.FloatSlider(1.0, min=0.0, max=3.0, step=0.25, description="PV ×",
+                                      continuous_update=False)
+        self.method = w.Dropdown(options=["mmr", "bill_sharing", "sdr"], description="method")
+        self.output = w.Output()
+        for control in (self.grid_buy, self.grid_sell, self.pv_scale, self.method):
+            control.observe(lambda _change: self.refresh(), names="value")
+        self.widget = w.VBox([w.HBox([self.grid_buy, self.grid_sell]),
+                              w.HBox([self.pv_scale, self.method]), self.output])
+        self.refresh()
+
+    def table(self):
+        """Each household's bill (€) under the chosen method and the baseline, and the saving."""
+        import numpy as np
+        import pandas as pd
+
+        from daisee_lab.settlement import settle
+
+        pv = np.floor(self._pv * self.pv_scale.value).astype(np.int64)
+        consumption, production = np.maximum(self._load - pv, 0), np.maximum(pv - self._load, 0)
+        buy, sell = self.grid_buy.value, min(self.grid_sell.value, self.grid_buy.value)
+        chosen = settle(consumption, production, buy, sell, self.method.value)
+        baseline = settle(consumption, production, buy, sell, "none")
+        bills = pd.DataFrame({"baseline €": baseline.payments.sum(axis=1) / 1e6,
+                              f"{self.method.value} €": chosen.payments.sum(axis=1) / 1e6},
+                             index=pd.Index(self.names, name="household"))
+        bills["saving €"] = bills.iloc[:, 0] - bills.iloc[:, 1]
+        return bills.round(2)
+
+    def refresh(self) -> None:
+        """Recompute the table for the sliders' current values."""
+        from IPython.display import display
+
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(self.table())
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

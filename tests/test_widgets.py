@@ -25,3 +25,22 @@ def test_gauge_uses_watts_for_dsmr():
     gauge = PowerGauge()
     gauge.update(reading(250, 40, protocol="dsmr"))
     assert (gauge.drawn.description, gauge.injected.description) == ("250 W", "40 W")
+
+
+def test_bill_explorer_recomputes_bills_from_its_sliders():
+    import numpy as np
+
+    from daisee_lab.widgets import BillExplorer
+
+    load = np.array([[300, 400, 200], [100, 100, 100]])
+    pv = np.array([[0, 0, 0], [500, 600, 50]])
+    explorer = BillExplorer(load, pv, ["a", "b"], grid_buy=200_000, grid_sell=50_000)
+    shared = explorer.table()
+    assert list(shared.columns) == ["baseline €", "mmr €", "saving €"]
+    assert shared.loc["a", "baseline €"] == 0.18        # 900 Wh at 0.20 €/kWh
+    assert shared.loc["a", "mmr €"] < shared.loc["a", "baseline €"]  # b's surplus is cheaper
+    explorer.pv_scale.value = 0.0                       # no PV: nothing to share
+    alone = explorer.table()
+    assert (alone["saving €"] == 0).all() and alone.loc["b", "baseline €"] == 0.06
+    explorer.method.value = "sdr"
+    assert "sdr €" in explorer.table().columns

@@ -55,4 +55,4 @@ def check(exercise: str, answer: Any) -> Feedback:
     return _CHECKERS[exercise](answer)
 
 
-from daisee_lab.exercises import ch01, ch02, ch05, ch06  # noqa: E402,F401  (each chapter registers its checkers)
+from daisee_lab.exercises import ch01, ch02, ch03, ch04, ch05, ch06  # noqa: E402,F401  (each chapter registers its checkers)

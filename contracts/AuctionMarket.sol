@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC1363} from "@openzeppelin/contracts/interfaces/IERC1363.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {MeterRegistry} from "./MeterRegistry.sol";
+
+/// @title AuctionMarket: a sealed-bid double auction per 15-minute slot, cleared by verification.
+/// @notice Commit: until the reveal window of delivery slot `s` opens (`revealSeconds` before the
+/// slot starts), a trader commits keccak256(abi.encode(market, s, trader, isBid, price, qty,
+/// salt)) with a deposit of credits (µ€). The hash hides the order and binds the trader: a
+/// copied commitment can never be opened by the copier. The deposit shows only an upper bound.
+/// Reveal: in the window, the trader opens its commitment. A bid's deposit must cover
+/// ceil(price · qty / 1000) µ€; an ask, from a household with a registered meter, must cover
+/// its bond ceil(qty · gridBuy / 1000), what buying that energy from the grid would cost.
+/// Clear: once the slot has started, anyone submits the merit order (the permutations sorting
+/// bids by price high to low and asks low to high, ties by reveal order) with the volume and
+/// uniform price found off chain by `daisee_lab.settlement.clear_double_auction` (rule
+/// "midpoint"). The contract checks that the permutations are sorted, walks the two books once
+/// to recompute the matching (no sorting on chain), pays at the submitted price as it goes, and
+/// reverts unless the volume and price it finds are the ones submitted. Buyers pay
+/// ceil(fill · price / 1000) into the community account, sellers get floor(fill · price / 1000),
+/// the difference is the community's rounding; unused escrow is refunded; the deposits of
+/// commitments never revealed are forfeited to the community.
+/// Deliver: after the slot, a seller's meter readings at the end of slots s-1 and s show what it
+/// exported, which its sales of the slot draw on in turn; every Wh sold but not delivered is
+/// charged to its bond at the grid price and paid to the grid account. A sale nobody shows
+/// delivered within `deliverySeconds` loses its bond.
+/// Each side of a round holds at most `maxOrders` revealed orders, so that its clearing always
+/// fits in a block (about 10,000 gas per order): a flood of tiny orders cannot freeze a round.
+/// Payments are pull payments (`withdraw`), checks-effects-interactions.
+contract AuctionMarket is MeterRegistry {
+    using SafeERC20 for IERC1363;
+
+    uint256 public constant SLOT_SECONDS = 900;
+    uint256 public constant MAX_PRICE = 10_000_000; // µ€/kWh
+    uint256 public constant MAX_WH = 400_000_000_000; // Wh per order
+
+    /// A sealed order, its trader and deposit (µ€); `hash` is zeroed once revealed.
+    struct Commitment {
+        address trader;
+        uint96 deposit;
+        bytes32 hash;
+    }
+
+    /// A revealed order. `escrow` is what it still locks (µ€): the deposit until clearing, then
+    /// nothing for a bid and the delivery bond for an ask. `filled` is set by the clearing (Wh).
+    struct Order {
+        address trader;
+        uint24 price;
+        uint40 qty;
+        uint96 escrow;
+        uint40 filled;
+    }
+
+    /// A slot's auction: deposits committed and revealed (µ€), and its clearing.
+    struct Round {
+        uint88 committed;
+        uint88 revealed;
+        bool cleared;
+        uint24 price;
+        uint40 volume;
+    }
+
+    /// A seller's measured export in a slot, not yet drawn on by its sales (Wh).
+    struct Export {
+        bool measured;
+        uint248 unclaimedWh;
+    }
+
+    /// One side of the book while clearing walks it in merit order.
+    struct Cursor {
+        uint256 pos; // position in the permutation
+        uint256 index; // the order at that position
+        uint256 price;
+        uint256 left; // Wh not matched yet
+        uint256 fill; // Wh matched
+    }
+
+    /// The running totals of a clearing; `price` and `volume` are the submitted result.
+    struct Pass {
+        uint256 price;
+        uint256 volume;
+        uint256 matched;
+        uint256 lastBid; // b_k, price of the bid of the last matched Wh
+        uint256 lastAsk; // s_k
+        uint256 inflow; // µ€ paid by buyers
+        uint256 outflow; // µ€ paid to sellers
+    }
+
+    IERC1363 public immutable credit;
+    address public immutable grid;
+    uint256 public immutable gridBuy; // µ€/kWh, the price of energy a seller failed to deliver
+    uint256 public immutable revealSeconds;
+    uint256 public immutable deliverySeconds;
+    uint256 public immutable maxOrders; // revealed orders per side and round
+
+    mapping(uint32 slot => Round) public rounds;
+    mapping(uint32 slot => Commitment[]) internal _commitments;
+    mapping(uint32 slot => Order[]) internal _bids;
+    mapping(uint32 slot => Order[]) internal _asks;
+    mapping(uint32 slot => mapping(address meter => Export)) internal _exports;
+    /// Credits each trader (or the grid) can withdraw, µ€.
+    mapping(address account => uint256) public balanceOf;
+    /// The community's account: rounding and forfeited deposits, µ€.
+    uint256 public communityBalance;
+
+    event Committed(uint32 indexed slot, uint256 id, address indexed trader, bytes32 hash,
+                    uint256 deposit);
+    event Revealed(uint32 indexed slot, uint256 id, address indexed trader, bool isBid,
+                   uint256 index, uint256 price, uint256 qty);
+    event Cleared(uint32 indexed slot, uint256 volume, uint256 price, uint256 rounding,
+                  uint256 forfeited);
+    event Delivered(uint32 indexed slot, uint256 ask, address indexed seller,
+                    uint256 deliveredWh, uint256 shortWh, uint256 charge);
+    event Withdrawn(address indexed account, uint256 amount);
+    event CommunityWithdrawn(address indexed to, uint256 amount);
+
+    error BadSettings(uint256 gridBuy, uint256 revealSeconds, uint256 maxOrders);
+    error ZeroAmount();
+    error DepositTooLarge(uint256 deposit);
+    error CommitClosed(uint32 slot, uint256 closedAt);
+    error RevealNotOpen(uint32 slot, uint256 opensAt);
+    error RevealClosed(uint32 slot, uint256 closedAt);
+    error UnknownCommitment(uint32 slot, uint256 id);
+    error NotYourCommitment(uint32 slot, uint256 id, address trader);
+    error BadReveal(uint32 slot, uint256 id);
+    error BadOrder(uint256 price, uint256 qty);
+    error InsufficientDeposit(uint256 deposit, uint256 required);
+    error SellerWithoutMeter(address trader);
+    error BookFull(uint32 slot, bool bids);
+    error ClearingTooEarly(uint32 slot, uint256 opensAt);
+    error AlreadyCleared(uint32 slot);
+    error WrongOrderCount(bool bids, uint256 given, uint256 revealed);
+    error NotMeritOrder(bool bids, uint256 position);
+    error WrongClearing(uint256 volume, uint256 price);
+    error UnknownOrder(uint32 slot, uint256 ask);
+    error NothingToSettle(uint32 slot, uint256 ask);
+    error DeliveryNotOver(uint32 slot, uint256 endsAt);
+    error DeliveryWindowOpen(uint32 slot, uint256 closesAt);
+    error WrongMeter(address meter, address sellerMeter);
+    error DeliveryNotMeasurable(address meter, uint32 lastSlot);
+    error DeliveryAlreadyMeasured(uint32 slot, address meter);
+    error InsufficientBalance(address account, uint256 balance, uint256 amount);
+    error ReadingsOnlyForDelivery();
+
+    /// @param operator registers meters and withdraws the community account.
+    /// @param gridBuy_ µ€/kWh charged for energy sold and not delivered (paid to `grid_`).
+    /// @param revealSeconds_ length of the reveal window, which ends when the slot starts.
+    /// @param deliverySeconds_ time after the slot for a seller to show its delivery.
+    /// @param maxOrders_ revealed orders per side and round (1 to 1,000).
+    constructor(address operator, IERC1363 credit_, address grid_, uint256 gridBuy_,
+                uint256 revealSeconds_, uint256 deliverySeconds_, uint256 maxOrders_)
+        MeterRegistry(operator)
+    {
+        if (address(credit_) == address(0) || grid_ == address(0)) revert ZeroAddress();
+        if (gridBuy_ > MAX_PRICE || revealSeconds_ == 0 || maxOrders_ == 0 || maxOrders_ > 1000) {
+            revert BadSettings(gridBuy_, revealSeconds_, maxOrders_);
+        }
+        (credit, grid, gridBuy) = (credit_, grid_, gridBuy_);
+        (revealSeconds, deliverySeconds) = (revealSeconds_, deliverySeconds_);
+        maxOrders = maxOrders_;
+    }
+
+    // --- commit and reveal ----------------------------------------------------------------
+
+    /// @notice The hash that seals an order of `trader` for `slot` in this market.
+    function commitmentHash(uint32 slot, address trader, bool isBid, uint256 price, uint256 qty,
+                            bytes32 salt) public view returns (bytes32)
+    {
+        return keccak256(abi.encode(address(this), slot, trader, isBid, price, qty, salt));
+    }
+
+    /// @notice Seal an order for `slot` with `deposit` µ€ of the caller's credits (approved to
+    /// the market); returns the commitment's id.
+    function commit(uint32 slot, bytes32 hash, uint256 deposit) external returns (uint256 id) {
+        uint256 opens = uint256(slot) * SLOT_SECONDS - revealSeconds;
+        if (block.timestamp >= opens) revert CommitClosed(slot, opens);
+        if (deposit == 0) revert ZeroAmount();
+        if (deposit >> 88 != 0) revert DepositTooLarge(deposit);
+        id = _commitments[slot].length;
+        _commitments[slot].push(Commitment(msg.sender, uint96(deposit), hash));
+        rounds[slot].committed += uint88(deposit);
+        emit Committed(slot, id, msg.sender, hash, deposit);
+        credit.safeTransferFrom(msg.sender, address(this), deposit);
+    }
+
+    /// @notice Open commitment `id` of `slot`: the order becomes the next bid or ask.
+    function reveal(uint32 slot, uint256 id, bool isBid, uint256 price, uint256 qty, bytes32 salt)
+        external
+    {
+        uint256 closes = uint256(slot) * SLOT_SECONDS;
+        if (block.timestamp < closes - revealSeconds) {
+            revert RevealNotOpen(slot, closes - revealSeconds);
+        }
+        if (block.timestamp >= closes) revert RevealClosed(slot, closes);
+        if (id >= _commitments[slot].length) revert UnknownCommitment(slot, id);
+        Commitment storage c = _commitments[slot][id];
+        if (c.trader != msg.sender) revert NotYourCommitment(slot, id, c.trader);
+        if (c.hash != commitmentHash(slot, msg.sender, isBid, price, qty, salt)) {
+            revert BadReveal(slot, id);
+        }
+        if (price > MAX_PRICE || qty == 0 || qty > MAX_WH) revert BadOrder(price, qty);
+        uint256 required = Math.ceilDiv((isBid ? price : gridBuy) * qty, 1000);
+        if (c.deposit < required) revert InsufficientDeposit(c.deposit, required);
+        if (!isBid && meterOf[msg.sender] == address(0)) revert SellerWithoutMeter(msg.sender);
+        Order[] storage side = isBid ? _bids[slot] : _asks[slot];
+        if (side.length == maxOrders) revert BookFull(slot, isBid);
+        c.hash = 0;
+        rounds[slot].revealed += uint88(c.deposit);
+        side.push(Order(msg.sender, uint24(price), uint40(qty), c.deposit, 0));
+        emit Revealed(slot, id, msg.sender, isBid, side.length - 1, price, qty);
+    }
+
+    // --- clearing -------------------------------------------------------------------------
+
+    /// @notice Clear `slot`: `bidOrder` and `askOrder` list the revealed bids and asks (by
+    /// reveal index) in merit order; `volume` (Wh) and `price` (µ€/kWh, 0 when nothing trades)
+    /// are the result they give. Anyone may submit it; any other result reverts.
+    function clear(uint32 slot, uint32[] calldata bidOrder, uint32[] calldata askOrder,
+                   uint256 volume, uint256 price) external {
+        Round storage round = rounds[slot];
+        if (block.timestamp < uint256(slot) * SLOT_SECONDS) {
+            revert ClearingTooEarly(slot, uint256(slot) * SLOT_SECONDS);
+        }
+        if (round.cleared) revert AlreadyCleared(slot);
+        Pass memory p = Pass(price, volume, 0, 0, 0, 0, 0);
+        uint256 found = _match(_bids[slot], _asks[slot], bidOrder, askOrder, p);
+        if (p.matched != volume || found != price) revert WrongClearing(volume, price);
+        uint256 rounding = p.inflow - p.outflow;
+        uint256 forfeited = round.committed - round.revealed;
+        communityBalance += rounding + forfeited;
+        (round.cleared, round.price, round.volume) = (true, uint24(price), uint40(volume));
+        emit Cleared(slot, volume, price, rounding, forfeited);
+    }
+
+    /// Walk both books once in the given orders: match, settle every order at `p.price`, check
+    /// the merit order; return the midpoint price the matching gives (0 if nothing trades).
+    function _match(Order[] storage bids, Order[] storage asks, uint32[] calldata bidOrder,
+                    uint32[] calldata askOrder, Pass memory p) internal returns (uint256 found) {
+        if (bidOrder.length != bids.length) {
+            revert WrongOrderCount(true, bidOrder.length, bids.length);
+        }
+        if (askOrder.length != asks.length) {
+            revert WrongOrderCount(false, askOrder.length, asks.length);
+        }
+        Cursor memory b = _start(bids, bidOrder, true);
+        Cursor memory a = _start(asks, askOrder, false);
+        // Match the best remaining bid with the best remaining ask while the bid is not lower.
+        while (b.pos < bids.length && a.pos < asks.length && b.price >= a.price) {
+            uint256 wh = Math.min(b.left, a.left);
+            (p.matched, p.lastBid, p.lastAsk) = (p.matched + wh, b.price, a.price);
+            (b.left, b.fill, a.left, a.fill) = (b.left - wh, b.fill + wh, a.left - wh, a.fill + wh);
+            if (b.left == 0) _advance(bids, bidOrder, b, p, true);
+            if (a.left == 0) _advance(asks, askOrder, a, p, false);
+        }
+        // The next Wh on each side, b_{k+1} and s_{k+1} (none: 0 and infinity), and b_k, s_k
+        // bound the prices that clear the market; the rule takes the middle of that interval.
+        if (p.matched > 0) {
+            uint256 lo = Math.max(p.lastAsk, b.pos < bids.length ? b.price : 0);
+            uint256 hi = a.pos < asks.length ? Math.min(p.lastBid, a.price) : p.lastBid;
+            found = (lo + hi) / 2;
+        }
+        while (b.pos < bids.length) _advance(bids, bidOrder, b, p, true);
+        while (a.pos < asks.length) _advance(asks, askOrder, a, p, false);
+    }
+
+    /// Open a cursor on the first order of a side's permutation.
+    function _start(Order[] storage side, uint32[] calldata order, bool isBid)
+        internal view returns (Cursor memory c)
+    {
+        if (order.length > 0) _load(side, order, c, isBid);
+    }
+
+    /// Settle the order under the cursor with its fill, then move to the next one, checking that
+    /// it comes after the previous one in merit order.
+    function _advance(Order[] storage side, uint32[] calldata order, Cursor memory c,
+                      Pass memory p, bool isBid) internal {
+        Order storage o = side[c.index];
+        (uint256 escrow, uint256 fill) = (o.escrow, c.fill);
+        uint256 refund;
+        if (isBid) {
+            uint256 paid = Math.ceilDiv(fill * p.price, 1000);
+            if (paid > escrow) revert WrongClearing(p.volume, p.price); // price above the bid
+            (p.inflow, refund, escrow) = (p.inflow + paid, escrow - paid, 0);
+        } else {
+            uint256 earned = fill * p.price / 1000;
+            uint256 bond = Math.ceilDiv(fill * gridBuy, 1000);
+            (p.outflow, refund, escrow) = (p.outflow + earned, earned + escrow - bond, bond);
+        }
+        (o.escrow, o.filled) = (uint96(escrow), uint40(fill));
+        if (refund > 0) balanceOf[o.trader] += refund;
+        (uint256 lastIndex, uint256 lastPrice) = (c.index, c.price);
+        if (++c.pos == order.length) return;
+        _load(side, order, c, isBid);
+        bool sorted = isBid ? c.price < lastPrice : c.price > lastPrice;
+        if (!sorted && !(c.price == lastPrice && c.index > lastIndex)) {
+            revert NotMeritOrder(isBid, c.pos);
+        }
+    }
+
+    function _load(Order[] storage side, uint32[] calldata order, Cursor memory c, bool isBid)
+        internal view
+    {
+        uint256 index = order[c.pos];
+        if (index >= side.length) revert NotMeritOrder(isBid, c.pos);
+        Order storage o = side[index];
+        (c.index, c.price, c.left, c.fill) = (index, o.price, o.qty, 0);
+    }
+
+    // --- delivery -------------------------------------------------------------------------
+
+    /// @notice Settle ask `ask` of `slot` from what its seller exported in the slot: measured,
+    /// for the seller's first sale of the slot, by `readings` at the end of slot s-1 and of slot
+    /// s (only s if the meter's last reading is at s-1); its later sales of the slot give no
+    /// readings and draw on what is left. Every Wh sold and not delivered is charged to the bond
+    /// at `gridBuy`; the rest of the bond returns.
+    function settleDelivery(uint32 slot, uint256 ask, SignedReading[] calldata readings) external {
+        if (block.timestamp < (uint256(slot) + 1) * SLOT_SECONDS) {
+            revert DeliveryNotOver(slot, (uint256(slot) + 1) * SLOT_SECONDS);
+        }
+        Order storage o = _sale(slot, ask);
+        address sellerMeter = meterOf[o.trader];
+        Export storage export = _exports[slot][sellerMeter];
+        if (!export.measured) {
+            uint256 exported = _measure(slot, sellerMeter, readings);
+            (export.measured, export.unclaimedWh) = (true, uint248(exported));
+        } else if (readings.length != 0) {
+            revert DeliveryAlreadyMeasured(slot, sellerMeter);
+        }
+        uint256 delivered = Math.min(o.filled, export.unclaimedWh);
+        export.unclaimedWh -= uint248(delivered);
+        _closeSale(slot, ask, o, delivered, o.filled - delivered);
+    }
+
+    /// The Wh `meter` exported during `slot`, from its signed readings (stored as its last ones).
+    function _measure(uint32 slot, address meter, SignedReading[] calldata readings)
+        internal returns (uint256 exported)
+    {
+        if (readings.length == 0) revert DeliveryNotMeasurable(meter, uint32(_records[meter]));
+        bytes32 domain = _domainSeparatorV4();
+        for (uint256 i = 0; i < readings.length; ++i) {
+            uint32 at = i + 1 == readings.length ? slot : slot - 1;
+            (address signer, uint256 record,, uint256 exportedWh) =
+                _verify(domain, at, readings[i]);
+            if (signer != meter) revert WrongMeter(signer, meter);
+            if (at == slot && uint32(_records[meter]) != slot - 1) {
+                revert DeliveryNotMeasurable(meter, uint32(_records[meter]));
+            }
+            _records[meter] = record;
+            exported = exportedWh;
+        }
+    }
+
+    /// @notice After the delivery window, a sale nobody showed delivered: its whole bond goes to
+    /// the grid.
+    function settleUndelivered(uint32 slot, uint256 ask) external {
+        uint256 closes = (uint256(slot) + 1) * SLOT_SECONDS + deliverySeconds;
+        if (block.timestamp < closes) revert DeliveryWindowOpen(slot, closes);
+        Order storage o = _sale(slot, ask);
+        _closeSale(slot, ask, o, 0, o.filled);
+    }
+
+    function _sale(uint32 slot, uint256 ask) internal view returns (Order storage o) {
+        if (ask >= _asks[slot].length) revert UnknownOrder(slot, ask);
+        o = _asks[slot][ask];
+        if (o.filled == 0 || o.escrow == 0) revert NothingToSettle(slot, ask);
+    }
+
+    function _closeSale(uint32 slot, uint256 ask, Order storage o, uint256 delivered,
+                        uint256 short) internal {
+        uint256 bond = o.escrow;
+        uint256 charge = Math.min(bond, Math.ceilDiv(short * gridBuy, 1000));
+        o.escrow = 0;
+        balanceOf[grid] += charge;
+        balanceOf[o.trader] += bond - charge;
+        emit Delivered(slot, ask, o.trader, delivered, short, charge);
+    }
+
+    // --- money out and views --------------------------------------------------------------
+
+    /// @notice Withdraw `amount` µ€ of the caller's balance (refunds, sales, bond returns).
+    function withdraw(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        uint256 balance = balanceOf[msg.sender];
+        if (amount > balance) revert InsufficientBalance(msg.sender, balance, amount);
+        balanceOf[msg.sender] = balance - amount;
+        emit Withdrawn(msg.sender, amount);
+        credit.transferAndCallRelaxed(msg.sender, amount, "");
+    }
+
+    /// @notice Pay `amount` µ€ of the community account (rounding, forfeits) to `to`.
+    function withdrawCommunity(address to, uint256 amount) external onlyRole(OPERATOR_ROLE) {
+        uint256 held = communityBalance;
+        if (amount > held) revert InsufficientBalance(address(this), held, amount);
+        communityBalance = held - amount;
+        emit CommunityWithdrawn(to, amount);
+        credit.safeTransfer(to, amount);
+    }
+
+    /// @notice In this market readings only show a seller's delivery (`settleDelivery`).
+    function submitReading(uint32, SignedReading calldata)
+        external pure override returns (uint256, uint256)
+    {
+        revert ReadingsOnlyForDelivery();
+    }
+
+    /// @notice The revealed bids or asks of `slot`, in reveal order.
+    function book(uint32 slot, bool bids) external view returns (Order[] memory) {
+        return bids ? _bids[slot] : _asks[slot];
+    }
+
+    /// @notice The commitments of `slot`, in commit order.
+    function commitments(uint32 slot) external view returns (Commitment[] memory) {
+        return _commitments[slot];
+    }
+}

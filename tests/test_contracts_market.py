@@ -1,0 +1,540 @@
+"""CommunityMarket: money in and out, settling slots equal to `daisee_lab.settlement` to the µ€,
+shortfalls that block nobody, the attacks it refuses, and conservation under random sequences."""
+
+import numpy as np
+import pytest
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, rule,
+                                 run_state_machine_as_test)
+
+from daisee_lab.chain import Chain
+from daisee_lab.contracts import (SLOT_SECONDS, Community, ContractsError, SignedReading,
+                                  deploy_community, make_households, public_id_bytes,
+                                  sign_reading)
+from daisee_lab.settlement.reference import settle
+
+from conftest import TEST_CONTRACTS
+
+BUY, SELL = 250_000, 100_000  # µ€/kWh
+
+
+class World:
+    """One chain for the module: an mmr and a bill-sharing market with nobody registered yet,
+    six household accounts, a grid account; tests start from `fresh` and roll back."""
+
+    def __init__(self):
+        self.chain = Chain(contract_dirs=[TEST_CONTRACTS])
+        self.operator, *self.people = self.chain.accounts[:7]
+        self.grid = self.chain.accounts[9]
+        self.homes = make_households([p.address for p in self.people], seed=11)
+        self.markets = {}
+        for method in ("mmr", "bill_sharing"):
+            c = deploy_community(self.chain, self.operator, [], BUY, SELL, method,
+                                 grid=self.grid.address)
+            self.markets[method] = (c.credit, c.market)
+        self.slot = self.chain.timestamp // SLOT_SECONDS - 5_000  # settled slots are past
+        self.empty = self.chain.snapshot()
+        self.snapshots = {}
+
+    def fresh(self, households=3, funds=5_000_000, method="mmr"):
+        """Back to the empty markets, then the first `households` registered and funded (that
+        state is built once and snapshotted)."""
+        credit, market = self.markets[method]
+        community = Community(self.chain, credit, market, self.operator, self.grid.address,
+                              self.homes[:households])
+        key = (households, funds, method)
+        if key in self.snapshots:
+            self.chain.revert_to(self.snapshots[key])
+            return community
+        self.chain.revert_to(self.empty)
+        community.households = []
+        community.register(self.homes[:households])
+        if funds:
+            community.fund({h.account: funds for h in community.households})
+        self.snapshots[key] = self.chain.snapshot()
+        return community
+
+
+@pytest.fixture(scope="module")
+def world():
+    return World()
+
+
+def revert_args(caught):
+    """A caught revert's arguments, addresses checksummed as events and accounts give them."""
+    return {k: to_checksum_address(v) if isinstance(v, str) and len(v) == 42 else v
+            for k, v in caught.revert.args.items()}
+
+
+def readings(c, slot, imports, exports):
+    return [r.calldata() for r in c.sign_readings(slot, imports, exports)]
+
+
+def positions(c):
+    table = c.accounts()
+    return (table.balance_ueur - table.debt_ueur).to_numpy()
+
+
+# --- one slot by hand -----------------------------------------------------------------------
+
+def test_a_slot_settles_at_the_mid_market_rate_with_the_rounding_rule(world):
+    c = world.fresh()
+    s = world.slot
+    c.settle_slot(s, c.sign_readings(s, [10_000, 20_000, 30_000], [0, 5_000, 0]))  # anchor
+    before = positions(c)
+    # A buys 800 Wh, B sells 500 Wh, C buys 300 Wh: D = 1100, G = 500, 600 Wh imported.
+    receipt = c.settle_slot(s + 1, c.sign_readings(s + 1, [10_800, 20_000, 30_300],
+                                                   [0, 5_500, 0]))
+    # buyers: (Pmid·G + λb·(D-G))/D = (175000·500 + 250000·600)/1100 µ€/kWh, rounded up
+    assert (before - positions(c)).tolist() == [172_728, -87_500, 64_773, -150_000]
+    (event,) = receipt.events_named("SlotSettled")
+    assert event.args == {"slot": s + 1, "demandWh": 1100, "surplusWh": 500,
+                          "gridBill": 150_000, "rounding": 1}
+    reference = settle(np.array([[800], [0], [300]]), np.array([[0], [500], [0]]), BUY, SELL)
+    assert reference.payments[:, 0].tolist() == [172_728, -87_500, 64_773]
+    assert (reference.grid_bill[0], reference.rounding[0]) == (150_000, 1)
+    assert c.market.prices(1100, 500) == [475_000_000, 2_200_000, 350_000, 2000]
+    assert (c.market.lastSettledSlot(), c.market.roundingBalance()) == (s + 1, 1)
+    assert c.market.lastReading(c.households[1].meter) == [True, s + 1, 20_000, 5_500]
+    assert receipt.events_named("Shortfall") == []
+
+
+def test_bill_sharing_shares_the_grid_bill_per_slot(world):
+    c = world.fresh(method="bill_sharing")
+    paid = c.settle_energy([[800], [0], [300]], [[0], [500], [0]], world.slot)
+    # 600 Wh imported at 250 000 µ€/kWh = 150 000 µ€ shared by 1100 Wh of demand; the seller's
+    # energy lowered the bill, it is paid nothing in a slot where the community imports.
+    assert paid.iloc[:, 0].tolist() == [109_091, 0, 40_910]
+    reference = settle(np.array([[800], [0], [300]]), np.array([[0], [500], [0]]), BUY, SELL,
+                       "bill_sharing")
+    assert paid.to_numpy().tolist() == reference.payments.tolist()
+    assert c.market.prices(1100, 500) == [150_000_000, 1_100_000, 0, 1]
+
+
+# --- the cross-check against the settlement reference ---------------------------------------
+
+@st.composite
+def community_days(draw):
+    """3-6 households, 1-3 slots, Wh per slot, per-slot grid prices, some households unfunded."""
+    households, slots = draw(st.integers(3, 6)), draw(st.integers(1, 3))
+    energy = st.one_of(st.just(0), st.integers(0, 4_000))
+    consumption = draw(arrays(np.int64, (households, slots), elements=energy))
+    production = draw(arrays(np.int64, (households, slots), elements=energy))
+    buy = draw(st.lists(st.integers(0, 400_000), min_size=slots, max_size=slots))
+    sell = [draw(st.integers(0, b)) for b in buy]
+    funds = draw(st.lists(st.sampled_from([0, 0, 1, 150_000, 3_000_000]), min_size=households,
+                          max_size=households))
+    return consumption, production, buy, sell, funds
+
+
+@pytest.mark.parametrize("method", ["mmr", "bill_sharing"])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(day=community_days())
+def test_on_chain_payments_equal_the_settlement_reference_to_the_micro_euro(world, method, day):
+    consumption, production, buy, sell, funds = day
+    c = world.fresh(len(funds), funds=0, method=method)
+    if any(funds):
+        c.fund({h.account: f for h, f in zip(c.households, funds) if f})
+    start = world.chain.w3.eth.block_number
+    paid = c.settle_energy(consumption, production, world.slot, grid_buy=buy, grid_sell=sell)
+    reference = settle(consumption, production, np.array(buy), np.array(sell), method)
+    assert paid.to_numpy().tolist() == reference.payments.tolist()
+    events = c.market.web3.events.SlotSettled.get_logs(from_block=start + 1)
+    assert [e.args.gridBill for e in events[1:]] == reference.grid_bill.tolist()
+    assert [e.args.rounding for e in events[1:]] == reference.rounding.tolist()
+    books = c.books()
+    assert books["held"] + books["debts"] == books["balances"] + books["rounding"]
+
+
+# --- money in and out, shortfalls -------------------------------------------------------------
+
+def test_deposits_and_withdrawals_move_credits_and_are_announced(world):
+    c = world.fresh(funds=0)
+    alice = world.people[0]
+    c.credit.mint(alice.address, 1_000_000, sender=world.operator)
+    c.credit.approve(c.market.address, 1_000_000, sender=alice)
+    receipt = c.market.deposit(alice.address, 600_000, sender=alice)
+    (event,) = receipt.events_named("Deposited")
+    assert event.args == {"account": alice.address, "payer": alice.address, "amount": 600_000,
+                          "debtRepaid": 0}
+    c.market.deposit(world.grid.address, 400_000, sender=alice)  # anyone may pay for anyone
+    assert c.market.accountsOf([alice.address, world.grid.address]) == [[600_000, 400_000], [0, 0]]
+    assert c.credit.balanceOf(c.market.address) == 1_000_000
+    (event,) = c.withdraw(alice, 250_000).events_named("Withdrawn")
+    assert event.args == {"account": alice.address, "amount": 250_000}
+    c.withdraw(world.grid, 400_000)
+    assert c.credit.balanceOf(alice.address) == 250_000
+    assert c.credit.balanceOf(world.grid.address) == 400_000
+    assert c.market.accountsOf([alice.address, world.grid.address]) == [[350_000, 0], [0, 0]]
+
+
+def test_money_errors_name_the_account_and_amounts(world):
+    c = world.fresh(funds=100)
+    alice, stranger = world.people[0], world.people[5]
+    for call, error, args in (
+            (lambda: c.market.deposit(alice.address, 0), "ZeroAmount", {}),
+            (lambda: c.market.deposit(stranger.address, 5), "UnknownAccount",
+             {"account": stranger.address}),
+            (lambda: c.withdraw(alice, 0), "ZeroAmount", {}),
+            (lambda: c.withdraw(alice, 101), "InsufficientBalance",
+             {"account": alice.address, "balance": 100, "amount": 101}),
+            (lambda: c.withdraw(stranger, 1), "UnknownAccount", {"account": stranger.address}),
+            (lambda: c.market.accountsOf([stranger.address]), "UnknownAccount",
+             {"account": stranger.address})):
+        with world.chain.expect_revert(error) as caught:
+            call()
+        assert revert_args(caught) == args
+    c.credit.mint(world.operator.address, 2**64, sender=world.operator)
+    c.credit.approve(c.market.address, 2**64, sender=world.operator)
+    for account, amount in ((alice.address, 2**64 - 100), (world.grid.address, 2**48)):
+        with world.chain.expect_revert("BalanceOverflow") as caught:
+            c.market.deposit(account, amount, sender=world.operator)
+        assert revert_args(caught) == {"account": account}
+    c.market.deposit(alice.address, 2**64 - 101, sender=world.operator)  # the largest balance
+    assert c.market.accountsOf([alice.address])[0] == [2**64 - 1]
+
+
+def test_a_household_that_cannot_pay_blocks_nobody_and_its_debt_is_repaid_first(world):
+    c = world.fresh(funds=0)
+    c.fund({c.households[1].account: 1_000_000, c.households[2].account: 1_000_000})
+    s = world.slot
+    c.settle_slot(s, c.sign_readings(s, [0, 0, 0], [0, 0, 0]))
+    receipt = c.settle_slot(s + 1, c.sign_readings(s + 1, [800, 0, 300], [0, 500, 0]))
+    (short,) = receipt.events_named("Shortfall")
+    assert short.args == {"account": c.households[0].account, "slot": s + 1, "amount": 172_728}
+    table = c.accounts()
+    assert table.balance_ueur.tolist() == [0, 1_087_500, 1_000_000 - 64_773, 150_000]
+    assert table.debt_ueur.tolist() == [172_728, 0, 0, 0]
+    # A sells 1000 Wh next slot (B and C buy 600): its earnings repay its debt before its balance.
+    c.settle_slot(s + 2, c.sign_readings(s + 2, [800, 300, 600], [1000, 500, 0]))
+    earned = 145_000  # D = 600 < G = 1000: sellers get (Pmid·D + λs·(G-D))/G = 145 000 µ€/kWh
+    assert c.accounts().debt_ueur.iloc[0] == 172_728 - earned
+    c.credit.mint(world.operator.address, 100_000, sender=world.operator)
+    c.credit.approve(c.market.address, 100_000, sender=world.operator)
+    receipt = c.market.deposit(c.households[0].account, 100_000, sender=world.operator)
+    (event,) = receipt.events_named("Deposited")
+    assert event.args["debtRepaid"] == 172_728 - earned
+    assert c.market.accountsOf([c.households[0].account]) == [[100_000 - 172_728 + earned], [0]]
+
+
+def test_the_grid_account_runs_into_debt_and_repays_it_like_a_household(world):
+    c = world.fresh()
+    s = world.slot
+    c.settle_slot(s, c.sign_readings(s, [0, 0, 0], [0, 0, 0]))
+    receipt = c.settle_slot(s + 1, c.sign_readings(s + 1, [0, 0, 0], [999, 0, 0]))
+    (short,) = receipt.events_named("Shortfall")  # the grid owes 999 Wh · 0.1 €/kWh
+    assert short.args == {"account": world.grid.address, "slot": s + 1, "amount": 99_900}
+    assert (c.market.gridBalance(), c.market.gridDebt()) == (0, 99_900)
+    c.settle_slot(s + 2, c.sign_readings(s + 2, [1000, 0, 0], [999, 0, 0]))  # grid paid 250 000
+    assert (c.market.gridBalance(), c.market.gridDebt()) == (150_100, 0)
+
+
+def test_a_balance_owed_by_a_debtor_is_paid_out_once_the_market_holds_the_credits(world):
+    c = world.fresh(funds=0)
+    alice = world.people[0]
+    s = world.slot
+    c.settle_slot(s, c.sign_readings(s, [0, 0, 0], [0, 0, 0]))
+    c.settle_slot(s + 1, c.sign_readings(s + 1, [0, 0, 0], [1000, 0, 0]))  # sold to the grid
+    assert c.market.accountsOf([alice.address, world.grid.address]) == [[100_000, 0],
+                                                                         [0, 100_000]]
+    with world.chain.expect_revert("MarketShortOfCredits") as caught:
+        c.withdraw(alice, 100_000)  # the grid has not paid yet: the market holds nothing
+    assert revert_args(caught) == {"held": 0, "amount": 100_000}
+    c.fund({world.grid.address: 100_000})  # the grid pays its debt
+    c.withdraw(alice, 100_000)
+    assert c.credit.balanceOf(alice.address) == 100_000
+
+
+def test_the_rounding_account_is_withdrawn_by_the_operator_only(world):
+    c = world.fresh()
+    c.settle_energy([[800], [0], [300]], [[0], [500], [0]], world.slot)
+    assert c.market.roundingBalance() == 1
+    intruder, treasurer = world.people[5], world.people[4]
+    with world.chain.expect_revert("AccessControlUnauthorizedAccount"):
+        c.market.withdrawRounding(intruder.address, 1, sender=intruder)
+    with world.chain.expect_revert("InsufficientBalance") as caught:
+        c.market.withdrawRounding(treasurer.address, 2, sender=world.operator)
+    assert revert_args(caught) == {"account": c.market.address, "balance": 1, "amount": 2}
+    receipt = c.market.withdrawRounding(treasurer.address, 1, sender=world.operator)
+    assert receipt.events_named("RoundingWithdrawn")[0].args == {"to": treasurer.address,
+                                                                 "amount": 1}
+    assert (c.market.roundingBalance(), c.credit.balanceOf(treasurer.address)) == (0, 1)
+
+
+# --- operator functions and deployment --------------------------------------------------------
+
+def test_grid_prices_are_set_by_the_operator_within_bounds(world):
+    c = world.fresh()
+    receipt = c.market.setGridPrices(300_000, 50_000, sender=world.operator)
+    assert receipt.events_named("GridPricesSet")[0].args == {"gridBuy": 300_000,
+                                                             "gridSell": 50_000}
+    assert (c.market.gridBuy(), c.market.gridSell()) == (300_000, 50_000)
+    for buy, sell in ((100, 101), (10_000_001, 0)):
+        with world.chain.expect_revert("BadPrices") as caught:
+            c.market.setGridPrices(buy, sell, sender=world.operator)
+        assert revert_args(caught) == {"gridBuy": buy, "gridSell": sell}
+    intruder = world.people[5]
+    for call in (lambda: c.market.setGridPrices(1, 0, sender=intruder),
+                 lambda: c.market.register([(intruder.address, public_id_bytes("X"),
+                                             intruder.address)], sender=intruder)):
+        with world.chain.expect_revert("AccessControlUnauthorizedAccount") as caught:
+            call()
+        assert revert_args(caught) == {"account": intruder.address,
+                                       "neededRole": keccak(text="OPERATOR_ROLE")}
+
+
+def test_deployment_and_registration_checks(world):
+    chain, operator = world.chain, world.operator
+    credit, market = world.markets["mmr"]
+    zero = "0x" + "00" * 20
+    for args, error in (((zero, credit.address, operator.address, 0, BUY, SELL), "ZeroAddress"),
+                        ((operator.address, zero, operator.address, 0, BUY, SELL), "ZeroAddress"),
+                        ((operator.address, credit.address, zero, 0, BUY, SELL), "ZeroAddress"),
+                        ((operator.address, credit.address, operator.address, 0, 1, 2),
+                         "BadPrices")):
+        with chain.expect_revert(error):
+            chain.deploy("CommunityMarket", *args, sender=operator)
+    c = world.fresh()
+    assert (market.credit(), market.grid(), market.method()) == (
+        credit.address, world.grid.address, 0)
+    with chain.expect_revert("GridCannotBeHousehold") as caught:
+        market.register([(world.homes[5].meter, public_id_bytes("G"), world.grid.address)],
+                        sender=operator)
+    assert revert_args(caught) == {"grid": world.grid.address}
+    with chain.expect_revert("ReadingsOnlyInSettlement"):
+        market.submitReading(world.slot, c.sign_readings(world.slot, [1, 1, 1],
+                                                         [0, 0, 0])[0].calldata())
+    with pytest.raises(ContractsError, match="method must be one of"):
+        deploy_community(chain, operator, [], BUY, SELL, "auction")
+
+
+# --- attacks on settlement ------------------------------------------------------------------
+
+def test_attacks_on_a_settlement_fail_and_change_nothing(world):
+    c = world.fresh()
+    chain, market, s = world.chain, c.market, world.slot
+    c.settle_slot(s, c.sign_readings(s, [1000, 2000, 3000], [0, 0, 0]))
+    good = c.sign_readings(s + 1, [1100, 2000, 3000], [0, 50, 0])
+    honest = [r.calldata() for r in good]
+    home = c.households
+    forged = sign_reading(home[1].meter_key, market.address, c.chain_id, home[0].meter, s + 1,
+                          900_000, 0)  # B signs a huge consumption for A
+    stranger = world.homes[5]
+    outsider = sign_reading(stranger.meter_key, market.address, c.chain_id, stranger.meter,
+                            s + 1, 5, 0)
+    backwards = c.sign_readings(s + 1, [999, 2000, 3000], [0, 0, 0])[0]
+    replayed = c.sign_readings(s, [1000, 2000, 3000], [0, 0, 0])[0]  # the anchor, for slot s
+    now = chain.timestamp // SLOT_SECONDS
+    state = (positions(c).tolist(), market.lastSettledSlot(), market.roundingBalance())
+    cases = [
+        ((s, 0, 0, [r.calldata() for r in c.sign_readings(s, [1000, 2000, 3000], [0, 0, 0])]),
+         "SlotAlreadySettled", {"slot": s, "lastSettledSlot": s}),
+        ((s - 1, 0, 0, honest), "SlotAlreadySettled", {"slot": s - 1, "lastSettledSlot": s}),
+        ((now, 100, 50, [r.calldata() for r in c.sign_readings(now, [1100, 2000, 3000],
+                                                                 [0, 50, 0])]),
+         "SlotNotOver", {"slot": now}),
+        ((s + 1, 100, 50, honest[:2]), "IncompleteBatch", {"readings": 2, "meters": 3}),
+        ((s + 1, 100, 0, honest), "WrongTotals",
+         {"demandWh": 100, "surplusWh": 0, "actualDemandWh": 100, "actualSurplusWh": 50}),
+        ((s + 1, 2**72, 0, honest), "TotalsTooLarge", {"demandWh": 2**72, "surplusWh": 0}),
+        ((s + 1, 100, 50, [forged.calldata()] + honest[1:]), "InvalidSignature",
+         {"meter": home[0].meter}),
+        ((s + 1, 100, 50, [outsider.calldata()] + honest[1:]), "UnknownMeter",
+         {"meter": stranger.meter}),
+        ((s + 1, 0, 50, [backwards.calldata()] + honest[1:]), "IndexWentBackwards",
+         {"meter": home[0].meter, "lastImportWh": 1000, "importWh": 999, "lastExportWh": 0,
+          "exportWh": 0}),
+        ((s + 1, 0, 0, [replayed.calldata()] + honest[1:]), "InvalidSignature",
+         {"meter": home[0].meter}),
+        ((s + 1, 100, 50, [honest[0], honest[1], honest[1]]), "StaleReading",
+         {"meter": home[1].meter, "slot": s + 1, "lastSlot": s + 1}),
+    ]
+    for args, error, expected in cases:
+        with chain.expect_revert(error) as caught:
+            market.settle(*args, sender=world.people[5])
+        assert expected.items() <= revert_args(caught).items(), error
+        assert (positions(c).tolist(), market.lastSettledSlot(),
+                market.roundingBalance()) == state
+    market.settle(s + 1, 100, 50, honest, sender=world.people[5])  # anyone may submit
+    assert market.lastSettledSlot() == s + 1
+
+
+def test_a_household_contract_cannot_reenter_withdraw_to_be_paid_twice(world):
+    c = world.fresh()
+    attacker = world.chain.deploy("ReentrantHousehold", c.market.address,
+                                  sender=world.people[5])
+    meter = make_households([attacker.address], seed=12)[0]
+    c.register([meter])
+    c.fund({attacker.address: 700_000})
+    held = c.credit.balanceOf(c.market.address)
+    attacker.attack(700_000, sender=world.people[5])
+    assert attacker.received() == 700_000
+    assert c.credit.balanceOf(attacker.address) == 700_000
+    assert c.credit.balanceOf(c.market.address) == held - 700_000
+    reason = attacker.reentryError()
+    selector = function_signature_to_4byte_selector("InsufficientBalance(address,uint256,uint256)")
+    assert reason[:4] == selector  # the balance was debited before the credits were sent
+    assert abi_decode(["address", "uint256", "uint256"], reason[4:]) == (
+        attacker.address.lower(), 0, 700_000)
+    assert c.market.accountsOf([attacker.address]) == [[0], [0]]
+
+
+# --- the Python faces -------------------------------------------------------------------------
+
+def test_community_tables_and_gas_report(world):
+    c = world.fresh()
+    c.settle_energy([[800, 0], [0, 300], [300, 0]], [[0, 500], [500, 0], [0, 0]], world.slot)
+    table = c.accounts()
+    assert list(table.columns) == ["role", "public_id", "balance_ueur", "debt_ueur"]
+    assert table.role.tolist() == ["household"] * 3 + ["grid"]
+    assert table.public_id.tolist()[:3] == [h.public_id for h in c.households]
+    books = c.books()
+    assert books["held"] == 15_000_000
+    assert books["held"] + books["debts"] == books["balances"] + books["rounding"]
+    gas = c.gas()
+    assert gas.loc[("CommunityMarket", "settle"), "calls"] >= 3
+    assert ("EnergyCredit", "mint") in gas.index and "Fixture" not in gas.index.unique(0)
+    with pytest.raises(ContractsError, match="consumption_wh must be non-negative integer Wh"):
+        c.settle_energy([[1.5], [0], [0]], [[0], [0], [0]], world.slot + 10)
+    with pytest.raises(ContractsError, match=r"production_wh .* got int64 of shape \(2, 1\)"):
+        c.settle_energy([[1], [0], [0]], [[0], [0]], world.slot + 10)
+    with pytest.raises(ContractsError, match=r"grid_buy must be a scalar or one price per slot"):
+        c.settle_energy([[1], [0], [0]], [[0], [0], [0]], world.slot + 10, [1, 2], 0)
+    with pytest.raises(ContractsError, match="give both grid_buy and grid_sell"):
+        c.settle_energy([[1], [0], [0]], [[0], [0], [0]], world.slot + 10, 1)
+    with pytest.raises(ContractsError, match="import_wh and export_wh need one index"):
+        c.sign_readings(world.slot + 10, [1, 2], [0, 0])
+
+
+def test_signed_reading_calldata_packs_the_meter_and_indexes_in_one_word(world):
+    c = world.fresh()
+    reading = c.sign_readings(world.slot, [2**40 - 1, 0, 0], [12_345, 0, 0])[0]
+    word, r, vs = reading.calldata()
+    assert word == int(reading.meter, 16) << 80 | (2**40 - 1) << 40 | 12_345
+    assert c.market.unpack(word) == [reading.meter, 2**40 - 1, 12_345]
+    assert isinstance(reading, SignedReading) and (r, vs) == (reading.r, reading.vs)
+
+
+# --- invariants under random sequences --------------------------------------------------------
+
+class MarketMachine(RuleBasedStateMachine):
+    """Deposits, withdrawals, grid top-ups, price changes and settlements in random order.
+    After every step: the market holds exactly what it owes minus what it is owed, total
+    credits equal what was minted, nobody has a balance and a debt at once, and the state
+    matches a model that applies the events."""
+
+    world: World = None
+
+    @initialize()
+    def start(self):
+        world = self.world
+        self.c = world.fresh(households=4, funds=0)
+        self.people, self.grid = world.people[:4], world.grid
+        self.accounts = [p.address for p in self.people] + [self.grid.address]
+        c = self.c
+        c.credit.mint(world.operator.address, 10**12, sender=world.operator)
+        c.credit.approve(c.market.address, 10**12, sender=world.operator)
+        self.model = {a: [0, 0] for a in self.accounts}  # balance, debt
+        self.rounding = 0
+        self.slot = world.slot
+        self.index = [[0, 0] for _ in self.people]
+        c.settle_slot(self.slot, c.sign_readings(self.slot, [0] * 4, [0] * 4))
+        self.prices = (BUY, SELL)
+
+    def _receive(self, account, amount):
+        balance, debt = self.model[account]
+        repaid = min(debt, amount)
+        self.model[account] = [balance + amount - repaid, debt - repaid]
+        return repaid
+
+    def _pay(self, account, amount):
+        balance, debt = self.model[account]
+        short = max(amount - balance, 0)
+        self.model[account] = [max(balance - amount, 0), debt + short]
+        return short
+
+    @rule(who=st.integers(0, 4), amount=st.integers(1, 400_000))
+    def deposit(self, who, amount):
+        account = self.accounts[who]
+        receipt = self.c.market.deposit(account, amount, sender=self.world.operator)
+        (event,) = receipt.events_named("Deposited")
+        assert event.args["amount"] == amount
+        assert event.args["debtRepaid"] == self._receive(account, amount)
+
+    @rule(who=st.integers(0, 4), share=st.floats(0, 1.5))
+    def withdraw(self, who, share):
+        account = self.accounts[who]
+        signer = (self.people + [self.grid])[who]
+        balance = self.model[account][0]
+        amount = int(balance * share)
+        held = self.c.credit.balanceOf(self.c.market.address)
+        if amount == 0 or amount > balance or amount > held:
+            error = ("ZeroAmount" if amount == 0 else "InsufficientBalance" if amount > balance
+                     else "MarketShortOfCredits")
+            with self.world.chain.expect_revert(error):
+                self.c.withdraw(signer, amount)
+            return
+        before = self.c.credit.balanceOf(account)
+        (event,) = self.c.withdraw(signer, amount).events_named("Withdrawn")
+        assert event.args == {"account": account, "amount": amount}
+        assert self.c.credit.balanceOf(account) == before + amount
+        self.model[account][0] -= amount
+
+    @rule(buy=st.integers(0, 400_000), cut=st.integers(0, 100))
+    def set_prices(self, buy, cut):
+        self.prices = (buy, buy * cut // 100)
+        self.c.market.setGridPrices(*self.prices, sender=self.world.operator)
+
+    @rule(cons=st.lists(st.integers(0, 3_000), min_size=4, max_size=4),
+          prod=st.lists(st.one_of(st.just(0), st.integers(0, 3_000)), min_size=4, max_size=4))
+    def settle_slot(self, cons, prod):
+        self.slot += 1
+        for index, c_wh, p_wh in zip(self.index, cons, prod):
+            index[0] += c_wh
+            index[1] += p_wh
+        receipt = self.c.settle_slot(self.slot, self.c.sign_readings(
+            self.slot, [i[0] for i in self.index], [i[1] for i in self.index]))
+        ref = settle(np.array(cons)[:, None], np.array(prod)[:, None], *self.prices)
+        debts_before = {a: m[1] for a, m in self.model.items()}
+        bill = int(ref.grid_bill[0])
+        shortfalls = {}
+        for account, paid in zip(self.accounts, ref.payments[:, 0].tolist() + [-bill]):
+            if paid > 0 and self._pay(account, paid):
+                shortfalls[account] = self.model[account][1] - debts_before[account]
+            elif paid < 0:
+                self._receive(account, -paid)
+        self.rounding += int(ref.rounding[0])
+        assert {e.args["account"]: e.args["amount"]
+                for e in receipt.events_named("Shortfall")} == shortfalls
+        (event,) = receipt.events_named("SlotSettled")
+        assert (event.args["gridBill"], event.args["rounding"]) == (bill, ref.rounding[0])
+
+    @invariant()
+    def books_balance_and_match_the_model(self):
+        c = self.c
+        balances, debts = c.market.accountsOf(self.accounts)
+        assert {a: [b, d] for a, b, d in zip(self.accounts, balances, debts)} == self.model
+        assert all(b == 0 or d == 0 for b, d in zip(balances, debts))
+        assert c.market.roundingBalance() == self.rounding
+        held = c.credit.balanceOf(c.market.address)
+        assert held + sum(debts) == sum(balances) + self.rounding
+        holders = [c.market.address, self.world.operator.address] + self.accounts
+        assert sum(c.credit.balanceOf(h) for h in holders) == c.credit.totalSupply()
+
+
+@pytest.fixture
+def market_machine(world):
+    MarketMachine.world = world
+    yield MarketMachine
+    MarketMachine.world = None
+
+
+def test_random_sequences_conserve_every_credit(market_machine):
+    run_state_machine_as_test(market_machine, settings=settings(
+        max_examples=4, stateful_step_count=8, deadline=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a chain example takes seconds
+        suppress_health_check=[HealthCheck.too_slow]))
