@@ -160,3 +160,27 @@ def test_chapter_6_checkers(meter_log_lab, monkeypatch):
     assert "other way round" in check("6.3", second - first).message
     assert "gas of one log" in check("6.3", first).message
     assert "whole number" in check("6.3", "lots").message
+
+
+def test_chapter_3_and_4_checkers():
+    import numpy as np
+
+    from daisee_lab.exercises import ch03, ch04
+    from daisee_lab.settlement import settle
+
+    homes, day = ch03._street()
+    i = next(k for k, h in enumerate(homes) if h.pv_kwp)
+    assert check("3.1", float(1 - day.import_wh[i].sum() / day.consumption_wh[i].sum()))
+    assert not check("3.1", 2.0)
+    shared = int(np.minimum(day.import_wh.sum(0), day.export_wh.sum(0)).sum())
+    assert check("3.2", shared) and not check("3.2", shared + 1)
+    assert check("3.3", lambda m: int(m.timestamp()) // 900)
+    assert "time zone" in check("3.3", lambda m: (m.hour * 3600 + m.minute * 60) // 900).message
+    bob = -int(settle(np.array([[600], [0]]), np.array([[0], [900]]), 251_600, 40_000,
+                      "mmr").payments[1, 0])
+    assert check("4.1", bob) and "negative" in check("4.1", -bob).message
+    assert "one of" in check("4.2", "cheapest").message
+    _homes, week = ch04._week()
+    rounding = int(settle(week.import_wh, week.export_wh, 251_600, 40_000,
+                          "bill_sharing").rounding.sum())
+    assert check("4.3", rounding) and not check("4.3", rounding + 1)
