@@ -71,6 +71,10 @@ def test_pages_load_offline_without_errors(site, browser):
 def test_search_finds_checksum(site, browser):
     page = browser.new_page()
     page.goto(site, wait_until="networkidle")
+    # Typing before the search worker has built its index is lost, so wait for it to say ready.
+    page.wait_for_function(
+        "() => { const m = document.querySelector('.md-search-result__meta');"
+        " return m && !/initializ/i.test(m.textContent); }", timeout=60_000)
     page.fill("input.md-search__input", "checksum")
     page.wait_for_selector(".md-search-result__item", timeout=15_000)
     assert page.locator(".md-search-result__item").count() >= 1
