@@ -127,6 +127,15 @@ def test_decode_revert_handles_each_shape():
     assert unknown.kind == "custom" and "not known" in unknown.message
 
 
+def test_decoded_addresses_are_checksummed(chain):
+    abi = [{"type": "error", "name": "NotYours", "inputs": [{"name": "who", "type": "address"}]}]
+    errors = error_selectors([abi])
+    who = chain.accounts[1].address
+    data = "0x" + next(iter(errors)).hex() + who[2:].lower().rjust(64, "0")
+    revert = decode_revert(ContractCustomError(data, data=data), errors)
+    assert revert.args == {"who": who} and revert.message == f"NotYours(who={who})"
+
+
 def test_gas_report_records_every_transaction(chain, fixture):
     fixture.store(1)
     fixture.store(2)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from eth_abi import decode as abi_decode
 from eth_tester.exceptions import TransactionFailed
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3.exceptions import ContractLogicError
 
 REVERT_EXCEPTIONS = (TransactionFailed, ContractLogicError)
@@ -118,6 +118,7 @@ def decode_revert(exc: Exception, errors: dict[bytes, dict] | None = None) -> Re
         return Revert("custom", f"0x{selector.hex()}", {"data": "0x" + payload.hex()},
                       f"unknown custom error 0x{selector.hex()} (its ABI is not known here)")
     values = abi_decode([_abi_type(i) for i in entry["inputs"]], payload)
-    args = {i["name"] or f"arg{n}": v for n, (i, v) in enumerate(zip(entry["inputs"], values))}
+    args = {i["name"] or f"arg{n}": to_checksum_address(v) if i["type"] == "address" else v
+            for n, (i, v) in enumerate(zip(entry["inputs"], values))}
     shown = ", ".join(f"{k}={v}" for k, v in args.items())
     return Revert("custom", entry["name"], args, f"{entry['name']}({shown})")
