@@ -3,7 +3,8 @@ delivery settled from signed readings, the attacks it refuses; and the naive on-
 
 import numpy as np
 import pytest
-from eth_utils import keccak, to_checksum_address
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, rule,
@@ -384,6 +385,34 @@ def test_withdrawals_and_deployment_checks(world):
         market.register([(world.eve.address, public_id_bytes("E"), world.eve.address)],
                         sender=world.eve)
     assert revert_args(caught)["neededRole"] == keccak(text="OPERATOR_ROLE")
+
+
+def test_a_trader_contract_cannot_reenter_withdraw_to_be_paid_twice(world):
+    auction, slot = world.fresh()
+    chain, market, credit = world.chain, auction.market, auction.credit
+    attacker = chain.deploy("ReentrantHousehold", market.address, sender=world.eve)
+    credit.mint(attacker.address, 150_000, sender=world.operator)
+    act = lambda contract, fn, *args: attacker.execute(  # noqa: E731
+        contract.address, contract.web3.encode_abi(fn, args=list(args)), sender=world.eve)
+    act(credit, "approve", market.address, 150_000)
+    salt = b"\x07" * 32
+    act(market, "commit", slot, commitment_hash(market.address, slot, attacker.address, True,
+                                                300_000, 500, salt), 150_000)
+    world.to_reveal(slot)
+    act(market, "reveal", slot, 0, True, 300_000, 500, salt)
+    world.to_clearing(slot)
+    auction.clear(slot, kernel_clearing(auction, slot))  # no asks: the bid's deposit comes back
+    assert auction.balances([attacker.address]).tolist() == [150_000]
+    held = credit.balanceOf(market.address)
+    attacker.attack(150_000, sender=world.eve)
+    assert attacker.received() == 150_000
+    assert credit.balanceOf(market.address) == held - 150_000
+    reason = attacker.reentryError()  # why the re-entered withdraw failed: already debited
+    selector = function_signature_to_4byte_selector("InsufficientBalance(address,uint256,uint256)")
+    assert reason[:4] == selector
+    assert abi_decode(["address", "uint256", "uint256"], reason[4:]) == (
+        attacker.address.lower(), 0, 150_000)
+    assert auction.balances([attacker.address]).tolist() == [0]
 
 
 # --- for the book: sorting on chain versus checking a sorted permutation ----------------------

@@ -7,7 +7,7 @@ interface IWithdraw {
     function withdraw(uint256 amount) external;
 }
 
-/// An attacker for the tests: a household account that is a contract. When the market pays it
+/// An attacker for the tests: a household or trader account that is a contract. When the market pays it
 /// (ERC-1363 calls `onTransferReceived`), it withdraws the same amount again before the first
 /// withdrawal has returned, hoping to be paid twice. It records why the second try failed.
 contract ReentrantHousehold is IERC1363Receiver {
@@ -22,6 +22,17 @@ contract ReentrantHousehold is IERC1363Receiver {
 
     function attack(uint256 amount) external {
         market.withdraw(amount);
+    }
+
+    /// Act as the household (approve, commit, reveal...): call `target` with `data` from here.
+    function execute(address target, bytes calldata data) external returns (bytes memory out) {
+        bool ok;
+        (ok, out) = target.call(data);
+        if (!ok) {
+            assembly {
+                revert(add(out, 32), mload(out))
+            }
+        }
     }
 
     function onTransferReceived(address, address, uint256 value, bytes calldata)
