@@ -7,6 +7,8 @@ giving the answer away.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -55,4 +57,7 @@ def check(exercise: str, answer: Any) -> Feedback:
     return _CHECKERS[exercise](answer)
 
 
-from daisee_lab.exercises import ch01, ch02, ch03, ch04, ch05, ch06  # noqa: E402,F401  (each chapter registers its checkers)
+# Each chapter's module (ch01, ch02, ...) registers its checkers when imported.
+for _chapter in pkgutil.iter_modules(__path__):
+    if _chapter.name.startswith("ch"):
+        importlib.import_module(f"{__name__}.{_chapter.name}")
