@@ -32,6 +32,12 @@ def test_deploy_call_transact_and_events(chain, fixture):
     assert receipt.block_number == chain.w3.eth.block_number
 
 
+def test_a_solidity_name_function_is_not_shadowed_by_the_handle(chain):
+    credit = chain.deploy("EnergyCredit", chain.accounts[0].address)
+    assert (credit.name(), credit.contract_name) == ("Energy Credit", "EnergyCredit")
+    assert repr(credit) == f"<EnergyCredit at {credit.address}>"
+
+
 def test_events_of_other_contracts_are_decoded_too(chain):
     operator, alice = chain.accounts[:2]
     credit = chain.deploy("EnergyCredit", operator.address, sender=operator)

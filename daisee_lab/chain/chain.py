@@ -293,15 +293,17 @@ class Contract:
     """A deployed contract. Its Solidity functions are Python methods: a ``view``/``pure``
     function returns its value; any other sends a transaction and returns a :class:`Receipt`.
     Every method takes ``sender=`` (an account, default the first) and payable ones ``value=``.
+    The handle's own attributes are `chain`, `contract_name`, `address`, `abi` and `web3` (the
+    web3.py contract), so that a Solidity ``name()`` stays callable.
     """
 
     def __init__(self, chain: Chain, name: str, address: str, abi: list):
-        self.chain, self.name, self.address, self.abi = chain, name, address, abi
+        self.chain, self.contract_name, self.address, self.abi = chain, name, address, abi
         self.web3 = chain.w3.eth.contract(address=address, abi=abi)
         self._functions = {e["name"]: e for e in abi if e.get("type") == "function"}
 
     def __repr__(self) -> str:
-        return f"<{self.name} at {self.address}>"
+        return f"<{self.contract_name} at {self.address}>"
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._functions))
@@ -309,19 +311,20 @@ class Contract:
     def __getattr__(self, name: str) -> Any:
         entry = self.__dict__.get("_functions", {}).get(name)
         if entry is None:
-            raise AttributeError(f"{self.__dict__.get('name', 'contract')} has no function {name!r}")
+            raise AttributeError(
+                f"{self.__dict__.get('contract_name', 'contract')} has no function {name!r}")
         read_only = entry.get("stateMutability") in ("view", "pure")
 
         def method(*args: Any, sender: LocalAccount | None = None, value: int = 0) -> Any:
             fn = self.web3.functions[name](*args)
             if not read_only:
-                return self.chain._send(fn, sender, value, self.name, name)
+                return self.chain._send(fn, sender, value, self.contract_name, name)
             try:
                 return fn.call({"from": (sender or self.chain.accounts[0]).address})
             except REVERT_EXCEPTIONS as exc:
-                raise TransactionReverted(f"{self.name}.{name}",
+                raise TransactionReverted(f"{self.contract_name}.{name}",
                                           decode_revert(exc, self.chain._errors)) from exc
 
         method.__name__ = name
-        method.__doc__ = f"{self.name}.{name}({', '.join(i['type'] for i in entry['inputs'])})"
+        method.__doc__ = f"{self.contract_name}.{name}({', '.join(i['type'] for i in entry['inputs'])})"
         return method

@@ -120,5 +120,6 @@ def decode_revert(exc: Exception, errors: dict[bytes, dict] | None = None) -> Re
     values = abi_decode([_abi_type(i) for i in entry["inputs"]], payload)
     args = {i["name"] or f"arg{n}": to_checksum_address(v) if i["type"] == "address" else v
             for n, (i, v) in enumerate(zip(entry["inputs"], values))}
-    shown = ", ".join(f"{k}={v}" for k, v in args.items())
+    shown = ", ".join(f"{k}={'0x' + v.hex() if isinstance(v, bytes) else v}"
+                      for k, v in args.items())
     return Revert("custom", entry["name"], args, f"{entry['name']}({shown})")

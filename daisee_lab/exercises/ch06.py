@@ -14,7 +14,7 @@ def three_logs(answer: object) -> tuple[bool, str]:
     """A MeterLog contract on which the owner logged the slots and energies of LOGS_6_1."""
     from daisee_lab.chain import Contract  # the chain stack loads only when a chain is used
 
-    if not isinstance(answer, Contract) or answer.name != "MeterLog":
+    if not isinstance(answer, Contract) or answer.contract_name != "MeterLog":
         return False, "pass the handle that chain.deploy('MeterLog') returned"
     total, last = answer.totalWh(), answer.lastSlot()
     right_total, right_last = sum(LOGS_6_1.values()), max(LOGS_6_1)
