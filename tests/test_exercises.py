@@ -184,3 +184,54 @@ def test_chapter_3_and_4_checkers():
     rounding = int(settle(week.import_wh, week.export_wh, 251_600, 40_000,
                           "bill_sharing").rounding.sum())
     assert check("4.3", rounding) and not check("4.3", rounding + 1)
+
+
+def test_chapter_7_checkers():
+    from dataclasses import replace
+
+    from daisee_lab.chain import Chain
+    from daisee_lab.contracts import make_households, public_id_bytes, sign_reading
+    from daisee_lab.exercises import ch07
+
+    chain = Chain(accounts=3)
+    operator, alice, bob = chain.accounts
+    homes = make_households([alice.address, bob.address], seed=7)
+    registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
+    registry.register([(homes[0].meter, public_id_bytes(homes[0].public_id), alice.address)],
+                      sender=operator)
+    chain_id, meter, key = chain.w3.eth.chain_id, homes[0].meter, homes[0].meter_key
+    signed = sign_reading(key, registry.address, chain_id, meter, 100, 4_200_000, 0)
+    assert check("7.1", (registry, signed))
+    assert registry.lastReading(meter)[1] == 0  # the checker only asked
+    assert "sign import 4200000" in check("7.1", (registry, replace(signed, import_wh=1))).message
+    stranger = sign_reading(bob, registry.address, chain_id, meter, 100, 4_200_000, 0)
+    assert "meter's own key" in check("7.1", (registry, stranger)).message
+    unregistered = sign_reading(homes[1].meter_key, registry.address, chain_id, homes[1].meter,
+                                100, 4_200_000, 0)
+    assert "not registered" in check("7.1", (registry, unregistered)).message
+    registry.submitReading(100, signed.calldata(), sender=operator)
+    assert "lastReading" in check("7.1", (registry, signed)).message
+    assert "a pair" in check("7.1", signed).message
+
+    right = {"tampered": "InvalidSignature", "replayed": "StaleReading",
+             "other registry": "InvalidSignature"}
+    assert check("7.2", right)
+    assert "EIP-712 domain" in check("7.2", {**right, "other registry": "UnknownMeter"}).message
+    assert "last reading" in check("7.2", {**right, "replayed": "InvalidSignature"}).message
+    assert "the keys" in check("7.2", {"tampered": "InvalidSignature"}).message
+
+    # 7.3, the chapter's way: sign the two indexes, let the registry take the difference
+    first, last, imported = ch07._exported_in_slot()
+    registry.register([(homes[1].meter, public_id_bytes(homes[1].public_id), bob.address)],
+                      sender=operator)
+    for slot, export in ((200, first), (201, last)):
+        reading = sign_reading(homes[1].meter_key, registry.address, chain_id, homes[1].meter,
+                               slot, 1000, export)
+        receipt = registry.submitReading(slot, reading.calldata(), sender=operator)
+    exported = receipt.events[0].args["exportedWh"]
+    assert exported > 0 and check("7.3", exported)
+    assert "an index" in check("7.3", last).message
+    assert "anchors" in check("7.3", 0).message
+    if imported not in (0, exported):
+        assert "imported" in check("7.3", imported).message
+    assert "whole number" in check("7.3", float(exported)).message
