@@ -1,6 +1,7 @@
 """Every exercise checker accepts a right answer and gives a hint on a wrong one."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -235,3 +236,32 @@ def test_chapter_7_checkers():
     if imported not in (0, exported):
         assert "imported" in check("7.3", imported).message
     assert "whole number" in check("7.3", float(exported)).message
+
+
+def test_chapter_8_checkers():
+    """Right answers come from the chain in the chapter (nbval runs its solutions); here, from
+    the kernel: the hints."""
+    from daisee_lab.exercises import ch08
+    from daisee_lab.settlement import settle
+
+    homes, day = ch08._day()
+    sunniest = max(range(len(homes)), key=lambda i: homes[i].pv_kwp)
+    paid = int(ch08._payments("mmr")[sunniest].sum())
+    assert paid < 0 and check("8.1", paid)
+    assert "keep the sign" in check("8.1", -paid).message
+    assert "grid alone" in check("8.1", int(ch08._payments("none")[sunniest].sum())).message
+    assert "whole number" in check("8.1", "much").message
+    result = settle(day.import_wh, day.export_wh, ch08.GRID_BUY, ch08.GRID_SELL, "mmr")
+    rounding = int(result.rounding.sum())
+    assert 0 < rounding < 96 * (len(homes) + 2) and check("8.2", rounding)
+    assert "below zero" in check("8.2", -rounding).message
+    assert "grid was paid" in check("8.2", int(result.grid_bill.sum())).message
+    slot, debt = ch08.debt_after_day()
+    first = int(datetime(2025, 6, 21, tzinfo=ZoneInfo("Europe/Paris")).timestamp()) // 900
+    cumulative = result.payments[ch08.DEBTOR].cumsum()
+    assert cumulative[slot - first - 1] <= ch08.DEBTOR_DEPOSIT < cumulative[
+        slot - first]
+    assert check("8.3", (slot, debt))
+    assert "unix_seconds // 900" in check("8.3", (slot - first, debt)).message
+    assert "debt_ueur" in check("8.3", (slot, debt + 1)).message
+    assert "pair" in check("8.3", slot).message
