@@ -1,0 +1,175 @@
+"""Chapter 9's checkers: tampered batches, the re-entrant thief, the sorting gas wall. Right
+answers pass, typical wrong answers get their hint, and the facts the hints rest on hold."""
+
+import nbformat
+import numpy as np
+import pytest
+
+from daisee_lab.chain import Chain
+from daisee_lab.contracts import deploy_community, make_households
+from daisee_lab.errors import DaiseeError
+from daisee_lab.exercises import check, ch09
+
+from conftest import REPO
+
+CHAPTER = REPO / "book" / "09-attack-and-defend.ipynb"
+RIGHT_9_1 = {"yesterday": "InvalidSignature", "elsewhere": "InvalidSignature",
+             "twice": "StaleReading", "stranger": "UnknownMeter"}
+
+
+@pytest.fixture(scope="module")
+def chapter_lab(tmp_path_factory):
+    """The Solidity the chapter writes with %%writefile, taken from the chapter, in a `lab/`."""
+    lab = tmp_path_factory.mktemp("ch09") / "lab"
+    lab.mkdir()
+    chapter = nbformat.read(CHAPTER, as_version=4)
+    written = [c.source for c in chapter.cells if c.source.startswith("%%writefile lab/")]
+    for source in written:
+        header, body = source.split("\n", 1)
+        (lab.parent / header.split()[1]).write_text(body)
+    assert sorted(p.name for p in lab.iterdir()) == ["NaiveVault.sol", "SortingMarket.sol",
+                                                     "Thief.sol"]
+    return lab
+
+
+@pytest.fixture
+def in_lab(chapter_lab, monkeypatch):
+    """Run in the folder holding the chapter's lab/, as the notebook runs in book/."""
+    monkeypatch.chdir(chapter_lab.parent)
+    return chapter_lab
+
+
+@pytest.fixture(scope="module")
+def street():
+    """A community of three anchored at slot SLOT - 1, and an outsider to submit batches."""
+    chain = Chain()
+    operator, *people = chain.accounts[:5]
+    homes = make_households([p.address for p in people[:3]], seed=3)
+    community = deploy_community(chain, operator, homes, 250_000, 100_000)
+    community.settle_slot(ch09.SLOT - 1, community.sign_readings(
+        ch09.SLOT - 1, [5_000, 6_000, 7_000], [0, 100, 0]))
+    return chain, community, people[3]
+
+
+# --- 9.1 -----------------------------------------------------------------------------------
+
+def test_each_tampered_batch_is_stopped_by_its_check_and_the_honest_one_passes(street):
+    chain, community, eve = street
+    slot = ch09.SLOT
+    batches = ch09.tampered_batches(community, slot)
+    assert list(batches) == list(ch09.BATCHES)
+    assert all(len(batch) == 3 for batch in batches.values())
+    assert {r.slot for r in batches["yesterday"]} == {slot - 1}
+    homes = community.households
+    assert [r.meter for r in batches["twice"]] == [homes[0].meter, homes[1].meter, homes[1].meter]
+    for name, batch in batches.items():
+        with chain.expect_revert(RIGHT_9_1[name]):
+            community.settle_slot(slot, batch, sender=eve)
+    assert community.market.lastSettledSlot() == slot - 1
+    honest = community.sign_readings(slot, [5_200, 6_200, 7_200], [0, 100, 0])
+    assert [r.calldata() for r in honest[1:]] == [r.calldata() for r in batches["elsewhere"][1:]]
+    community.settle_slot(slot, honest, sender=eve)
+    assert community.market.lastSettledSlot() == slot
+    with pytest.raises(DaiseeError, match=f"slot {slot + 4} settled last; got 3 households "
+                                          f"and last settled slot {slot}"):
+        ch09.tampered_batches(community, slot + 5)
+
+
+def test_9_1_right_answer_passes():
+    feedback = check("9.1", dict(RIGHT_9_1))
+    assert feedback and "UnknownMeter" in feedback.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (None, "answer with a dict"),
+    ({"yesterday": "InvalidSignature"}, "answer with a dict"),
+    ({**RIGHT_9_1, "twice": "Forged"}, "Forged: not an error of CommunityMarket"),
+    ({**RIGHT_9_1, "yesterday": "StaleReading"}, "which slot does the contract put"),
+    ({**RIGHT_9_1, "elsewhere": "StaleReading"}, "What else does an EIP-712 signature bind"),
+    ({**RIGHT_9_1, "twice": "InvalidSignature"}, "look at whose meters they are"),
+    ({**RIGHT_9_1, "stranger": "InvalidSignature"}, "look up about a meter"),
+    ({name: "InvalidSignature" for name in RIGHT_9_1}, "2 of 4 wrong"),
+])
+def test_9_1_wrong_answers_get_a_hint(answer, hint):
+    feedback = check("9.1", answer)
+    assert not feedback and hint in feedback.message, feedback
+
+
+# --- 9.2 -----------------------------------------------------------------------------------
+
+def test_9_2_the_thief_gets_its_balance_in_whole_chunks_and_no_more(in_lab):
+    assert ch09._thief_take((in_lab / "Thief.sol").read_text()) == (900_000, 3)
+    feedback = check("9.2", 900_000)
+    assert feedback and "3 payments" in feedback.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (1_000_000, "what happens when less than that is left"),
+    (1_200_000, "more than its balance"),
+    (3_000_000, "more than its balance"),
+    (300_000, "re-entering is not forbidden"),
+    (0, "try/catch"),
+    (600_000, "call attack(300,000) and read received()"),
+    ("900000", "whole number"),
+    (True, "whole number"),
+])
+def test_9_2_wrong_answers_get_a_hint(in_lab, answer, hint):
+    feedback = check("9.2", answer)
+    assert not feedback and hint in feedback.message, feedback
+
+
+def test_checkers_say_which_cell_to_run_when_lab_is_missing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for exercise, name in (("9.2", "Thief"), ("9.3", "SortingMarket")):
+        feedback = check(exercise, 1)
+        assert not feedback and f"%%writefile cell for {name}.sol" in feedback.message
+
+
+# --- 9.3 -----------------------------------------------------------------------------------
+
+def sort_in_a_block(chain, n):
+    """Receipt gas of sortBids of `n` rising bids sent with a whole block of gas, and status."""
+    market = chain.deploy("SortingMarket")
+    market.addBids(ch09.rising_bids(n))
+    tx = market.web3.functions.sortBids().transact(
+        {"from": chain.accounts[0].address, "gas": chain.w3.eth.get_block("latest")["gasLimit"]})
+    receipt = chain.w3.eth.wait_for_transaction_receipt(tx)
+    return receipt["gasUsed"], receipt["status"]
+
+
+def test_9_3_the_wall_is_where_a_block_stops_holding_the_sort(in_lab, anvil_node):
+    chain = Chain(anvil_node.url, contract_dirs=[in_lab])
+    snapshot = chain.snapshot()
+    try:
+        assert chain.w3.eth.get_block("latest")["gasLimit"] == 30_000_000
+        (gas_127, ok_127), (gas_128, ok_128) = (sort_in_a_block(chain, n) for n in (127, 128))
+        # receipts of smaller books, extrapolated, say 128 fits: the hint for 128 rests on this
+        sizes = [48, 64, 96]
+        fit = np.polyfit(sizes, [sort_in_a_block(chain, n)[0] for n in sizes], 2)
+    finally:
+        chain.revert_to(snapshot)
+    assert (ok_127, ok_128, gas_128) == (1, 0, 30_000_000)
+    assert gas_127 < 30_000_000
+    assert np.polyval(fit, 128) < 30_000_000 < np.polyval(fit, 129)
+    feedback = check("9.3", 127)
+    assert feedback and f"{gas_127:,} gas" in feedback.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (128, "net of refunds"),
+    (130, "net of refunds"),
+    (131, "a block cannot hold"),
+    (200, "a block cannot hold"),
+    (120, "room to spare"),
+    (0, "at least one bid"),
+    (127.0, "whole number"),
+    ("127", "whole number"),
+])
+def test_9_3_wrong_answers_get_a_hint(in_lab, answer, hint):
+    feedback = check("9.3", answer)
+    assert not feedback and hint in feedback.message, feedback
+
+
+def test_rising_bids_are_distinct_non_zero_and_rising():
+    prices = ch09.rising_bids(5)
+    assert prices == sorted(set(prices)) and min(prices) > 0 and len(prices) == 5
