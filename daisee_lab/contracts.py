@@ -207,10 +207,12 @@ class Community:
                 for h, imp, exp in zip(self.households, import_wh, export_wh)]
 
     def settle_slot(self, slot: int, readings: Sequence[SignedReading],
-                    sender: LocalAccount | None = None) -> Receipt:
+                    sender: LocalAccount | None = None,
+                    totals: tuple[int, int] | None = None) -> Receipt:
         """Submit one slot's batch of signed readings (anyone may; default the operator), with
-        the slot's demand and surplus computed from the meters' last indexes on chain."""
-        demand, surplus = self.slot_totals(readings)
+        the slot's demand and surplus: `totals` if the caller knows them (the contract checks
+        them), else computed from the meters' last indexes on chain (one call per meter)."""
+        demand, surplus = self.slot_totals(readings) if totals is None else totals
         return self.market.settle(slot, demand, surplus, [r.calldata() for r in readings],
                                   sender=sender or self.operator)
 
@@ -251,17 +253,22 @@ class Community:
             _per_slot("grid_buy", grid_buy, slots), _per_slot("grid_sell", grid_sell, slots)))
         last = [self.market.lastReading(h.meter) for h in self.households]
         imports, exports = [r[2] for r in last], [r[3] for r in last]
-        if any(r[1] == 0 for r in last):
-            self.settle_slot(first_slot - 1, self.sign_readings(first_slot - 1, imports, exports))
+        if any(r[1] == 0 for r in last):  # the anchors repeat the last indexes: no energy
+            self.settle_slot(first_slot - 1, self.sign_readings(first_slot - 1, imports, exports),
+                             totals=(0, 0))
+        net = cons.astype(np.int64) - prod
         position = self._positions()
+        current = None if prices is None else (self.market.gridBuy(), self.market.gridSell())
         paid = {}
         for t in range(slots):
             imports = [i + int(c) for i, c in zip(imports, cons[:, t])]
             exports = [e + int(p) for e, p in zip(exports, prod[:, t])]
             slot = first_slot + t
-            if prices and list(prices[t]) != [self.market.gridBuy(), self.market.gridSell()]:
+            if prices and prices[t] != current:
                 self.market.setGridPrices(*prices[t], sender=self.operator)
-            self.settle_slot(slot, self.sign_readings(slot, imports, exports))
+                current = prices[t]
+            totals = int(np.maximum(net[:, t], 0).sum()), int(np.maximum(-net[:, t], 0).sum())
+            self.settle_slot(slot, self.sign_readings(slot, imports, exports), totals=totals)
             now = self._positions()
             paid[slot] = position - now
             position = now
