@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     toolchain.set_defaults(func=_toolchain)
     _add_meter_commands(sub)
+    _add_classroom_commands(sub)
 
     book = sub.add_parser("book", help="tools for the book's notebooks")
     book_actions = book.add_subparsers(dest="book_command", metavar="ACTION", required=True)
@@ -88,6 +89,61 @@ def _add_meter_commands(sub: argparse._SubParsersAction) -> None:
                               help=f"{fault} fault rate (per byte; eot: per frame)")
     simulate.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
     simulate.set_defaults(func=_meter_simulate)
+
+
+def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
+    """``classroom serve``, ``classroom join`` and ``classroom stop``."""
+    room = sub.add_parser("classroom", help="a live neighbourhood market for a room of learners")
+    actions = room.add_subparsers(dest="classroom_command", metavar="ACTION", required=True)
+    serve = actions.add_parser("serve", help="start anvil, seat the learners, run the slot clock")
+    serve.add_argument("--learners", type=_positive_int, required=True, help="how many seats")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="where anvil listens (default loopback; 0.0.0.0: the room's network)")
+    serve.add_argument("--port", type=int, default=8545,
+                       help="anvil's port (default 8545; 0: any free port); join files: port+1")
+    serve.add_argument("--slot-seconds", type=float, default=60.0,
+                       help="real seconds per slot, at most (default 60)")
+    serve.add_argument("--slots", type=_positive_int,
+                       help="slots to trade (default: until stopped)")
+    serve.add_argument("--out", default="classroom", help="folder for join files and results")
+    serve.add_argument("--credits", type=_positive_int, default=20_000_000,
+                       help="credits per learner, µ€ (default 20 €)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the simulated meters")
+    serve.add_argument("--qr", action="store_true", help="also draw each join QR code here")
+    serve.set_defaults(func=_classroom_serve)
+    join = actions.add_parser("join", help="take a seat: report the meter, trade automatically")
+    join.add_argument("source", metavar="JOINFILE", help="the join file, or its http:// address")
+    join.add_argument("--meter", help="a real meter's port (default: a simulated household)")
+    join.add_argument("--protocol", default="tic", help="the real meter's: tic (default) or dsmr")
+    join.set_defaults(func=_classroom_join)
+    stop = actions.add_parser("stop", help="stop the classroom serving from a folder")
+    stop.add_argument("--out", default="classroom", help="the folder serve writes to")
+    stop.set_defaults(func=_classroom_stop)
+
+
+def _classroom_serve(args: argparse.Namespace) -> int:
+    from daisee_lab.classroom import serve
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly: results, anvil
+    serve(args.learners, args.out, host=args.host, port=args.port or None,
+          slot_seconds=args.slot_seconds, slots=args.slots, credits=args.credits,
+          seed=args.seed, qr=args.qr, echo=lambda text: print(text, flush=True))
+    return 0
+
+
+def _classroom_join(args: argparse.Namespace) -> int:
+    from daisee_lab.classroom import attend
+
+    attend(args.source, args.meter, args.protocol, echo=lambda text: print(text, flush=True))
+    return 0
+
+
+def _classroom_stop(args: argparse.Namespace) -> int:
+    from daisee_lab.classroom import stop
+
+    stop(args.out)
+    print(f"asked the classroom in {args.out} to stop")
+    return 0
 
 
 def _positive_int(text: str) -> int:

@@ -21,8 +21,13 @@ class AnvilError(DaiseeError):
 
 
 def find_anvil() -> str:
-    """The anvil executable: ``node_modules/.bin/anvil`` (``make setup``), else ``PATH``."""
+    """The anvil executable: the platform binary that ``make setup`` installed from npm (run
+    directly, not through the package's Node wrapper, so that stopping it stops the node), else
+    ``node_modules/.bin/anvil``, else ``PATH``."""
     for modules in node_modules_dirs():
+        native = sorted((modules / "@foundry-rs").glob("anvil-*/bin/anvil"))
+        if native:
+            return str(native[0])
         candidate = modules / ".bin" / "anvil"
         if candidate.exists():
             return str(candidate)

@@ -1,0 +1,345 @@
+"""The learner's side of a classroom: a seat in the room's market, from a join file.
+
+>>> learner = join("learner-007.json")          # or the address the instructor shows
+>>> learner.start()                              # meter readings, deliveries and reveals
+>>> learner.phase()                              # Phase(slot=..., name='commit')
+>>> order = learner.bid(price=180_000, qty=400)  # 400 Wh at 0.18 €/kWh, for the next slot
+>>> learner.orders()                             # what became of each order
+
+Orders are sealed (committed) with a deposit, then opened (revealed) in the reveal window:
+:meth:`Learner.start` runs a background loop that reveals them at the right time, reports the
+meter's reading at the end of every slot, and shows what the learner delivered on its sales.
+With ``auto=True`` it also places one order per slot from the meter's forecast.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import threading
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+from requests.exceptions import RequestException
+from web3.logs import DISCARD
+
+from daisee_lab.chain import Chain, ChainError, TransactionReverted
+from daisee_lab.chain.chain import Joined
+from daisee_lab.classroom.meters import ProfileMeter
+from daisee_lab.classroom.schedule import ClassroomError, Phase, Schedule
+from daisee_lab.classroom.sender import Sender, revert_decoder
+from daisee_lab.contracts import (MAX_PRICE, Auction, SealedOrder, SignedReading,
+                                  commitment_hash, sign_reading)
+
+CONTRACTS = ("EnergyCredit", "AuctionMarket", "MeterRegistry")
+MAX_WH = 400_000_000_000  # AuctionMarket.MAX_WH, per order
+POLL_SECONDS = 0.1
+NODE_ERRORS = (RequestException, ConnectionError, TimeoutError)
+
+
+class Learner:
+    """One learner: an `account` holding credits, a meter (`meter_key` signs its readings) and
+    the room's contracts: `auction` (the sealed-bid market, see
+    :class:`~daisee_lab.contracts.Auction`) and `ledger` (the registry where every meter reports
+    each slot's reading). Use :func:`join`.
+
+    `orders_placed` lists the sealed orders, `errors` the transactions the chain refused
+    (``(slot, TransactionReverted)``), `reported` the indexes sent per slot. Set `auto` to let
+    the background loop place an order per slot from the meter's forecast (:meth:`auto_order`).
+    """
+
+    def __init__(self, chain: Chain, seat: Joined, meter=None):
+        self.chain, self.seat, self.name = chain, seat, seat.name
+        self.account, self.meter_key = seat.account, seat.meter_key
+        self.schedule = Schedule.from_json(seat.info["schedule"])
+        self.grid_buy, self.grid_sell = (int(seat.info["grid"][k]) for k in ("buy", "sell"))
+        market = chain.at("AuctionMarket", seat.contracts["auction"])
+        if not chain.w3.eth.get_code(market.address):
+            raise ClassroomError(f"no classroom market at {market.address} on {chain.rpc_url}: "
+                                 "the session has ended or restarted; ask for a new join file")
+        self.auction = Auction(chain, chain.at("EnergyCredit", seat.contracts["credit"]), market,
+                               None, seat.info["grid"]["account"])
+        self.ledger = chain.at("MeterRegistry", seat.contracts["ledger"])
+        self.meter = meter or ProfileMeter(int(seat.info["meter"]["seed"]),
+                                           bool(seat.info["meter"]["producer"]), self.schedule)
+        self.sender = Sender(chain, self.account, revert_decoder(chain, CONTRACTS))
+        self.orders_placed: list[SealedOrder] = []
+        self.errors: list[tuple[int, TransactionReverted]] = []
+        self.reported: dict[int, tuple[int, int]] = {}
+        self.failure: Exception | None = None  # why the background loop stopped, if it failed
+        self.auto = False  # place one order per slot from the meter's forecast
+        self._book_index: dict[tuple[int, int], int | None] = {}  # (slot, id): place in book
+        self._delivered: set[int] = set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"<Learner {self.name} {self.account.address} on {self.chain.rpc_url}>"
+
+    # --- where the room is ----------------------------------------------------------------
+
+    def phase(self) -> Phase:
+        """The room's phase, from the chain's clock (the latest block)."""
+        return self.schedule.phase(self.chain.timestamp)
+
+    # --- orders ---------------------------------------------------------------------------
+
+    def bid(self, price: int, qty: int, deposit: int | None = None) -> SealedOrder:
+        """Offer to buy `qty` Wh at up to `price` µ€/kWh in the next slot. The deposit (µ€,
+        default: what the bid can cost, ``price·qty/1000`` rounded up) leaves your wallet now;
+        what the clearing does not charge comes back to your market balance."""
+        return self._commit(True, price, qty, deposit)
+
+    def ask(self, price: int, qty: int, deposit: int | None = None) -> SealedOrder:
+        """Offer to sell `qty` Wh of your meter's export for at least `price` µ€/kWh in the next
+        slot. The deposit (default: the bond, ``qty`` at the grid price) pays the grid for what
+        you sell and do not deliver; the rest returns after delivery."""
+        return self._commit(False, price, qty, deposit)
+
+    def _commit(self, is_bid: bool, price: int, qty: int, deposit: int | None) -> SealedOrder:
+        with self.sender.lock:
+            sent = [self._send_commit(self.phase().trading, is_bid, price, qty, deposit)]
+            self._settle(sent, self.sender.wait(strict=False))
+            if isinstance(sent[0][2], TransactionReverted):
+                raise sent[0][2]
+            return self.orders_placed[-1]
+
+    def _send_commit(self, slot: int, is_bid: bool, price: int, qty: int,
+                     deposit: int | None) -> list:
+        """Send the commitment of an order for `slot`; what :meth:`_settle` needs."""
+        for name, value, low, high in (("price", price, 0, MAX_PRICE), ("qty", qty, 1, MAX_WH)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ClassroomError(f"{name} must be an integer in [{low}, {high}], "
+                                     f"got {value!r}")
+        if deposit is None:
+            deposit = self.auction.required_deposit(is_bid, price, qty)
+        salt = secrets.token_bytes(32)
+        hashed = commitment_hash(self.auction.market.address, slot, self.account.address, is_bid,
+                                 price, qty, salt)
+        self.sender.send(self.auction.market, "commit", slot, hashed, deposit)
+        return ["commit", slot, (is_bid, price, qty, salt, deposit)]
+
+    def _settle(self, sent: list[list], outcomes: list) -> None:
+        """Book what each transaction sent (``[kind, slot, what]``) became: a refusal goes to
+        `errors` (and replaces `what`), a success to the learner's records."""
+        for action, outcome in zip(sent, outcomes):
+            kind, slot, what = action
+            if isinstance(outcome, TransactionReverted):
+                self.errors.append((slot, outcome))
+                action[2] = outcome
+                if kind == "reveal":
+                    self._book_index[(slot, what.id)] = None
+            elif kind == "report":
+                self.reported[slot] = what
+            elif kind == "commit":
+                (event,) = self.auction.market.web3.events.Committed().process_receipt(
+                    outcome, DISCARD)
+                self.orders_placed.append(SealedOrder(slot, event.args["id"], self.account,
+                                                      *what))
+            elif kind == "reveal":
+                (event,) = self.auction.market.web3.events.Revealed().process_receipt(
+                    outcome, DISCARD)
+                self._book_index[(slot, what.id)] = event.args["index"]
+
+    def reveal(self) -> list[SealedOrder]:
+        """Open your sealed orders whose reveal window is open now; return those opened. A
+        refused one (say, a deposit too small) is kept in `errors` and the others go on."""
+        now = self.phase()
+        todo = [o for o in self.orders_placed if now.name == "reveal"
+                and o.slot == now.trading and (o.slot, o.id) not in self._book_index]
+        with self.sender.lock:
+            for order in todo:
+                self.sender.send(self.auction.market, "reveal", order.slot, order.id,
+                                 order.is_bid, order.price, order.qty, order.salt)
+            self._settle([["reveal", o.slot, o] for o in todo], self.sender.wait(strict=False))
+        return [o for o in todo if self.opened(o) is not None]
+
+    def auto_order(self, slot: int) -> tuple[bool, int, int] | None:
+        """The order the auto mode places for `slot`: the meter's forecast net energy, bought
+        (or sold) at a seeded price between the grid's feed-in and import prices; None if the
+        forecast is 0 Wh."""
+        net = self.meter.forecast(slot)
+        if net == 0:
+            return None
+        rng = random.Random(f"{self.account.address}:{slot}")
+        price = rng.randint(self.grid_sell, self.grid_buy)
+        return net > 0, price, abs(net)
+
+    # --- the meter and deliveries ---------------------------------------------------------
+
+    def _sign(self, registry: str, slot: int) -> SignedReading:
+        imported, exported = self.meter.indexes(slot)
+        return sign_reading(self.meter_key, registry, self.auction.chain_id,
+                            self.meter_key.address, slot, imported, exported)
+
+    def _report(self, slot: int) -> list:
+        """Send the meter's reading at the end of `slot` to the ledger."""
+        reading = self._sign(self.ledger.address, slot)
+        self.sender.send(self.ledger, "submitReading", slot, reading.calldata())
+        return ["report", slot, (reading.import_wh, reading.export_wh)]
+
+    def _deliver(self, slot: int) -> list[list]:
+        """Show, with the meter's signed readings, what was exported in `slot` for each of
+        this learner's sales of `slot` that are not settled yet (the first measures the slot's
+        export, the next ones draw on what is left)."""
+        mine = [i for i, (trader, _, _, escrow, filled) in
+                enumerate(self.auction.market.book(slot, False))
+                if trader == self.account.address and escrow > 0 and filled > 0]
+        if not mine:
+            return []
+        registry = self.auction.market.address
+        _, last, _, _ = self.auction.market.lastReading(self.meter_key.address)
+        readings = [self._sign(registry, s).calldata()
+                    for s in ((slot,) if last == slot - 1 else (slot - 1, slot))]
+        for n, ask in enumerate(mine):
+            self.sender.send(self.auction.market, "settleDelivery", slot, ask,
+                             readings if n == 0 else [])
+        return [["deliver", slot, ask] for ask in mine]
+
+    def step(self, auto: bool | None = None) -> None:
+        """Do what the current phase asks once: in the commit phase, report the last slot's
+        reading, settle its deliveries and (`auto`, default the attribute) seal an order for
+        the next slot; in the reveal phase, open the sealed orders. Refusals go to `errors`."""
+        auto = self.auto if auto is None else auto
+        now = self.phase()
+        if now.name == "reveal":
+            self.reveal()
+            return
+        ended, sent = now.slot - 1, []
+        with self.sender.lock:
+            if ended >= self.schedule.first_slot - 1 and ended not in self.reported:
+                sent.append(self._report(ended))
+            if ended not in self._delivered and any(
+                    o.slot == ended and not o.is_bid for o in self.orders_placed):
+                self._delivered.add(ended)
+                sent += self._deliver(ended)
+            wanted = (auto and self.schedule.trades(now.trading)
+                      and not any(o.slot == now.trading for o in self.orders_placed)
+                      and self.auto_order(now.trading))
+            if wanted:
+                sent.append(self._send_commit(now.trading, *wanted, None))
+            self._settle(sent, self.sender.wait(strict=False))
+
+    # --- the background loop --------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Follow the room until the schedule ends or `stop` is set: :meth:`step` at each new
+        phase. Losing the node raises :class:`ClassroomError`."""
+        stop = stop or self._stopping
+        end = self.schedule.slots and self.schedule.first_slot + self.schedule.slots
+        done = None
+        try:
+            while not stop.is_set():
+                now = self.phase()
+                if now != done:
+                    self.step()
+                    done = now
+                    if end and now.slot >= end:
+                        return  # the last slot is reported and delivered
+                stop.wait(POLL_SECONDS)
+        except NODE_ERRORS as exc:
+            raise ClassroomError(f"{self.name} lost the node at {self.chain.rpc_url} ({exc}): "
+                                 "the session has stopped, or the network is down") from exc
+
+    def start(self, auto: bool = False) -> Learner:
+        """Run :meth:`run` in a background thread (a notebook stays free for orders); `auto`
+        sets the attribute."""
+        def loop() -> None:
+            try:
+                self.run()
+            except Exception as exc:  # noqa: BLE001 - kept for the learner to read
+                self.failure = exc
+
+        self.auto = auto
+        self._stopping.clear()
+        self._thread = threading.Thread(target=loop, name=f"learner {self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        """True while the background loop runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the background loop to end by itself (the session is over, or the node is
+        lost: see `failure`); True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def stop(self) -> None:
+        """Stop the background loop and the meter."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.meter.close()
+
+    # --- what happened --------------------------------------------------------------------
+
+    def orders(self) -> pd.DataFrame:
+        """Your orders: slot, side, price, qty, deposit, and once cleared the Wh filled and the
+        slot's price (µ€/kWh)."""
+        rows = []
+        for order in self.orders_placed:
+            _, _, cleared, price, _ = self.auction.market.rounds(order.slot)
+            index = self.opened(order)
+            filled = 0
+            if cleared and index is not None:
+                filled = int(self.auction.book(order.slot)[0 if order.is_bid else 1]
+                             .filled.iloc[index])
+            rows.append({"slot": order.slot, "side": "bid" if order.is_bid else "ask",
+                         "price": order.price, "qty": order.qty, "deposit": order.deposit,
+                         "revealed": index is not None, "cleared": cleared, "filled": filled,
+                         "clearing_price": price if cleared else None})
+        return pd.DataFrame(rows, columns=["slot", "side", "price", "qty", "deposit", "revealed",
+                                           "cleared", "filled", "clearing_price"])
+
+    def opened(self, order: SealedOrder) -> int | None:
+        """Where `order` sits in its slot's bids (or asks) once revealed; None until then, or
+        if its reveal was refused."""
+        return self._book_index.get((order.slot, order.id))
+
+    def balances(self) -> dict[str, int]:
+        """Your credits (µ€): in your wallet, and in the market (refunds and sales, which
+        :meth:`withdraw` moves to the wallet)."""
+        return {"wallet": self.auction.credit.balanceOf(self.account.address),
+                "market": self.auction.market.balanceOf(self.account.address)}
+
+    def withdraw(self) -> int:
+        """Move your whole market balance to your wallet; return the amount (µ€)."""
+        amount = self.balances()["market"]
+        if amount:
+            with self.sender.lock:
+                self.sender.send(self.auction.market, "withdraw", amount)
+                self.sender.wait()
+        return amount
+
+
+def read_join(source: str | Path | Mapping) -> Mapping | Path:
+    """A join file's JSON from an ``http://`` address (the instructor's join server), or the
+    path or mapping as given."""
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(source, timeout=10) as response:
+                return json.loads(response.read())
+        except (OSError, ValueError) as exc:
+            raise ClassroomError(f"cannot fetch the join file at {source} ({exc}): check the "
+                                 "address and that you are on the room's network") from None
+    return source
+
+
+def join(source: str | Path | Mapping, meter=None) -> Learner:
+    """Take your seat: `source` is the join file the instructor gave you (a path, or the
+    ``http://`` address shown with your join code). `meter` is a :class:`SerialMeter` for a real
+    meter (default: a simulated household, the one the join file names)."""
+    try:
+        chain, seat = Chain.join(read_join(source))
+    except ChainError as exc:
+        raise ClassroomError(str(exc)) from None
+    return Learner(chain, seat, meter)
+

@@ -1,0 +1,106 @@
+"""Running a classroom from a terminal (``daisee-lab classroom``) or a notebook (a dashboard)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from daisee_lab.classroom.bills import format_slot, leaderboard
+from daisee_lab.classroom.instructor import Classroom
+from daisee_lab.classroom.learner import Learner, join
+from daisee_lab.classroom.meters import SerialMeter
+from daisee_lab.classroom.schedule import Phase
+
+
+def serve(learners: int, out_dir: str | Path = "classroom", *, qr: bool = False,
+          echo: Callable[[str], None] = print, **settings) -> pd.DataFrame:
+    """Run a whole session from a terminal: open the :class:`Classroom` (`settings` are its
+    keyword arguments), show the join codes (and QR codes with `qr`), print each slot's result
+    and the leaderboard, and stop cleanly on the last slot, Ctrl-C or ``classroom stop``."""
+    room = Classroom(learners, out_dir, **settings)
+    with room:
+        echo(room.summary())
+        for seat in room.seats if qr else []:
+            echo(f"{seat.name}  {seat.code}\n{seat.qr_text()}")
+        room.on_slot.append(lambda table: echo(format_slot(table, room.results)))
+        echo("the clock is running; Ctrl-C or `daisee-lab classroom stop` ends the session")
+        try:
+            return room.run()
+        finally:
+            echo(f"results: {room.results_path}")
+
+
+def attend(source: str | Path, meter_port: str | None = None, protocol: str = "tic",
+           echo: Callable[[str], None] = print) -> Learner:
+    """A learner's terminal session: join, then report the meter, deliver, and place one order
+    per slot from the meter's forecast, printing each order and refusal, until the session ends.
+    `meter_port` reads a real meter (or ``daisee-lab meter simulate``'s pty) instead of the
+    simulated household of the join file."""
+    learner = join(source, SerialMeter(meter_port, protocol) if meter_port else None)
+    echo(f"{learner.name}: account {learner.account.address} on {learner.chain.rpc_url}, "
+         f"{f'meter on {meter_port}' if meter_port else 'simulated meter'}; Ctrl-C to leave")
+    learner.start(auto=True)
+    orders = errors = 0
+    try:
+        while learner.running:
+            time.sleep(0.5)
+            for order in learner.orders_placed[orders:]:
+                echo(f"slot {order.slot}: {'bid' if order.is_bid else 'ask'} {order.qty} Wh "
+                     f"at {order.price} µ€/kWh")
+            for slot, error in learner.errors[errors:]:
+                echo(f"slot {slot}: refused: {error}")
+            orders, errors = len(learner.orders_placed), len(learner.errors)
+    finally:
+        learner.stop()
+    if learner.failure is not None:
+        raise learner.failure
+    echo(learner.orders().to_string())
+    echo(f"credits (µ€): {learner.balances()}")
+    return learner
+
+
+class Dashboard:
+    """The instructor's projected view: the phase, the leaderboard, and a button that ends the
+    current phase. It follows `room` by itself (display it, then run the room, e.g. in a
+    thread: ``threading.Thread(target=room.run).start()``). Needs ipywidgets."""
+
+    def __init__(self, room: Classroom):
+        import ipywidgets as w
+
+        self.room = room
+        self.status = w.HTML("waiting for the clock...")
+        self.board = w.HTML()
+        self.button = w.Button(description="next phase", tooltip="end the current phase now")
+        self.button.on_click(lambda _: room.advance())
+        self.widget = w.VBox([self.status, self.board, self.button])
+        room.on_phase.append(self.show_phase)
+        room.on_slot.append(self.show_slot)
+        self.show_slot(None)
+
+    def show_phase(self, phase: Phase) -> None:
+        """Show where the room is."""
+        schedule = self.room.schedule
+        number = phase.slot - schedule.first_slot + 1
+        total = "" if schedule.slots is None else f" of {schedule.slots}"
+        self.status.value = (f"<b>slot {number}{total}</b> (chain slot {phase.slot}): "
+                             f"<b>{phase.name}</b> orders for the next slot")
+
+    def show_slot(self, table: pd.DataFrame | None) -> None:
+        """Show the leaderboard so far, in €."""
+        board = leaderboard(self.room.results)
+        for column in ("bill_ueur", "baseline_ueur", "savings_ueur"):
+            board[column.replace("_ueur", " (€)")] = board.pop(column) / 1e6
+        self.board.value = board.to_html(float_format="{:.4f}".format)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def dashboard(room: Classroom) -> Dashboard:
+    """A :class:`Dashboard` following `room`."""
+    return Dashboard(room)

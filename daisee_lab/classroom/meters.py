@@ -1,0 +1,133 @@
+"""A learner's meter as the classroom sees it: cumulative indexes at the end of each chain slot.
+
+Two kinds, one interface (``indexes(slot)`` and ``forecast(slot)``):
+
+* :class:`ProfileMeter` computes the indexes of a seeded household (the simulator's
+  :class:`~daisee_lab.meter.ResidentialProfile`) slot by slot, fifteen simulated minutes per
+  chain slot. Same seed, same numbers, no serial line and no thread: twenty of them run in one
+  test process on two cores, where twenty pseudo-terminals streaming TIC at fifteen times real
+  time and twenty decoders would take the machine (the serial path is exercised by its own test).
+* :class:`SerialMeter` reads a real meter, or :class:`~daisee_lab.meter.MeterSimulator`'s pty,
+  with :func:`~daisee_lab.meter.open_meter` in a background thread, as in chapter 2; a slot's
+  indexes are the last reading when the slot is first asked for, just after it ends.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import timedelta
+
+from daisee_lab.classroom.schedule import CHAIN_SLOT, ClassroomError, Schedule
+from daisee_lab.meter import MeterError, ResidentialProfile, open_meter
+from daisee_lab.reading import Reading
+
+PV_PEAK_W = 3000  # a producer's rooftop, as the meter simulator's
+STEPS = 15  # integration steps per slot: one simulated minute each
+
+
+class ProfileMeter:
+    """A simulated meter: the household of `seed` (with `PV_PEAK_W` of PV if `producer`) over
+    the simulated day of `schedule`, fifteen simulated minutes per chain slot."""
+
+    def __init__(self, seed: int, producer: bool, schedule: Schedule):
+        self.seed, self.producer, self.schedule = seed, producer, schedule
+        self.profile = ResidentialProfile(seed, PV_PEAK_W if producer else 0)
+        rng = random.Random(f"{seed}:classroom-indexes")
+        base = schedule.first_slot - 2
+        start = (float(rng.randint(1_000_000, 20_000_000)),
+                 float(rng.randint(100_000, 3_000_000)) if producer else 0.0)
+        self._totals = {base: start}  # exact (float) indexes at the end of each slot computed
+
+    def energy(self, slot: int) -> tuple[float, float]:
+        """Energy imported and exported during chain slot `slot` (Wh, exact)."""
+        begin = self.schedule.start + timedelta(
+            seconds=(slot - self.schedule.first_slot) * CHAIN_SLOT)
+        imported = exported = 0.0
+        for step in range(STEPS):
+            load_w, pv_w = self.profile(begin + timedelta(seconds=(step + 0.5) * CHAIN_SLOT
+                                                          / STEPS))
+            imported += max(load_w - pv_w, 0.0) * CHAIN_SLOT / STEPS / 3600
+            exported += max(pv_w - load_w, 0.0) * CHAIN_SLOT / STEPS / 3600
+        return imported, exported
+
+    def indexes(self, slot: int) -> tuple[int, int]:
+        """The import and export indexes (Wh) at the end of chain slot `slot`."""
+        first = min(self._totals)
+        if slot < first:
+            raise ClassroomError(f"slot {slot} is before this meter was installed ({first})")
+        last = max(self._totals)
+        while last < slot:
+            imported, exported = self.energy(last + 1)
+            total_import, total_export = self._totals[last]
+            self._totals[last + 1] = (total_import + imported, total_export + exported)
+            last += 1
+        total_import, total_export = self._totals[slot]
+        return int(total_import), int(total_export)
+
+    def forecast(self, slot: int) -> int:
+        """The household's net energy in `slot` (Wh, import minus export): known exactly."""
+        (before_i, before_e), (after_i, after_e) = self.indexes(slot - 1), self.indexes(slot)
+        return (after_i - before_i) - (after_e - before_e)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class SerialMeter:
+    """A meter on a serial port or pyserial URL (``protocol`` ``"tic"`` or ``"dsmr"``), read in
+    a background thread with :func:`~daisee_lab.meter.open_meter`."""
+
+    def __init__(self, port: str, protocol: str = "tic", mode: str = "auto"):
+        self.port, self.protocol, self.mode = port, protocol, mode
+        self.latest: Reading | None = None
+        self.error: Exception | None = None
+        self._snapshots: dict[int, tuple[int, int]] = {}
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"meter {port}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            with open_meter(self.port, self.protocol, self.mode, reconnect_timeout=30.0) as meter:
+                for reading, _raw in meter.readings():
+                    self.latest = reading
+                    if self._closing.is_set():
+                        return
+        except (MeterError, OSError) as exc:  # no meter there, or it vanished for good
+            self.error = exc
+
+    def wait_for_reading(self, timeout: float = 30.0) -> Reading:
+        """The latest reading, waiting up to `timeout` seconds for the first one."""
+        deadline = time.monotonic() + timeout
+        while self.latest is None:
+            if self.error is not None or time.monotonic() > deadline:
+                raise ClassroomError(f"no reading from the meter on {self.port}"
+                                     f"{f': {self.error}' if self.error else ''}: check the "
+                                     "cable and the port, or leave out --meter to simulate one")
+            time.sleep(0.05)
+        return self.latest
+
+    def indexes(self, slot: int) -> tuple[int, int]:
+        """The indexes (Wh) kept for `slot`; the first time a slot is asked for, the latest
+        reading's (a meter without an export register exports 0)."""
+        if slot not in self._snapshots:
+            if self._snapshots and slot < max(self._snapshots):
+                raise ClassroomError(f"no reading kept for slot {slot}: this meter joined later")
+            reading = self.wait_for_reading()
+            self._snapshots[slot] = (reading.import_wh or 0, reading.export_wh or 0)
+        return self._snapshots[slot]
+
+    def forecast(self, slot: int) -> int:
+        """Tomorrow is like today: the net energy (Wh) of the last two slots kept, else 0."""
+        kept = sorted(self._snapshots)
+        if len(kept) < 2:
+            return 0
+        (before_i, before_e), (after_i, after_e) = (self._snapshots[s] for s in kept[-2:])
+        return (after_i - before_i) - (after_e - before_e)
+
+    def close(self) -> None:
+        """Stop reading (after the next frame) and close the port."""
+        self._closing.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,108 @@
+"""The room's clock: classroom slots of a minute or so of real time, chain slots of 900 s.
+
+Classroom slot ``j`` is chain slot ``c = first_slot - 1 + j``: the instructor's clock moves the
+chain's time to ``c·900`` when it starts, and to ``(c+1)·900 - REVEAL_SECONDS`` after the commit
+share of its real time. Between the two jumps the chain's time runs at wall-clock speed, which
+the bounds on ``slot_seconds`` keep inside each window. While slot ``c`` is under way:
+
+* **commit**: chain time in ``[c·900, (c+1)·900 - REVEAL_SECONDS)``. Learners report their
+  meter's reading at the end of slot ``c-1``, show what they delivered in ``c-1``, and seal
+  orders for slot ``c+1``. The clock has just cleared slot ``c``.
+* **reveal**: chain time in ``[(c+1)·900 - REVEAL_SECONDS, (c+1)·900)``. Learners open their
+  orders for ``c+1``. At the jump the clock has settled the sales of ``c-1`` nobody showed
+  delivered (their delivery window, ``DELIVERY_SECONDS``, is over) and billed slot ``c-1``.
+
+The chain's time is the room's only clock: learners read it from the latest block, so a wrong
+clock on a learner's laptop changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from daisee_lab.errors import DaiseeError
+from daisee_lab.meter import DEFAULT_START
+
+CHAIN_SLOT = 900  # seconds in a settlement slot, on chain
+REVEAL_SECONDS = 300  # chain seconds of the reveal window, before a slot starts
+DELIVERY_SECONDS = CHAIN_SLOT - REVEAL_SECONDS  # after a slot, for sellers to show delivery
+COMMIT_SHARE = 2 / 3  # of a classroom slot's real time, for the commit phase
+MIN_SLOT_SECONDS, MAX_SLOT_SECONDS = 3, 600  # real seconds; commit and reveal fit their windows
+
+
+class ClassroomError(DaiseeError):
+    """A classroom could not start, lost its node, or was given a bad setting or join file."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Where the room is: chain slot `slot` is under way, and it is `name` (``"commit"`` or
+    ``"reveal"``) time for the orders of slot ``slot + 1``."""
+
+    slot: int
+    name: str
+
+    @property
+    def trading(self) -> int:
+        """The slot whose orders are sealed or opened now."""
+        return self.slot + 1
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A session's timetable: orders for chain slots ``first_slot`` to ``first_slot + slots - 1``
+    (`slots` None: until the instructor stops), `slot_seconds` of real time per slot, and the
+    simulated time at which ``first_slot`` starts (for simulated meters' sun and habits)."""
+
+    first_slot: int
+    slots: int | None
+    slot_seconds: float
+    start: datetime = DEFAULT_START
+
+    def __post_init__(self) -> None:
+        if not MIN_SLOT_SECONDS <= self.slot_seconds <= MAX_SLOT_SECONDS:
+            raise ClassroomError(
+                f"slot_seconds={self.slot_seconds!r}: a classroom slot lasts {MIN_SLOT_SECONDS} "
+                f"to {MAX_SLOT_SECONDS} s of real time (its phases must fit the chain's windows)")
+        if self.slots is not None and self.slots < 1:
+            raise ClassroomError(f"slots={self.slots!r}: give a positive number, or None")
+        if self.start.utcoffset() is None:
+            raise ClassroomError(f"start={self.start!r} is naive: give a timezone")
+
+    def phase(self, timestamp: int) -> Phase:
+        """The phase at chain time `timestamp`."""
+        slot, offset = divmod(timestamp, CHAIN_SLOT)
+        return Phase(slot, "commit" if offset < CHAIN_SLOT - REVEAL_SECONDS else "reveal")
+
+    def trades(self, slot: int) -> bool:
+        """True if the room trades energy for chain slot `slot`."""
+        return self.first_slot <= slot and (self.slots is None
+                                            or slot < self.first_slot + self.slots)
+
+    @property
+    def commit_seconds(self) -> float:
+        """Real seconds of the commit phase (at most: it ends early when everyone is done)."""
+        return self.slot_seconds * COMMIT_SHARE
+
+    @property
+    def reveal_seconds(self) -> float:
+        """Real seconds of the reveal phase (at most)."""
+        return self.slot_seconds - self.commit_seconds
+
+    def to_json(self) -> dict:
+        """The schedule as a join file stores it."""
+        return {"first_slot": self.first_slot, "slots": self.slots,
+                "slot_seconds": self.slot_seconds, "start": self.start.isoformat(),
+                "chain_slot": CHAIN_SLOT, "reveal_seconds": REVEAL_SECONDS,
+                "delivery_seconds": DELIVERY_SECONDS}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Schedule:
+        """Read :meth:`to_json`'s form back."""
+        try:
+            return cls(int(data["first_slot"]), data["slots"], float(data["slot_seconds"]),
+                       datetime.fromisoformat(data["start"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ClassroomError(f"bad schedule in the join file ({exc!r}): ask the instructor "
+                                 "for a fresh join file") from None
