@@ -18,6 +18,7 @@ import json
 import random
 import secrets
 import threading
+import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,6 +85,26 @@ class Learner:
     def phase(self) -> Phase:
         """The room's phase, from the chain's clock (the latest block)."""
         return self.schedule.phase(self.chain.timestamp)
+
+    def wait_for(self, name: str = "commit", after: Phase | None = None,
+                 timeout: float = 120.0) -> Phase:
+        """Block until the room is in phase `name` (``"commit"`` or ``"reveal"``) for a slot the
+        session trades, other than `after`; return that phase. Raises :class:`ClassroomError`
+        when the session has no such slot left, or after `timeout` seconds."""
+        if name not in ("commit", "reveal"):
+            raise ClassroomError(f"name={name!r}: a phase is 'commit' or 'reveal'")
+        end = self.schedule.slots and self.schedule.first_slot + self.schedule.slots
+        deadline = time.monotonic() + timeout
+        while True:
+            now = self.phase()
+            if now.name == name and now != after and self.schedule.trades(now.trading):
+                return now
+            if end and now.trading >= end:
+                raise ClassroomError(f"the session trades no slot after {end - 1}: it is over")
+            if time.monotonic() > deadline:
+                raise ClassroomError(f"no {name} phase within {timeout} s: is the instructor's "
+                                     "clock running?")
+            time.sleep(POLL_SECONDS)
 
     # --- orders ---------------------------------------------------------------------------
 
