@@ -14,8 +14,9 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 /// prices the slot from them, settles each household as it verifies its reading (one storage
 /// read and write per household), and reverts at the end unless the readings add up to exactly
 /// D and G: verifying the totals is cheaper than a second pass over the households.
-/// The slot is priced by the mid-market rate or per-slot bill sharing with exactly the integer
-/// formulas and rounding rule of `daisee_lab.settlement.reference`: buyers pay
+/// The slot is priced by the mid-market rate, per-slot bill sharing or the supply-demand ratio,
+/// with exactly the integer formulas and rounding rule of `daisee_lab.settlement.reference`:
+/// buyers pay
 /// ceil(net · buyNum / buyDen), sellers receive floor(|net| · sellNum / sellDen), the grid
 /// account is paid floor(import · λb / 1000) for the community's net import and pays
 /// ceil(export · λs / 1000) for its net export, and what is left (0 ≤ rounding ≤ households + 2
@@ -29,7 +30,7 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 contract CommunityMarket is MeterRegistry {
     using SafeERC20 for IERC1363;
 
-    enum Method { MidMarketRate, BillSharing }
+    enum Method { MidMarketRate, BillSharing, SupplyDemandRatio }
 
     /// A settlement in progress: the slot's exact prices as fractions of µ€ per Wh (the 1/1000
     /// of µ€/kWh is in the denominators) and the running totals (Wh, µ€).
@@ -205,7 +206,9 @@ contract CommunityMarket is MeterRegistry {
     }
 
     /// A new tally with the prices of a slot of demand `d` and surplus `g`. Unchecked: with
-    /// d, g < 2^72 Wh and prices < 2^24 µ€/kWh every product stays below 2^100.
+    /// d, g < 2^72 Wh and prices < 2^24 µ€/kWh every product stays below 2^100 for the mid-market
+    /// rate and bill sharing, and below 2^194 for the supply-demand ratio (see there); a
+    /// household's energy (< 2^40 Wh) times a numerator then stays below 2^234.
     function _tally(uint256 d, uint256 g) internal view returns (Tally memory t) {
         if ((d | g) >> 72 != 0) revert TotalsTooLarge(d, g);
         (uint256 lb, uint256 ls) = (gridBuy, gridSell);
@@ -217,11 +220,27 @@ contract CommunityMarket is MeterRegistry {
                 (t.buyNum, t.buyDen, t.sellNum, t.sellDen) = (lb + ls, 2000, lb + ls, 2000);
                 if (g < d) (t.buyNum, t.buyDen) = ((lb + ls) * g + 2 * lb * (d - g), 2000 * d);
                 if (g > d) (t.sellNum, t.sellDen) = ((lb + ls) * d + 2 * ls * (g - d), 2000 * g);
-            } else {
+            } else if (method == Method.BillSharing) {
                 // Per-slot bill sharing: buyers share the import cost, sellers the export revenue.
                 (t.buyNum, t.buyDen, t.sellNum, t.sellDen) = (0, 1, 0, 1);
                 if (d > g) (t.buyNum, t.buyDen) = ((d - g) * lb, 1000 * d);
                 if (g > d) (t.sellNum, t.sellDen) = ((g - d) * ls, 1000 * g);
+            } else {
+                // Supply-demand ratio SDR = G/D. G >= D (or D = 0): both sides at λs. G < D, with
+                // Q = (λb−λs)·G + λs·D: sellers get λb·λs·D/Q and buyers pay
+                // λb·λs·G/Q + λb·(D−G)/D = (λb·λs·G·D + λb·(D−G)·Q) / (D·Q). Q = 0 only when
+                // λs = 0 and λb·G = 0: sellers get 0, buyers λb. Bounds: Q < 2^97, the buyers'
+                // numerator < 2^192 + 2^193 < 2^194, their denominator 1000·D·Q < 2^179.
+                (t.buyNum, t.buyDen, t.sellNum, t.sellDen) = (ls, 1000, ls, 1000);
+                if (g < d) {
+                    uint256 q = (lb - ls) * g + ls * d;
+                    if (q == 0) {
+                        (t.buyNum, t.buyDen, t.sellNum, t.sellDen) = (lb, 1000, 0, 1);
+                    } else {
+                        (t.buyNum, t.buyDen) = (lb * ls * g * d + lb * (d - g) * q, 1000 * d * q);
+                        (t.sellNum, t.sellDen) = (lb * ls * d, 1000 * q);
+                    }
+                }
             }
         }
     }

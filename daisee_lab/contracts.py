@@ -14,7 +14,7 @@ meter registry) and registers the households' meters. Each :class:`Household` ha
 (where its credits live) and a meter signing key; :func:`sign_reading` signs a reading the way a
 meter does (EIP-712 typed data, with eth-account), and :meth:`Community.settle_slot` submits a
 slot's batch with the demand and surplus it must add up to. The market prices and rounds exactly
-as :mod:`daisee_lab.settlement.reference` (``"mmr"`` and per-slot ``"bill_sharing"``).
+as :mod:`daisee_lab.settlement.reference` (``"mmr"``, per-slot ``"bill_sharing"`` and ``"sdr"``).
 
 :func:`deploy_auction` deploys an AuctionMarket: traders :meth:`Auction.commit` sealed orders,
 :meth:`Auction.reveal` them, and anyone :meth:`Auction.clear` s the round with the result of
@@ -48,7 +48,7 @@ SLOT_SECONDS = 900
 MAX_SLOT = 2**32 - 1
 MAX_INDEX_WH = 2**40 - 1  # the registry stores indexes in 40 bits (1.1 TWh)
 MAX_PRICE = 10_000_000  # µ€/kWh, CommunityMarket.MAX_PRICE
-METHODS = {"mmr": 0, "bill_sharing": 1}  # CommunityMarket.Method
+METHODS = {"mmr": 0, "bill_sharing": 1, "sdr": 2}  # CommunityMarket.Method
 DOMAIN_NAME, DOMAIN_VERSION = "DAISEE MeterRegistry", "1"
 READING_TYPES = {"Reading": [
     {"name": "meter", "type": "address"},
@@ -311,8 +311,9 @@ def deploy_community(chain: Chain, operator: LocalAccount, households: Sequence[
     """Deploy EnergyCredit and a CommunityMarket run by `operator`, and register `households`.
 
     `grid_buy` / `grid_sell` are the grid's import and feed-in prices (µ€/kWh, the operator can
-    change them later); `method` is ``"mmr"`` (mid-market rate) or ``"bill_sharing"`` (per
-    slot); `grid` is the grid supplier's account (default: the operator, acting for it).
+    change them later); `method` is ``"mmr"`` (mid-market rate), ``"bill_sharing"`` (per slot)
+    or ``"sdr"`` (supply-demand ratio); `grid` is the grid supplier's account (default: the
+    operator, acting for it).
     """
     if method not in METHODS:
         raise ContractsError(f"method must be one of {sorted(METHODS)}, got {method!r}")

@@ -538,3 +538,62 @@ def test_random_sequences_conserve_every_credit(market_machine):
         max_examples=4, stateful_step_count=8, deadline=None,
         phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a chain example takes seconds
         suppress_health_check=[HealthCheck.too_slow]))
+
+
+# --- the supply-demand ratio on chain ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sdr_market(world):
+    """An sdr market deployed on the world's chain from its empty state, nobody registered yet;
+    tests go back to its snapshot."""
+    world.chain.revert_to(world.empty)
+    c = deploy_community(world.chain, world.operator, [], BUY, SELL, "sdr",
+                         grid=world.grid.address)
+    return c, world.chain.snapshot()
+
+
+def fresh_sdr(world, sdr_market, households):
+    c, snapshot = sdr_market
+    world.chain.revert_to(snapshot)
+    c.households = []
+    c.register(world.homes[:households])
+    return c
+
+
+def test_sdr_prices_are_the_reference_fractions(world, sdr_market):
+    from fractions import Fraction
+
+    from daisee_lab.settlement.reference import unit_prices
+
+    c = fresh_sdr(world, sdr_market, 3)
+    assert c.market.method() == 2
+    for buy, sell in ((BUY, SELL), (BUY, 0), (0, 0), (SELL, SELL)):
+        c.market.setGridPrices(buy, sell, sender=world.operator)
+        for d, g in ((1100, 500), (1000, 0), (1000, 300), (500, 500), (300, 1100), (0, 0),
+                     (2**72 - 1, 2**72 - 2)):
+            buy_num, buy_den, sell_num, sell_den = c.market.prices(d, g)
+            expected = unit_prices("sdr", d, g, buy, sell, 0, 0)
+            assert (Fraction(buy_num * 1000, buy_den), Fraction(sell_num * 1000, sell_den)) \
+                == expected, (buy, sell, d, g)
+    # G < D: sellers get λb·λs·D/Q with Q = (λb-λs)·G + λs·D = 185 000 000 (µ€/kWh)
+    c.market.setGridPrices(BUY, SELL, sender=world.operator)
+    assert c.market.prices(1100, 500)[2:] == [BUY * SELL * 1100, 1000 * 185_000_000]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(day=community_days())
+def test_on_chain_sdr_payments_equal_the_settlement_reference_to_the_micro_euro(
+        world, sdr_market, day):
+    consumption, production, buy, sell, funds = day
+    c = fresh_sdr(world, sdr_market, len(funds))
+    if any(funds):
+        c.fund({h.account: f for h, f in zip(c.households, funds) if f})
+    start = world.chain.w3.eth.block_number
+    paid = c.settle_energy(consumption, production, world.slot, grid_buy=buy, grid_sell=sell)
+    reference = settle(consumption, production, np.array(buy), np.array(sell), "sdr")
+    assert paid.to_numpy().tolist() == reference.payments.tolist()
+    events = c.market.web3.events.SlotSettled.get_logs(from_block=start + 1)
+    assert [e.args.gridBill for e in events[1:]] == reference.grid_bill.tolist()
+    assert [e.args.rounding for e in events[1:]] == reference.rounding.tolist()
+    books = c.books()
+    assert books["held"] + books["debts"] == books["balances"] + books["rounding"]
