@@ -30,8 +30,8 @@ $(NODE_OK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup  ## run the main job
-	$(BIN)/daisee-lab toolchain
+demo: setup  ## run the main job: a community day, meters to on-chain settlement, into reports/
+	$(BIN)/daisee-lab run
 
 test: setup  ## run every test: library, contracts, book chapters
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compile the contracts, deploy them on an in-process chain, print a gas table",
     )
     toolchain.set_defaults(func=_toolchain)
+    _add_run_command(sub)
     _add_meter_commands(sub)
     _add_classroom_commands(sub)
 
@@ -44,6 +45,40 @@ def _book_student(args: argparse.Namespace) -> int:
 
     for path in student_edition(args.book, args.out):
         print(path)
+    return 0
+
+
+def _add_run_command(sub: argparse._SubParsersAction) -> None:
+    """``run``: the main job, a community day from the meters' bytes to on-chain settlement."""
+    run = sub.add_parser("run", help="simulate and read a community's meters for a day, settle "
+                         "it with the kernel and on chain, and write a report")
+    run.add_argument("--households", type=int, metavar="N", help="1 to 50 (default 8)")
+    run.add_argument("--date", metavar="YYYY-MM-DD", help="the local day (default 2026-06-21; "
+                     "with --method auction, tomorrow)")
+    run.add_argument("--method", help="mmr (default), bill_sharing, sdr or auction")
+    run.add_argument("--rpc", metavar="URL", help="a JSON-RPC node, e.g. anvil's (default: "
+                     "eth-tester in process)")
+    run.add_argument("--out", metavar="DIR", help="the report folder: new, empty or a previous "
+                     "report's (default reports/DATE-METHOD)")
+    run.add_argument("--seed", type=int, metavar="N", help="0 to 999999 (default 0)")
+    run.add_argument("--speed", type=float, metavar="X", help="how many times faster than real "
+                     "time the meters run (default 1200)")
+    run.add_argument("--slots", type=int, metavar="N", help="settle only the day's first N "
+                     "slots")
+    run.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from daisee_lab.run import RunArgumentError, run_day
+
+    given = {name: getattr(args, name) for name in (
+        "households", "date", "method", "rpc", "out", "seed", "speed", "slots")}
+    try:
+        report = run_day(**{name: value for name, value in given.items() if value is not None})
+    except RunArgumentError as exc:
+        print(f"daisee-lab run: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
     return 0
 
 

@@ -513,7 +513,7 @@ class MeterSimulator:
         hangup = select.poll()
         hangup.register(master, select.POLLHUP)
         rate = self.line.baudrate / self.line.bits_per_char * self.speed
-        frames, pending, sent, began = self.frames(), b"", 0, time.monotonic()
+        frames, pending, sent, began = self.frames(), bytearray(), 0, time.monotonic()
         idle = False
         try:
             while not self._stopping.wait(0.01):
@@ -522,9 +522,11 @@ class MeterSimulator:
                     termios.tcsetattr(master, termios.TCSANOW, self._idle_attrs)
                 idle = unread
                 due = int((time.monotonic() - began) * rate) - sent
-                while len(pending) < due:
+                while len(pending) < due:  # a bytearray: a long backlog stays linear
                     pending += next(frames)
-                chunk, pending, sent = pending[:due], pending[due:], sent + due
+                chunk = bytes(pending[:due])
+                del pending[:due]
+                sent += due
                 try:
                     os.write(master, chunk)
                 except BlockingIOError:

@@ -1,0 +1,240 @@
+"""The main job, `daisee-lab run`: a small day through the whole pipeline, its report checked
+against an independent settlement and against the chain itself; the auction; bad arguments; a
+failure or a Ctrl-C mid-run keeping what was recorded."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from daisee_lab import community, settlement
+from daisee_lab.chain import Chain
+from daisee_lab.cli import main
+from daisee_lab.meter import PARIS
+from daisee_lab.recorder import Recorder
+from daisee_lab.run import FUNDS_UEUR, GRID_BUY, GRID_SELL, run_day
+from daisee_lab.settlement import reference
+
+NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
+
+
+def window(day: date, slots: range) -> tuple[datetime, datetime]:
+    midnight = datetime(day.year, day.month, day.day, tzinfo=PARIS)
+    first = int(midnight.timestamp()) // 900 + slots.start
+    return (datetime.fromtimestamp(first * 900, UTC),
+            datetime.fromtimestamp((first + len(slots)) * 900, UTC))
+
+
+def next_summer_day() -> date:
+    """The next 21 June after tomorrow: a day the chain has not reached, with sunshine."""
+    tomorrow = datetime.now(PARIS).date() + timedelta(days=1)
+    day = date(tomorrow.year, 6, 21)
+    return day if day > tomorrow else date(tomorrow.year + 1, 6, 21)
+
+
+def test_a_small_day_goes_from_the_meters_bytes_to_the_chain_and_the_report(tmp_path,
+                                                                             anvil_node):
+    chain = Chain(anvil_node.url)
+    snapshot = chain.snapshot()
+    try:
+        report = run_day(households=3, date="2026-06-21", slots=NOON, rpc=anvil_node.url,
+                         out=tmp_path / "day", seed=0, progress=False)
+        day, out = date(2026, 6, 21), tmp_path / "day"
+        bills = pd.read_csv(out / "bills.csv", dtype={"meter_id": str})
+        slots = pd.read_csv(out / "slots.csv")
+
+        # the meters: one per household, read in its own mode, every reading recorded
+        homes = community.make_households(3, 0)
+        assert bills["mode"].tolist() == ["standard" if h.prosumer else "historic" for h in homes]
+        largest = max((h for h in homes if not h.prosumer), key=lambda h: h.annual_kwh)
+        with Recorder(out / "readings.sqlite") as recorder:
+            readings = recorder.to_dataframe()
+        by_meter = readings.groupby("meter_id")
+        assert (by_meter.size() >= 2 * (len(NOON) + 1)).all()
+        assert by_meter["mode"].unique().map(list).to_dict() == {
+            m: [mode] for m, mode in zip(bills.meter_id, bills["mode"])}
+        assert by_meter.phases.max().loc[bills.meter_id].tolist() == [
+            3 if h is largest else 1 for h in homes]
+        assert readings[readings["mode"] == "historic"].export_wh.isna().all()
+        assert readings[readings["mode"] == "standard"].export_wh.notna().all()
+
+        # what is settled is the meters' data (timed by the meter's clock where it sends one),
+        # and it follows the households' profiles
+        start, end = window(day, NOON)
+        timed = readings.assign(time=readings.meter_time.fillna(readings.received_at))
+        energy = community.energy_per_slot(timed, start, end, meters=bills.meter_id.tolist(),
+                                           time_column="time")
+        assert (energy.import_wh == report.energy.import_wh).all()
+        assert (energy.export_wh == report.energy.export_wh).all()
+        profile = community.profiles(homes, day, 1, 0)
+        expected = {"import": profile.import_wh[:, NOON.start:NOON.stop],
+                    "export": profile.export_wh[:, NOON.start:NOON.stop]}
+        for name, recorded in (("import", energy.import_wh), ("export", energy.export_wh)):
+            assert abs(recorded.sum() - expected[name].sum()) <= 0.01 * expected[name].sum() + 5
+            assert np.abs(recorded - expected[name]).mean() < 10
+        assert energy.export_wh.sum() > 1000  # the producer sells at noon
+
+        # the report's numbers are an independent settlement's (the plain reference)
+        mmr = reference.settle(energy.import_wh, energy.export_wh, GRID_BUY, GRID_SELL, "mmr")
+        none = reference.settle(energy.import_wh, energy.export_wh, GRID_BUY, GRID_SELL, "none")
+        assert bills.kernel_ueur.tolist() == mmr.payments.sum(axis=1).tolist()
+        assert bills.baseline_ueur.tolist() == none.payments.sum(axis=1).tolist()
+        assert (bills.savings_ueur == bills.baseline_ueur - bills.kernel_ueur).all()
+        assert bills.savings_ueur.sum() > 0
+        assert slots.slot.tolist() == list(range(int(start.timestamp()) // 900,
+                                                  int(end.timestamp()) // 900))
+        for column, values in (("grid_bill_ueur", mmr.grid_bill), ("rounding_ueur", mmr.rounding),
+                               ("buy_price", mmr.buy_price), ("sell_price", mmr.sell_price),
+                               ("grid_import_wh", mmr.grid_import_wh)):
+            assert slots[column].tolist() == values.tolist(), column
+
+        # ... and the chain's, read back from the node
+        market = chain.at("CommunityMarket", report.contracts["CommunityMarket"])
+        balances, debts = market.accountsOf([a.address for a in chain.accounts[1:4]])
+        assert [FUNDS_UEUR - b + d for b, d in zip(balances, debts)] == bills.chain_ueur.tolist()
+        assert bills.chain_ueur.tolist() == bills.kernel_ueur.tolist()
+        events = market.web3.events.SlotSettled.get_logs(from_block=0)
+        assert [e.args.slot for e in events] == [slots.slot[0] - 1, *slots.slot]  # the anchor
+        assert [e.args.gridBill for e in events[1:]] == slots.grid_bill_ueur.tolist()
+        assert [e.args.rounding for e in events[1:]] == slots.rounding_ueur.tolist()
+        gas = pd.read_csv(out / "gas.csv").set_index(["contract", "function"])
+        assert gas.loc[("CommunityMarket", "settle"), "calls"] == len(NOON) + 1
+    finally:
+        chain.revert_to(snapshot)
+
+    # the folder: tables, plots, a page that shows them, the run's record
+    for name in ("households.png", "community.png", "prices.png", "bills.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="{name}"' in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert all(f'href="{name}"' in page for name in ("bills.csv", "slots.csv", "gas.csv",
+                                                      "readings.sqlite"))
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "done" and status["arguments"]["slots"] == [46, 54]
+    assert set(status["timings"]) == {"community", "meters", "records", "kernel", "chain",
+                                      "check", "report"}
+    summary = report.summary()
+    assert str(report.index) in summary and all(h in summary for h in ("h00", "h01", "h02"))
+
+
+def test_an_auction_day_clears_on_chain_as_in_the_kernel(tmp_path):
+    day = next_summer_day()
+    report = run_day(households=3, date=day, method="auction", slots=range(48, 52),
+                     out=tmp_path / "auction", progress=False)
+    bills, slots, clearing = report.bills, report.slots, report.kernel
+    net = report.energy.import_wh.astype(np.int64) - report.energy.export_wh
+    bid_qty, ask_qty = np.maximum(net, 0).T, np.maximum(-net, 0).T
+    assert (clearing.bid_fills <= bid_qty).all() and (clearing.ask_fills <= ask_qty).all()
+    assert slots.traded_wh.tolist() == clearing.volume.tolist()
+    assert (slots.traded_wh > 0).any()  # a sunny noon: the producer sells to its neighbours
+    traded = slots[slots.traded_wh > 0]
+    assert traded.buy_price.between(GRID_SELL, GRID_BUY).all()
+    assert (traded.buy_price == traded.sell_price).all()
+    assert (slots.grid_import_wh == slots.demand_wh - slots.traded_wh).all()
+    # each household pays for its trades at the clearing price (buyers rounded up, sellers
+    # down) and buys or sells the rest at the grid's prices
+    price = np.maximum(clearing.price, 0)[:, None]
+    trades = (-(-clearing.bid_fills * price // 1000) - clearing.ask_fills * price // 1000).T
+    rest = reference.settle(bid_qty.T - clearing.bid_fills.T, ask_qty.T - clearing.ask_fills.T,
+                            GRID_BUY, GRID_SELL, "none")
+    assert bills.kernel_ueur.tolist() == (trades + rest.payments).sum(axis=1).tolist()
+    assert slots.rounding_ueur.tolist() == trades.sum(axis=0).tolist()
+    assert slots.grid_bill_ueur.tolist() == rest.payments.sum(axis=0).tolist()
+    assert bills.chain_ueur.tolist() == bills.kernel_ueur.tolist()
+    assert set(report.contracts) == {"EnergyCredit", "AuctionMarket"}
+    assert report.gas.set_index("function").loc["clear", "calls"] == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--households", "0"], "households=0: give a whole number from 1 to 50"),
+    (["--method", "vickrey"], "method='vickrey': use one of mmr, bill_sharing, sdr, auction"),
+    (["--date", "2026-02-30"], "date='2026-02-30': give a day as YYYY-MM-DD"),
+    (["--slots", "97"], "slots=97: give a whole number from 1 to 96"),
+    (["--rpc", "http://127.0.0.1:9"], "rpc='http://127.0.0.1:9': cannot reach"),
+    (["--method", "auction", "--date", "2026-06-21"], "the chain's clock"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
+    out = tmp_path / "report"
+    assert main(["run", "--out", str(out), *args]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error and error.startswith("daisee-lab run: ")
+    assert not out.exists()  # nothing was started
+
+
+def test_an_unusable_report_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "file").write_text("")
+    for out, message in ((tmp_path, "holds other files"), (tmp_path / "file", "is a file")):
+        assert main(["run", "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_mismatch_fails_loudly_and_keeps_what_was_recorded(tmp_path, capsys, monkeypatch):
+    real = settlement.settle
+
+    def off_by_one(consumption, production, buy, sell, method="mmr", window=None):
+        result = real(consumption, production, buy, sell, method, window)
+        if method != "none":
+            result.payments[0, -1] += 1
+        return result
+
+    monkeypatch.setattr(settlement, "settle", off_by_one)
+    out = tmp_path / "day"
+    assert main(["run", "--households", "2", "--slots", "2", "--out", str(out)]) == 1
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("daisee-lab: error: the chain and the kernel disagree: h00 in slot")
+    with Recorder(out / "readings.sqlite") as recorder:
+        assert recorder.to_dataframe().meter_id.nunique() == 2
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"].startswith("failed: the chain and the kernel disagree")
+    assert status["timings"]["meters"] > 0 and not (out / "bills.csv").exists()
+    assert main(["run", "--households", "0", "--out", str(out)]) == 2  # a report folder: reused
+
+
+def test_ctrl_c_stops_the_meters_and_keeps_what_was_recorded(tmp_path):
+    out = tmp_path / "interrupted"
+    run = subprocess.Popen([sys.executable, "-m", "daisee_lab.cli", "run", "--households", "2",
+                            "--slots", "40", "--speed", "300", "--out", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while recorded(out) < 4:
+        assert run.poll() is None and time.monotonic() < deadline, run.stderr.read()
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    assert run.wait(30) == 130
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert recorded(out) >= 4
+    time.sleep(0.5)
+    assert not processes_naming(out), "a simulator outlived the run"
+
+
+def processes_naming(path: Path) -> list[str]:
+    """The processes whose command line mentions `path`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(path).encode() in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:
+            continue  # it ended meanwhile
+    return found
+
+
+def recorded(out: Path) -> int:
+    """Rows in the run's recorder database so far (0 before it exists)."""
+    try:
+        with sqlite3.connect(f"file:{out / 'readings.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM readings").fetchone()[0]
+    except sqlite3.Error:
+        return 0
