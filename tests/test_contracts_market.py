@@ -131,12 +131,10 @@ def community_days(draw):
     return consumption, production, buy, sell, funds
 
 
-@pytest.mark.parametrize("method", ["mmr", "bill_sharing"])
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(day=community_days())
-def test_on_chain_payments_equal_the_settlement_reference_to_the_micro_euro(world, method, day):
+def settles_as_the_reference(world, c, day, method):
+    """Fund `c` as `day` says, settle the day on chain and check every payment, grid bill and
+    rounding against the reference, and the market's books."""
     consumption, production, buy, sell, funds = day
-    c = world.fresh(len(funds), funds=0, method=method)
     if any(funds):
         c.fund({h.account: f for h, f in zip(c.households, funds) if f})
     start = world.chain.w3.eth.block_number
@@ -148,6 +146,15 @@ def test_on_chain_payments_equal_the_settlement_reference_to_the_micro_euro(worl
     assert [e.args.rounding for e in events[1:]] == reference.rounding.tolist()
     books = c.books()
     assert books["held"] + books["debts"] == books["balances"] + books["rounding"]
+
+
+@pytest.mark.parametrize("method", ["mmr", "bill_sharing"])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(day=community_days())
+def test_on_chain_payments_equal_the_settlement_reference_to_the_micro_euro(world, method, day):
+    *_, funds = day
+    c = world.fresh(len(funds), funds=0, method=method)
+    settles_as_the_reference(world, c, day, method)
 
 
 # --- money in and out, shortfalls -------------------------------------------------------------
@@ -584,16 +591,6 @@ def test_sdr_prices_are_the_reference_fractions(world, sdr_market):
 @given(day=community_days())
 def test_on_chain_sdr_payments_equal_the_settlement_reference_to_the_micro_euro(
         world, sdr_market, day):
-    consumption, production, buy, sell, funds = day
+    *_, funds = day
     c = fresh_sdr(world, sdr_market, len(funds))
-    if any(funds):
-        c.fund({h.account: f for h, f in zip(c.households, funds) if f})
-    start = world.chain.w3.eth.block_number
-    paid = c.settle_energy(consumption, production, world.slot, grid_buy=buy, grid_sell=sell)
-    reference = settle(consumption, production, np.array(buy), np.array(sell), "sdr")
-    assert paid.to_numpy().tolist() == reference.payments.tolist()
-    events = c.market.web3.events.SlotSettled.get_logs(from_block=start + 1)
-    assert [e.args.gridBill for e in events[1:]] == reference.grid_bill.tolist()
-    assert [e.args.rounding for e in events[1:]] == reference.rounding.tolist()
-    books = c.books()
-    assert books["held"] + books["debts"] == books["balances"] + books["rounding"]
+    settles_as_the_reference(world, c, day, "sdr")
