@@ -22,7 +22,7 @@ import threading
 import time
 import tty
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -455,6 +455,25 @@ class MeterSimulator:
     def render(self, n: int) -> bytes:
         """The first `n` frames' bytes, exactly as `start()` would stream them."""
         return b"".join(islice(self.frames(), n))
+
+    def readings_at(self, moments: Sequence[datetime]) -> list[Reading]:
+        """For each of `moments`, the reading of the first frame the meter sends at or after
+        it, by the meter's own clock (its DATE horodate): what a reader sampling the line then
+        would record. Decoded from :meth:`frames`, without a pty; standard mode only (historic
+        frames carry no clock)."""
+        if self.mode != "standard":
+            raise MeterError("readings_at needs the meter's clock: historic frames have none; "
+                             "use a standard-mode simulator")
+        if any(m.utcoffset() is None for m in moments):
+            raise MeterError(f"moments={list(moments)!r}: give timezone-aware datetimes")
+        wanted, found = sorted(set(moments)), {}
+        for frame in self.frames():
+            for decoded in tic.decode_frames(frame):
+                reading = decoded.reading()
+                while len(found) < len(wanted) and reading.meter_time >= wanted[len(found)]:
+                    found[wanted[len(found)]] = reading
+            if len(found) == len(wanted):
+                return [found[m] for m in moments]
 
     def start(self) -> MeterSimulator:
         """Open the pty (and the symlink) and start streaming in a background thread."""

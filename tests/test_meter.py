@@ -13,7 +13,7 @@ import threading
 import time
 import tty
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
@@ -105,6 +105,21 @@ def test_producer_injects_its_surplus():
     assert (last.apparent_power_va, last.injected_power_va) == (0, round(2000 / 0.95))
     assert last.status["operation"] == "producer"
     assert last.status["active_energy_direction"] == "negative"
+
+
+def test_readings_at_take_the_first_frame_at_or_after_each_moment():
+    sim = MeterSimulator("standard", producer=True, seed=3, start=NOON,
+                         profile=constant(500, 2500))
+    later, soon = NOON + timedelta(seconds=30), NOON + timedelta(seconds=5)
+    got = sim.readings_at([later, soon])
+    times = [f.reading().meter_time for f in tic.decode_frames(sim.render(80))]
+    for moment, reading in zip([later, soon], got):
+        assert reading.meter_time == min(t for t in times if t >= moment)
+    assert got[0].export_wh - got[1].export_wh == pytest.approx(2000 * 25 / 3600, abs=1)
+    with pytest.raises(MeterError, match="historic frames have none"):
+        MeterSimulator("historic").readings_at([later])
+    with pytest.raises(MeterError, match="timezone-aware"):
+        sim.readings_at([later.replace(tzinfo=None)])
 
 
 def test_historic_three_phase_off_peak_switches_to_peak_at_six():

@@ -106,21 +106,12 @@ def attack_errors(answer: object) -> tuple[bool, str]:
 
 def _exported_in_slot() -> tuple[int, int, int]:
     """Exercise 7.3's meter: (export index at the slot's start, at its end, import difference),
-    each taken from the first frame at or after the boundary, as chapter 7 does."""
-    from daisee_lab import tic
+    each from the first frame at or after the boundary, as chapter 7 does."""
     from daisee_lab.meter import MeterSimulator
 
-    sim = MeterSimulator(**SIMULATOR_7_3)
-    start, end = SLOT_7_3, SLOT_7_3 + timedelta(minutes=15)
-    at = {}
-    for frame in sim.frames():
-        reading = tic.decode_frames(frame)[0].reading()
-        for boundary in (start, end):
-            if boundary not in at and reading.meter_time >= boundary:
-                at[boundary] = reading
-        if end in at:
-            break
-    return (at[start].export_wh, at[end].export_wh, at[end].import_wh - at[start].import_wh)
+    start, end = MeterSimulator(**SIMULATOR_7_3).readings_at(
+        [SLOT_7_3, SLOT_7_3 + timedelta(minutes=15)])
+    return start.export_wh, end.export_wh, end.import_wh - start.import_wh
 
 
 @checker("7.3")
