@@ -75,7 +75,8 @@ def test_search_finds_checksum(site, browser):
     page.wait_for_function(
         "() => { const m = document.querySelector('.md-search-result__meta');"
         " return m && !/initializ/i.test(m.textContent); }", timeout=60_000)
-    page.fill("input.md-search__input", "checksum")
+    # Material reads the query on keyup (or on focus, before fill has set it): type, key by key.
+    page.locator("input.md-search__input").press_sequentially("checksum")
     page.wait_for_selector(".md-search-result__item", timeout=15_000)
     assert page.locator(".md-search-result__item").count() >= 1
     page.close()
