@@ -11,20 +11,13 @@ NODE_OK := node_modules/.installed
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-CHROMIUM := /usr/bin/chromium
-SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
-
-setup: $(PY_OK) $(NODE_OK) $(CHROMIUM)  ## install Python, Node and browser dependencies (idempotent, offline when nothing changed)
+setup: $(PY_OK) $(NODE_OK)  ## install the Python and Node dependencies (idempotent, offline when nothing changed)
 
 $(PY_OK): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c requirements/constraints.txt -e '.[test,docs]'
 	touch $@
-
-$(CHROMIUM):  # Debian's Chromium, for the test that opens the documentation site
-	$(SUDO) apt-get update -qq
-	$(SUDO) apt-get install -y -qq chromium
 
 $(NODE_OK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -33,8 +26,9 @@ $(NODE_OK): package.json package-lock.json
 demo: setup  ## run the main job: a community day, meters to on-chain settlement, into reports/
 	$(BIN)/daisee-lab run
 
-test: setup  ## run every test: library, contracts, book chapters
-	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \
+test: setup  ## run every test: library, contracts, book chapters, the site in Chromium
+	@chromium=$$(tests/chromium.sh) || exit 1; \
+	DAISEE_CHROMIUM=$$chromium $(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \
 		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg
 
 lab: setup  ## open the book in JupyterLab

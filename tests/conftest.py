@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to the test data, and chains of both kinds with the test contracts."""
+"""Shared fixtures: the real meter captures in tests/data/, and chains of both kinds with the test
+contracts."""
 
 from pathlib import Path
 
@@ -6,7 +7,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CONTRACTS = REPO / "tests" / "contracts"
-SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+TESTDATA = REPO / "tests" / "data"  # real meter captures; provenance and licences in its READMEs
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The folder of real meter captures (tests/data/tic, tests/data/dsmr)."""
+    return TESTDATA
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,6 @@ from daisee_lab.community import (
 from daisee_lab.errors import DaiseeError
 from daisee_lab.recorder import Recorder
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 T0 = datetime(2025, 6, 21, tzinfo=UTC)  # a slot boundary
 SOUTH = Household("south", 4000, pv_kwp=6.0)  # 30° tilt, due south, no battery
 
@@ -354,10 +352,10 @@ def test_bad_windows_and_tables_are_refused_by_name(truth, call, message):
         call(truth["frame"])
 
 
-def test_recorded_real_telegram_readings_give_energy_per_slot_on_the_meter_clock(tmp_path):
+def test_recorded_real_telegram_readings_give_energy_per_slot_on_the_meter_clock(tmp_path, testdata):
     # A real DSMR 5.0 telegram (import 6825 Wh, export 2444 Wh at 2017-01-02 19:20:02 local),
     # then an hour of readings from the same meter drawing 600 W and injecting 180 W.
-    text = (TESTDATA / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()
+    text = (testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()
     first = dsmr.parse_telegram(text).reading()
     assert (first.import_wh, first.export_wh) == (6825, 2444)
     with Recorder(tmp_path / "meter.db") as recorder:

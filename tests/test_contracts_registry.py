@@ -1,6 +1,5 @@
 """MeterRegistry: registration, EIP-712 readings signed in Python, and the attacks they refuse."""
 
-from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -12,7 +11,6 @@ from daisee_lab.chain import Chain
 from daisee_lab.contracts import (MAX_INDEX_WH, ContractsError, SignedReading, make_households,
                                   public_id_bytes, reading_typed_data, sign_reading)
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 ZERO = "0x" + "00" * 20
 
 
@@ -213,13 +211,13 @@ def test_an_index_going_backwards_is_refused(env, import_wh, export_wh):
                                   "exportWh": export_wh}
 
 
-def test_real_meters_register_by_their_public_id_and_sign_their_indexes(env):
+def test_real_meters_register_by_their_public_id_and_sign_their_indexes(env, testdata):
     """A Linky producer (TIC standard mode) and a DSMR 5 meter, decoded from published bytes."""
     chain, registry, _ = env
     linky = tic.decode_frames(
-        (TESTDATA / "tic" / "std_mono_producer_openhab_reframed.bin").read_bytes())[0].reading()
+        (testdata / "tic" / "std_mono_producer_openhab_reframed.bin").read_bytes())[0].reading()
     p1 = dsmr.parse_telegram(
-        (TESTDATA / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()).reading()
+        (testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()).reading()
     homes = make_households([chain.accounts[7].address, chain.accounts[8].address], seed=9)
     registry.register([(h.meter, public_id_bytes(r.meter_id), h.account)
                        for h, r in zip(homes, (linky, p1))], sender=chain.accounts[0])

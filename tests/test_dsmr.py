@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from conftest import TESTDATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +25,7 @@ from daisee_lab.dsmr import (
 )
 from daisee_lab.errors import DaiseeError
 
-DSMR = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "dsmr"
+DSMR = TESTDATA / "dsmr"
 FILES = sorted(p.name for p in DSMR.glob("*.txt"))
 WITH_CRC = [name for name in FILES if "nocrc" not in name]
 

@@ -31,7 +31,6 @@ from daisee_lab.meter import (
 )
 from daisee_lab.recorder import Recorder
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 FAST = 8  # simulator speed for tests that only need frames to flow
 NOON = datetime(2025, 6, 21, 12, 0, tzinfo=PARIS)
 
@@ -261,8 +260,8 @@ def replayed_on_a_pty(data: bytes, chunk: int = 64):
         os.close(slave)
 
 
-def test_real_historic_capture_is_detected_and_read_byte_exact():
-    capture = (TESTDATA / "tic" / "pyteleinfo_captured_frames.bin").read_bytes()
+def test_real_historic_capture_is_detected_and_read_byte_exact(testdata):
+    capture = (testdata / "tic" / "pyteleinfo_captured_frames.bin").read_bytes()
     expected = [f.values for f in tic.decode_frames(capture)]
     assert len(expected) == 10
     with replayed_on_a_pty(capture) as port, open_meter(port) as meter:
@@ -273,8 +272,8 @@ def test_real_historic_capture_is_detected_and_read_byte_exact():
             assert frame.values in expected
 
 
-def test_dsmr_telegram_read_through_open_meter():
-    telegram = (TESTDATA / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()
+def test_dsmr_telegram_read_through_open_meter(testdata):
+    telegram = (testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()
     with replayed_on_a_pty(telegram) as port, open_meter(port, protocol="dsmr") as meter:
         assert (meter.mode, meter.line.baudrate, meter.line.bytesize) == ("5", 115200, 8)
         for received in islice(meter, 2):

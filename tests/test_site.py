@@ -6,6 +6,7 @@ have bad Wi-Fi), and the search finds "checksum".
 
 import functools
 import http.server
+import os
 import shutil
 import socketserver
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 
 from conftest import REPO
 
-CHROMIUM = shutil.which("chromium")
+# `make test` finds or installs one (tests/chromium.sh) and passes its path on.
+CHROMIUM = os.environ.get("DAISEE_CHROMIUM") or shutil.which("chromium")
 PAGES = ["", "getting-started/", "book/02-a-live-meter/", "hardware/", "reference/"]
 
 
@@ -25,7 +27,7 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
                             str(out)], cwd=REPO, capture_output=True, text=True,
-                           env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert built.returncode == 0, built.stderr[-3000:]
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
     handler.log_message = lambda *args: None
@@ -38,7 +40,8 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed: run `make setup`")
+        pytest.fail("no Chromium found for the site test: run `tests/chromium.sh`, which installs "
+                    "one or says how, or set DAISEE_CHROMIUM to a Chromium's path")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

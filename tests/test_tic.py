@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import itertools
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from conftest import TESTDATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +19,7 @@ from daisee_lab.tic import (
     plausibility_warnings,
 )
 
-TIC = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "tic"
+TIC = TESTDATA / "tic"
 
 
 def only_frame(name: str) -> Frame:
