@@ -1,12 +1,15 @@
 """The book's sources: the learners' edition, without the exercises' solutions.
 
 Chapters are notebooks in ``book/``. A code cell tagged ``solution`` holds the worked answer to
-the exercise before it; the tests run it like any other cell. The learners' edition is the same
-notebooks without those cells.
+the exercise before it; the tests run it like any other cell, and JupyterLab shows it collapsed
+until the reader opens it (``jupyter.source_hidden``). The learners' edition is the same
+notebooks without those cells. :func:`study_minutes` estimates the time a chapter takes.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import nbformat
@@ -14,6 +17,9 @@ import nbformat
 from daisee_lab.errors import DaiseeError
 
 SOLUTION_TAG = "solution"
+WORDS_PER_MINUTE = 200  # reading prose and code at a learner's pace
+MINUTES_PER_EXERCISE = 5
+_EXERCISE = re.compile(r"^#+ Exercise \d+\.\d+", re.M)
 
 
 def is_solution(cell: nbformat.NotebookNode) -> bool:
@@ -38,3 +44,16 @@ def student_edition(book: Path | str, out: Path | str) -> list[Path]:
         nbformat.write(notebook, target)
         written.append(target)
     return written
+
+
+def study_minutes(chapter: Path | str) -> int:
+    """The minutes a chapter takes a learner, rounded up to five: its words (markdown and
+    code) at :data:`WORDS_PER_MINUTE`, plus :data:`MINUTES_PER_EXERCISE` per exercise; solution
+    cells are not counted (a learner writes their own)."""
+    notebook = nbformat.read(chapter, as_version=4)
+    cells = [cell for cell in notebook.cells if not is_solution(cell)]
+    words = sum(len(cell.source.split()) for cell in cells)
+    exercises = sum(len(_EXERCISE.findall(cell.source)) for cell in cells
+                    if cell.cell_type == "markdown")
+    minutes = words / WORDS_PER_MINUTE + MINUTES_PER_EXERCISE * exercises
+    return 5 * max(1, math.ceil(minutes / 5))

@@ -1,5 +1,8 @@
 """Checkers for the book's exercises. ``check("1.2", answer)`` says ✔ or gives a hint.
 
+An exercise not answered yet (``answer = None``, as the book hands it out) gets no verdict, only a
+reminder of what to do: a reader browsing the book is not told they are wrong.
+
 Each chapter's checkers live in a module of this package (``ch01``...). A checker computes the
 right answer with the library, compares, and on a wrong answer explains what to look at, without
 giving the answer away.
@@ -17,17 +20,20 @@ from daisee_lab.errors import DaiseeError
 
 @dataclass(frozen=True)
 class Feedback:
-    """The verdict on one answer: `correct`, and a message (a hint when it is wrong)."""
+    """The verdict on one answer: `correct`, and a message (a hint when it is wrong).
+    `answered` is False when there was no answer yet (``None``): no verdict then."""
 
     exercise: str
     correct: bool
     message: str
+    answered: bool = True
 
     def __bool__(self) -> bool:
         return self.correct
 
     def __repr__(self) -> str:
-        return f"{'✔' if self.correct else '✘'} exercise {self.exercise}: {self.message}"
+        mark = "✔" if self.correct else "✘" if self.answered else "…"
+        return f"{mark} exercise {self.exercise}: {self.message}"
 
 
 _CHECKERS: dict[str, Callable[[Any], Feedback]] = {}
@@ -54,6 +60,9 @@ def check(exercise: str, answer: Any) -> Feedback:
     """Check `answer` to `exercise` (``"chapter.number"``) and return the :class:`Feedback`."""
     if exercise not in _CHECKERS:
         raise DaiseeError(f"no exercise {exercise!r}; known: {', '.join(sorted(_CHECKERS))}")
+    if answer is None:
+        return Feedback(exercise, False, "not answered yet: put your answer in place of None and "
+                        "run the cell again (the exercise has a hint if you want one)", False)
     return _CHECKERS[exercise](answer)
 
 

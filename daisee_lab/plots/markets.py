@@ -1,9 +1,10 @@
-"""matplotlib figures for the book: each function returns a Figure, nothing is shown or saved."""
+"""Order books: a double auction's bids and asks as supply and demand curves."""
 
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
+
+from daisee_lab.plots.figure import Figure
 
 
 def _steps(prices: np.ndarray, qty: np.ndarray, descending: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -34,17 +35,4 @@ def merit_order(bid_prices, bid_qty, ask_prices, ask_qty, price: int | None = No
     ax.set_ylabel("price (µ€/kWh)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right")
-    return figure
-
-
-def energy_day(times, lines: dict[str, np.ndarray], title: str) -> Figure:
-    """Energy per slot (Wh) of several series against time, one line each."""
-    figure = Figure(figsize=(8, 3.5))
-    ax = figure.add_subplot()
-    for label, values in lines.items():
-        ax.step(times, values, where="post", label=label)
-    ax.set_ylabel("Wh per 15 min")
-    ax.set_title(title)
-    ax.legend(loc="upper left")
-    figure.autofmt_xdate()
     return figure

@@ -1,0 +1,137 @@
+"""Checkers of chapters 6 to 8 (contracts): right answers pass, wrong ones get a hint."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from daisee_lab.exercises import check
+
+
+@pytest.fixture(scope="module")
+def meter_log_lab(tmp_path_factory):
+    """Chapter 6's MeterLog.sol, taken from the chapter itself, in a `lab/` folder."""
+    import nbformat
+
+    from conftest import REPO
+
+    chapter = nbformat.read(REPO / "book" / "06-your-first-contract.ipynb", as_version=4)
+    (source,) = [c.source for c in chapter.cells
+                 if c.source.startswith("%%writefile lab/MeterLog.sol")]
+    lab = tmp_path_factory.mktemp("ch06") / "lab"
+    lab.mkdir()
+    (lab / "MeterLog.sol").write_text(source.split("\n", 1)[1])
+    return lab
+
+
+def test_chapter_6_checkers(meter_log_lab, monkeypatch):
+    from daisee_lab.chain import Chain
+
+    monkeypatch.chdir(meter_log_lab.parent)
+    chain = Chain(contract_dirs=[meter_log_lab])
+    owner, neighbour = chain.accounts[:2]
+
+    meter_log = chain.deploy("MeterLog", sender=owner)
+    assert "last slot logged is 0" in check("6.1", meter_log).message
+    for slot, wh in {10: 1200, 11: 800, 12: 950}.items():
+        meter_log.log(slot, wh, sender=owner)
+    assert check("6.1", meter_log)
+    assert "pass the handle" in check("6.1", "a contract").message
+    meter_log.log(13, 1, sender=owner)
+    assert "expected 2950" in check("6.1", meter_log).message
+
+    with chain.expect_revert() as caught:
+        meter_log.log(14, 5, sender=neighbour)
+    assert check("6.2", caught.revert)
+    with chain.expect_revert() as caught:
+        meter_log.log(13, 5, sender=owner)
+    assert "another account" in check("6.2", caught.revert).message
+    assert "caught.revert" in check("6.2", None).message
+
+    fresh = chain.deploy("MeterLog", sender=owner)
+    first, second = fresh.log(1, 500).gas_used, fresh.log(2, 700).gas_used
+    assert first - second > 15_000
+    assert check("6.3", first - second)
+    assert "other way round" in check("6.3", second - first).message
+    assert "gas of one log" in check("6.3", first).message
+    assert "whole number" in check("6.3", "lots").message
+
+
+def test_chapter_7_checkers():
+    from dataclasses import replace
+
+    from daisee_lab.chain import Chain
+    from daisee_lab.contracts import make_households, public_id_bytes, sign_reading
+    from daisee_lab.exercises import ch07
+
+    chain = Chain(accounts=3)
+    operator, alice, bob = chain.accounts
+    homes = make_households([alice.address, bob.address], seed=7)
+    registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
+    registry.register([(homes[0].meter, public_id_bytes(homes[0].public_id), alice.address)],
+                      sender=operator)
+    chain_id, meter, key = chain.w3.eth.chain_id, homes[0].meter, homes[0].meter_key
+    signed = sign_reading(key, registry.address, chain_id, meter, 100, 4_200_000, 0)
+    assert check("7.1", (registry, signed))
+    assert registry.lastReading(meter)[1] == 0  # the checker only asked
+    assert "sign import 4200000" in check("7.1", (registry, replace(signed, import_wh=1))).message
+    stranger = sign_reading(bob, registry.address, chain_id, meter, 100, 4_200_000, 0)
+    assert "meter's own key" in check("7.1", (registry, stranger)).message
+    unregistered = sign_reading(homes[1].meter_key, registry.address, chain_id, homes[1].meter,
+                                100, 4_200_000, 0)
+    assert "not registered" in check("7.1", (registry, unregistered)).message
+    registry.submitReading(100, signed.calldata(), sender=operator)
+    assert "lastReading" in check("7.1", (registry, signed)).message
+    assert "a pair" in check("7.1", signed).message
+
+    right = {"tampered": "InvalidSignature", "replayed": "StaleReading",
+             "other registry": "InvalidSignature"}
+    assert check("7.2", right)
+    assert "EIP-712 domain" in check("7.2", {**right, "other registry": "UnknownMeter"}).message
+    assert "last reading" in check("7.2", {**right, "replayed": "InvalidSignature"}).message
+    assert "the keys" in check("7.2", {"tampered": "InvalidSignature"}).message
+
+    # 7.3, the chapter's way: sign the two indexes, let the registry take the difference
+    first, last, imported = ch07._exported_in_slot()
+    registry.register([(homes[1].meter, public_id_bytes(homes[1].public_id), bob.address)],
+                      sender=operator)
+    for slot, export in ((200, first), (201, last)):
+        reading = sign_reading(homes[1].meter_key, registry.address, chain_id, homes[1].meter,
+                               slot, 1000, export)
+        receipt = registry.submitReading(slot, reading.calldata(), sender=operator)
+    exported = receipt.events[0].args["exportedWh"]
+    assert exported > 0 and check("7.3", exported)
+    assert "an index" in check("7.3", last).message
+    assert "anchors" in check("7.3", 0).message
+    if imported not in (0, exported):
+        assert "imported" in check("7.3", imported).message
+    assert "whole number" in check("7.3", float(exported)).message
+
+
+def test_chapter_8_checkers():
+    """Right answers come from the chain in the chapter (nbval runs its solutions); here, from
+    the kernel: the hints."""
+    from daisee_lab.exercises import ch08
+    from daisee_lab.settlement import settle
+
+    homes, day = ch08._day()
+    sunniest = max(range(len(homes)), key=lambda i: homes[i].pv_kwp)
+    paid = int(ch08._payments("mmr")[sunniest].sum())
+    assert paid < 0 and check("8.1", paid)
+    assert "keep the sign" in check("8.1", -paid).message
+    assert "grid alone" in check("8.1", int(ch08._payments("none")[sunniest].sum())).message
+    assert "whole number" in check("8.1", "much").message
+    result = settle(day.import_wh, day.export_wh, ch08.GRID_BUY, ch08.GRID_SELL, "mmr")
+    rounding = int(result.rounding.sum())
+    assert 0 < rounding < 96 * (len(homes) + 2) and check("8.2", rounding)
+    assert "below zero" in check("8.2", -rounding).message
+    assert "grid was paid" in check("8.2", int(result.grid_bill.sum())).message
+    slot, debt = ch08.debt_after_day()
+    first = int(datetime(2025, 6, 21, tzinfo=ZoneInfo("Europe/Paris")).timestamp()) // 900
+    cumulative = result.payments[ch08.DEBTOR].cumsum()
+    assert cumulative[slot - first - 1] <= ch08.DEBTOR_DEPOSIT < cumulative[
+        slot - first]
+    assert check("8.3", (slot, debt))
+    assert "unix_seconds // 900" in check("8.3", (slot - first, debt)).message
+    assert "debt_ueur" in check("8.3", (slot, debt + 1)).message
+    assert "pair" in check("8.3", slot).message
