@@ -271,7 +271,10 @@ def test_bad_input_names_the_argument(settle, kwargs, argument):
 # --- KPIs ---------------------------------------------------------------------------------------
 
 def test_kpis_by_hand():
-    table = reference.kpis(CONS, PROD, LB, LS, "mmr")
+    # here the meters see the nets: A and B draw 3000 and 1000 Wh, C injects 2000 of its 2500
+    meter_in, meter_out = np.maximum(CONS - PROD, 0), np.maximum(PROD - CONS, 0)
+    table = reference.kpis(meter_in, meter_out, LB, LS, "mmr", consumption_wh=CONS,
+                           production_wh=PROD)
     assert list(table.index) == [0, 1, 2, "community"]
     c = table.loc["community"]
     assert (c.consumption_wh, c.production_wh, c.import_wh, c.export_wh) == (4500, 2500, 2000, 0)
@@ -280,13 +283,44 @@ def test_kpis_by_hand():
     # MMR against "none": A saves 600000 - 495000, C gets 260000 instead of 120000
     assert table.savings_ueur.tolist() == [105_000, 35_000, 140_000, 680_000 - 400_000]
     assert table.loc[2, "self_consumption"] == pytest.approx(500 / 2500)
+    assert table.loc[2, "self_sufficiency"] == 1.0
     assert np.isnan(table.loc[0, "self_consumption"])  # A has no production
+    # G/D = 1/2: half of what A and B draw comes from C, none of what C draws (nothing)
+    assert table.local_share.tolist()[:2] == [0.5, 0.5] and np.isnan(table.loc[2, "local_share"])
+    assert c.local_share == pytest.approx(2000 / 4000)
+
+
+def test_kpis_from_meter_data_alone_leaves_out_what_meters_cannot_see():
+    """A battery house: its load and PV are not its meter's import and export. From meter data
+    alone kpis reports what meters can tell (flows, local share, money), and no self-sufficiency
+    (the bug was a 0.000 for every household: import taken for consumption)."""
+    meter_in = np.array([[300, 0], [500, 100]])
+    meter_out = np.array([[0, 400], [0, 0]])
+    table = kernels.kpis(meter_in, meter_out, LB, LS, "mmr")
+    assert "self_sufficiency" not in table and "consumption_wh" not in table
+    assert table.import_wh.tolist() == [300, 600, 800] and table.export_wh.tolist() == [400, 0, 300]
+    # slot 1: D = 100, G = 400, so B's 100 Wh all came from A; slot 0 nobody injected
+    assert table.local_share.tolist()[:2] == [0.0, pytest.approx(100 / 600)]
+    assert table.loc["community", "local_share"] == pytest.approx(100 / 900)
+    # what the houses used and made (a simulation knows it): A's battery covered part of its use
+    used, made = np.array([[900, 200], [500, 100]]), np.array([[600, 700], [0, 0]])
+    full = kernels.kpis(meter_in, meter_out, LB, LS, "mmr", consumption_wh=used,
+                        production_wh=made)
+    assert full.loc[0, "self_sufficiency"] == pytest.approx(1 - 300 / 1100)
+    assert full.loc[1, "self_sufficiency"] == 0.0
+    pd.testing.assert_frame_equal(full[table.columns], table)
+    with pytest.raises(ValueError, match="both consumption_wh and production_wh"):
+        kernels.kpis(meter_in, meter_out, LB, LS, consumption_wh=used)
+    with pytest.raises(ValueError, match="must match"):
+        kernels.kpis(meter_in, meter_out, LB, LS, consumption_wh=used[:1], production_wh=made[:1])
 
 
 def test_kpis_kernels_match_reference():
     cons, prod = random_community(8)
-    expected = reference.kpis(cons, prod, LB, LS, "bill_sharing", 10)
-    pd.testing.assert_frame_equal(kernels.kpis(cons, prod, LB, LS, "bill_sharing", 10), expected)
+    expected = reference.kpis(cons, prod, LB, LS, "bill_sharing", 10, consumption_wh=cons,
+                              production_wh=prod)
+    pd.testing.assert_frame_equal(kernels.kpis(cons, prod, LB, LS, "bill_sharing", 10,
+                                               consumption_wh=cons, production_wh=prod), expected)
     community = expected.loc["community"]
     # the community saves what its households save, plus what its rounding account keeps
     rounding = reference.settle(cons, prod, LB, LS, "bill_sharing", 10).rounding.sum()

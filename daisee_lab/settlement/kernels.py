@@ -77,9 +77,11 @@ def settle_stack(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr
                       rounding)
 
 
-def kpis(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", window=None):
+def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *,
+         consumption_wh=None, production_wh=None):
     """The table of :func:`.reference.kpis`, computed with the kernels."""
-    return reference.kpis(consumption_wh, production_wh, grid_buy, grid_sell, method, window,
+    return reference.kpis(import_wh, export_wh, grid_buy, grid_sell, method, window,
+                          consumption_wh=consumption_wh, production_wh=production_wh,
                           settle=settle)
 
 

@@ -174,35 +174,62 @@ def pay_out(energy_wh, price):
     return energy_wh * price.numerator // (price.denominator * 1000)
 
 
-def kpis(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", window=None, *,
-         settle=settle):
+def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *,
+         consumption_wh=None, production_wh=None, settle=settle):
     """Key figures of a settlement as a DataFrame: one row per household, then ``"community"``.
 
+    ``import_wh`` / ``export_wh`` (households, slots) are what each household's meter counts in
+    each slot: the energy it draws from the street and injects into it. That is all a real
+    community knows, and all a settlement needs (it uses each slot's net, their difference).
+    What a house *uses* and what its panels *make* never fully reach the meter (the PV a house
+    uses at once, or stores in its battery, does not cross it), so they cannot be recovered from
+    meter data: give them as ``consumption_wh`` and ``production_wh`` (a simulation knows them)
+    to get the behind-the-meter columns; without them those columns are left out, not guessed.
+
     Each row is an entity and its outside: a household's outside is the community and the grid,
-    the community's is the grid. Columns: ``consumption_wh``, ``production_wh``; ``import_wh`` /
-    ``export_wh`` (a household's positive / negative nets summed, the community's grid import /
-    export); ``self_sufficiency`` = 1 - import/consumption and ``self_consumption`` =
-    1 - export/production (NaN when the denominator is 0); ``paid_ueur`` (a household's payments,
-    the community's grid bill), ``baseline_ueur`` (the same under ``"none"``) and
-    ``savings_ueur`` = baseline - paid. The community's savings are the households' plus the
-    rounding account. ``settle`` chooses the implementation (this module's or the kernels').
+    the community's is the grid. Columns, always: ``import_wh`` / ``export_wh`` (a household's
+    positive / negative nets summed, the community's grid import / export); ``local_share``, the
+    share of the energy drawn that came from neighbours rather than the grid (a household: in
+    each slot, its draw times min(1, G/D), summed, over its draw; the community: 1 - grid import
+    over the households' draws; NaN when nothing was drawn); ``paid_ueur`` (a household's
+    payments, the community's grid bill), ``baseline_ueur`` (the same under ``"none"``) and
+    ``savings_ueur`` = baseline - paid (negative: the method costs that household money). The
+    community's savings are the households' plus the rounding account. With ``consumption_wh``
+    and ``production_wh``, also: those sums, ``self_sufficiency`` = 1 - import/consumption (the
+    share of its use a household covered itself, behind its meter; the community: 1 - grid
+    import over the street's use) and ``self_consumption`` = 1 - export/production (NaN when the
+    denominator is 0). ``settle`` chooses the implementation (this module's or the kernels').
     """
-    result = settle(consumption_wh, production_wh, grid_buy, grid_sell, method, window)
-    baseline = settle(consumption_wh, production_wh, grid_buy, grid_sell, "none")
-    cons = np.asarray(consumption_wh, np.int64)
-    prod = np.asarray(production_wh, np.int64)
-    net = cons - prod
-    table = pd.DataFrame({
-        "consumption_wh": np.append(cons.sum(axis=1), cons.sum()),
-        "production_wh": np.append(prod.sum(axis=1), prod.sum()),
-        "import_wh": np.append(np.maximum(net, 0).sum(axis=1), result.grid_import_wh.sum()),
-        "export_wh": np.append(np.maximum(-net, 0).sum(axis=1), result.grid_export_wh.sum()),
-        "paid_ueur": np.append(result.payments.sum(axis=1), result.grid_bill.sum()),
-        "baseline_ueur": np.append(baseline.payments.sum(axis=1), baseline.grid_bill.sum()),
-    }, index=pd.Index([*range(cons.shape[0]), "community"], name="participant"))
+    result = settle(import_wh, export_wh, grid_buy, grid_sell, method, window)
+    baseline = settle(import_wh, export_wh, grid_buy, grid_sell, "none")
+    net = np.asarray(import_wh, np.int64) - np.asarray(export_wh, np.int64)
+    drawn, injected = np.maximum(net, 0), np.maximum(-net, 0)
+    demand, surplus = drawn.sum(axis=0), injected.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["self_sufficiency"] = 1 - table.import_wh / table.consumption_wh.replace(0, np.nan)
-        table["self_consumption"] = 1 - table.export_wh / table.production_wh.replace(0, np.nan)
+        served = np.where(demand > 0, np.minimum(1.0, surplus / np.maximum(demand, 1)), 0.0)
+    local = np.append((drawn * served).sum(axis=1), np.minimum(demand, surplus).sum())
+    table = pd.DataFrame({
+        "import_wh": np.append(drawn.sum(axis=1), result.grid_import_wh.sum()),
+        "export_wh": np.append(injected.sum(axis=1), result.grid_export_wh.sum()),
+    }, index=pd.Index([*range(net.shape[0]), "community"], name="participant"))
+    wanted = np.append(drawn.sum(axis=1), demand.sum())
+    table["local_share"] = local / np.where(wanted > 0, wanted, np.nan)
+    if (consumption_wh is None) != (production_wh is None):
+        raise ValueError("give both consumption_wh and production_wh (what each house uses and "
+                         "what its panels make), or neither")
+    if consumption_wh is not None:
+        cons, prod = check_energy(consumption_wh, production_wh, ndim=2)
+        if cons.shape != net.shape:
+            raise ValueError(f"consumption_wh has shape {cons.shape} but the meter data has "
+                             f"shape {net.shape}: they must match (households, slots)")
+        cons, prod = cons.astype(np.int64), prod.astype(np.int64)
+        table.insert(0, "consumption_wh", np.append(cons.sum(axis=1), cons.sum()))
+        table.insert(1, "production_wh", np.append(prod.sum(axis=1), prod.sum()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["self_sufficiency"] = 1 - table.import_wh / table.consumption_wh.replace(0, np.nan)
+            table["self_consumption"] = 1 - table.export_wh / table.production_wh.replace(0, np.nan)
+    table["paid_ueur"] = np.append(result.payments.sum(axis=1), result.grid_bill.sum())
+    table["baseline_ueur"] = np.append(baseline.payments.sum(axis=1), baseline.grid_bill.sum())
     table["savings_ueur"] = table.baseline_ueur - table.paid_ueur
     return table
 
