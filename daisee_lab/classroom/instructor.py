@@ -144,6 +144,9 @@ class Classroom:
         self.phase: Phase | None = None
         self.on_slot: list = []  # callables(table of the slot billed)
         self.on_phase: list = []  # callables(Phase), at each phase's start
+        self.reader = None  # the Learner who sets the pace, see pace()
+        self._reader_seat = -1
+        self._owing: set[int] = set()  # seats whose sales of the slot that ended are unsettled
         self._indexes: dict[int, tuple[int, int]] = {}  # seat: ledger indexes at the last bill
         self._stop, self._advance = threading.Event(), threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -285,6 +288,23 @@ class Classroom:
 
     # --- the clock ------------------------------------------------------------------------
 
+    def pace(self, learner) -> None:
+        """Let `learner` (a :class:`~daisee_lab.classroom.Learner` of this room, in this
+        process: a book's reader) set the pace. The clock then never leaves a phase before the
+        learner is done with it: in a commit phase, until it has sealed an order for the next
+        slot or waits for a later phase (:meth:`Learner.wait_for`, :meth:`Learner.wait`), and
+        its meter and deliveries are shown; in a reveal phase, until its orders are opened. The
+        chain's time moves one second per block instead of with the wall clock, so a learner
+        who pauses between two cells pauses the room, and loses nothing to it."""
+        seats = [s.account.address for s in self.seats]
+        if learner.account.address not in seats:
+            raise ClassroomError(f"{learner.name} ({learner.account.address}) has no seat in "
+                                 "this room: pace it with one of its own learners")
+        answer = self.chain.w3.provider.make_request("anvil_setBlockTimestampInterval", [1])
+        if "error" in answer:
+            raise ClassroomError(f"the node cannot pace its clock by blocks: {answer['error']}")
+        self.reader, self._reader_seat = learner, seats.index(learner.account.address)
+
     def run(self) -> pd.DataFrame:
         """Run the slots (all of them, or until :meth:`stop`, a ``stop`` file in `out_dir`, or
         Ctrl-C); return the results. If anvil dies, raise :class:`ClassroomError`; the results
@@ -335,15 +355,17 @@ class Classroom:
             listener(phase)
         deadline = time.monotonic() + seconds
         self._advance.clear()
+        reader = set() if self.reader is None else {self._reader_seat}
         while True:
             duties = self._duties(phase)  # (flagged set, seats concerned, seats done)
-            if not any(concerned for _, concerned, _ in duties):
+            ready = self._reader_ready(phase, duties)
+            if not any(concerned for _, concerned, _ in duties) and ready:
                 return
             for flagged, _, done in duties:
                 flagged -= done
-            expected = [(flagged, concerned - flagged, done)
+            expected = [(flagged, concerned - flagged - reader, done)
                         for flagged, concerned, done in duties]
-            if (any(waited for _, waited, _ in expected)
+            if (ready and (reader or any(waited for _, waited, _ in expected))
                     and all(waited <= done for _, waited, done in expected)):
                 return
             if self._advance.is_set() or self._stopping():
@@ -351,9 +373,28 @@ class Classroom:
             if time.monotonic() >= deadline:
                 for flagged, waited, done in expected:
                     flagged |= waited - done
-                return
+                if ready:
+                    return
             self._check_node()
             time.sleep(POLL_SECONDS)
+
+    def _reader_ready(self, phase: Phase, duties: list) -> bool:
+        """True if the reader (:meth:`pace`), if any, is done with `phase`: its meter reported
+        and its sales of the slot that ended are shown delivered, and it sealed an order for
+        the next slot or waits for a later phase (commit); it tried to open all its orders
+        (reveal)."""
+        if self.reader is None:
+            return True
+        me = self._reader_seat
+        if phase.name == "reveal":
+            _, concerned, done = duties[0]
+            return (me not in concerned or me in done
+                    or not self.reader.unopened(phase))
+        (_, _, reported), (_, _, traded) = duties
+        sealed = any(o.slot == phase.trading for o in self.reader.orders_placed)
+        owing = me in self._owing
+        return me in reported and not owing and (
+            me in traded or sealed or self.reader.waiting.is_set())
 
     def _duties(self, phase: Phase) -> list[tuple[set[int], set[int], set[int]]]:
         """What `phase` asks, as (flag set, seats concerned, seats done). Commit: every meter
@@ -370,6 +411,7 @@ class Classroom:
         owing = set()
         if self.schedule.trades(ended):
             owing = {o[0] for o in market.book(ended, False) if o[3] > 0 and o[4] > 0}
+        self._owing = {i for i, a in seats.items() if a in owing}
         committed = {c[0] for c in commitments}
         traders = {i for i, a in seats.items() if a not in owing
                    and (not self.schedule.trades(trading) or a in committed)}

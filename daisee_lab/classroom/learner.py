@@ -75,6 +75,7 @@ class Learner:
         self._book_index: dict[tuple[int, int], int | None] = {}  # (slot, id): place in book
         self._delivered: set[int] = set()
         self._stopping = threading.Event()
+        self.waiting = threading.Event()  # set while wait_for or wait blocks: ready to go on
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -95,16 +96,21 @@ class Learner:
             raise ClassroomError(f"name={name!r}: a phase is 'commit' or 'reveal'")
         end = self.schedule.slots and self.schedule.first_slot + self.schedule.slots
         deadline = time.monotonic() + timeout
-        while True:
-            now = self.phase()
-            if now.name == name and now != after and self.schedule.trades(now.trading):
-                return now
-            if end and now.trading >= end:
-                raise ClassroomError(f"the session trades no slot after {end - 1}: it is over")
-            if time.monotonic() > deadline:
-                raise ClassroomError(f"no {name} phase within {timeout} s: is the instructor's "
-                                     "clock running?")
-            time.sleep(POLL_SECONDS)
+        try:
+            while True:
+                now = self.phase()
+                if now.name == name and now != after and self.schedule.trades(now.trading):
+                    return now
+                if end and now.trading >= end:
+                    raise ClassroomError(f"the session trades no slot after {end - 1}: it is "
+                                         "over")
+                if time.monotonic() > deadline:
+                    raise ClassroomError(f"no {name} phase within {timeout} s: is the "
+                                         "instructor's clock running?")
+                self.waiting.set()
+                time.sleep(POLL_SECONDS)
+        finally:
+            self.waiting.clear()
 
     # --- orders ---------------------------------------------------------------------------
 
@@ -168,15 +174,18 @@ class Learner:
     def reveal(self) -> list[SealedOrder]:
         """Open your sealed orders whose reveal window is open now; return those opened. A
         refused one (say, a deposit too small) is kept in `errors` and the others go on."""
-        now = self.phase()
-        todo = [o for o in self.orders_placed if now.name == "reveal"
-                and o.slot == now.trading and (o.slot, o.id) not in self._book_index]
-        with self.sender.lock:
+        with self.sender.lock:  # first: an order _commit is recording is in the list after it
+            todo = self.unopened(self.phase())
             for order in todo:
                 self.sender.send(self.auction.market, "reveal", order.slot, order.id,
                                  order.is_bid, order.price, order.qty, order.salt)
             self._settle([["reveal", o.slot, o] for o in todo], self.sender.wait(strict=False))
         return [o for o in todo if self.opened(o) is not None]
+
+    def unopened(self, now: Phase) -> list[SealedOrder]:
+        """The sealed orders that phase `now` should open and that no reveal was tried for."""
+        return [o for o in self.orders_placed if now.name == "reveal"
+                and o.slot == now.trading and (o.slot, o.id) not in self._book_index]
 
     def auto_order(self, slot: int) -> tuple[bool, int, int] | None:
         """The order the auto mode places for `slot`: the meter's forecast net energy, bought
@@ -255,7 +264,7 @@ class Learner:
         try:
             while not stop.is_set():
                 now = self.phase()
-                if now != done:
+                if now != done or self.unopened(now):  # an order sealed late is opened too
                     self.step()
                     done = now
                     if end and now.slot >= end:
@@ -289,7 +298,11 @@ class Learner:
         """Wait for the background loop to end by itself (the session is over, or the node is
         lost: see `failure`); True if it has."""
         if self._thread is not None:
-            self._thread.join(timeout)
+            self.waiting.set()
+            try:
+                self._thread.join(timeout)
+            finally:
+                self.waiting.clear()
         return not self.running
 
     def stop(self) -> None:
