@@ -6,11 +6,13 @@ screen readers (`Figure.alt`), and saves from a plain script with ``figure.savef
 Every axis is labelled with its unit; times are shown in local French time (Europe/Paris).
 
 Modules: :mod:`.figure` (the figure and the time axis), :mod:`.energy` (energy against
-time), :mod:`.markets` (order books).
+time: energy per slot, power through a day), :mod:`.markets` (order books, prices per rule
+and per slot, bills per method).
 """
 
 from daisee_lab.plots.figure import Figure, local_hours
-from daisee_lab.plots.energy import energy_day
-from daisee_lab.plots.markets import merit_order
+from daisee_lab.plots.energy import energy_day, power_day
+from daisee_lab.plots.markets import bills_by_method, merit_order, rule_prices, slot_prices
 
-__all__ = ["Figure", "energy_day", "local_hours", "merit_order"]
+__all__ = ["Figure", "bills_by_method", "energy_day", "local_hours", "merit_order", "power_day",
+           "rule_prices", "slot_prices"]
