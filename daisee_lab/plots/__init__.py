@@ -7,12 +7,18 @@ Every axis is labelled with its unit; times are shown in local French time (Euro
 
 Modules: :mod:`.figure` (the figure and the time axis), :mod:`.energy` (energy against
 time: energy per slot, power through a day), :mod:`.markets` (order books, prices per rule
-and per slot, bills per method).
+and per slot, bills per method), :mod:`.chain` (gas, capacity, a day's payments on chain, what a
+digest or public calldata shows).
 """
 
 from daisee_lab.plots.figure import Figure, local_hours
 from daisee_lab.plots.energy import energy_day, power_day
 from daisee_lab.plots.markets import bills_by_method, merit_order, rule_prices, slot_prices
+from daisee_lab.plots.chain import (cost_against_gas_price, curves_read_from_chain, digest_bits,
+                                   gas_per_transaction, paid_over_day, settlement_capacity,
+                                   sorting_wall)
 
 __all__ = ["Figure", "bills_by_method", "energy_day", "local_hours", "merit_order", "power_day",
            "rule_prices", "slot_prices"]
+__all__ += ["cost_against_gas_price", "curves_read_from_chain", "digest_bits",
+            "gas_per_transaction", "paid_over_day", "settlement_capacity", "sorting_wall"]
