@@ -51,7 +51,10 @@ def _book_student(args: argparse.Namespace) -> int:
 def _add_run_command(sub: argparse._SubParsersAction) -> None:
     """``run``: the main job, a community day from the meters' bytes to on-chain settlement."""
     run = sub.add_parser("run", help="simulate and read a community's meters for a day, settle "
-                         "it with the kernel and on chain, and write a report")
+                         "it with the kernel and on chain, and write a report",
+                         description="A community day from its meters' bytes to on-chain "
+                         "settlement; each stage's time is printed as it ends, then the bills "
+                         "and where the report is.")
     run.add_argument("--households", type=int, metavar="N", help="1 to 50 (default 8)")
     run.add_argument("--date", metavar="YYYY-MM-DD", help="the local day (default 2026-06-21; "
                      "with --method auction, tomorrow)")
@@ -61,8 +64,6 @@ def _add_run_command(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", metavar="DIR", help="the report folder: new, empty or a previous "
                      "report's (default reports/DATE-METHOD)")
     run.add_argument("--seed", type=int, metavar="N", help="0 to 999999 (default 0)")
-    run.add_argument("--speed", type=float, metavar="X", help="how many times faster than real "
-                     "time the meters run (default 1200)")
     run.add_argument("--slots", type=int, metavar="N", help="settle only the day's first N "
                      "slots")
     run.set_defaults(func=_run)
@@ -72,9 +73,10 @@ def _run(args: argparse.Namespace) -> int:
     from daisee_lab.run import RunArgumentError, run_day
 
     given = {name: getattr(args, name) for name in (
-        "households", "date", "method", "rpc", "out", "seed", "speed", "slots")}
+        "households", "date", "method", "rpc", "out", "seed", "slots")}
     try:
-        report = run_day(**{name: value for name, value in given.items() if value is not None})
+        report = run_day(**{name: value for name, value in given.items() if value is not None},
+                         echo=lambda text: print(text, flush=True))
     except RunArgumentError as exc:
         print(f"daisee-lab run: error: {exc}", file=sys.stderr)
         return 2
@@ -130,24 +132,30 @@ def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
     """``classroom serve``, ``classroom join`` and ``classroom stop``."""
     room = sub.add_parser("classroom", help="a live neighbourhood market for a room of learners")
     actions = room.add_subparsers(dest="classroom_command", metavar="ACTION", required=True)
-    serve = actions.add_parser("serve", help="start anvil, seat the learners, run the slot clock")
+    serve = actions.add_parser("serve", help="start anvil, open the learners' endpoint, run "
+                               "the slot clock")
     serve.add_argument("--learners", type=_positive_int, required=True, help="how many seats")
     serve.add_argument("--host", default="127.0.0.1",
-                       help="where anvil listens (default loopback; 0.0.0.0: the room's network)")
+                       help="where learners reach the room (default loopback; 0.0.0.0: the "
+                       "room's network); the node itself stays on loopback")
     serve.add_argument("--port", type=int, default=8545,
-                       help="anvil's port (default 8545; 0: any free port); join files: port+1")
+                       help="the learners' endpoint's port (default 8545; 0: any free port)")
     serve.add_argument("--slot-seconds", type=float, default=60.0,
                        help="real seconds per slot, at most (default 60)")
     serve.add_argument("--slots", type=_positive_int,
                        help="slots to trade (default: until stopped)")
-    serve.add_argument("--out", default="classroom", help="folder for join files and results")
+    serve.add_argument("--out", default="classroom", help="folder for pages and results")
     serve.add_argument("--credits", type=_positive_int, default=20_000_000,
                        help="credits per learner, µ€ (default 20 €)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the simulated meters")
-    serve.add_argument("--qr", action="store_true", help="also draw each join QR code here")
+    serve.add_argument("--qr", action="store_true", help="also draw the room's QR code here")
     serve.set_defaults(func=_classroom_serve)
-    join = actions.add_parser("join", help="take a seat: report the meter, trade automatically")
-    join.add_argument("source", metavar="JOINFILE", help="the join file, or its http:// address")
+    join = actions.add_parser("join", help="take a seat and trade automatically")
+    join.add_argument("source", metavar="ROOM_OR_SEAT",
+                      help="the room's address (with --code), or your kept seat file")
+    join.add_argument("--code", help="the one-time join code your instructor gave you")
+    join.add_argument("--keep", default="daisee-seat.json",
+                      help="where a new seat (your key) is kept (default daisee-seat.json)")
     join.add_argument("--meter", help="a real meter's port (default: a simulated household)")
     join.add_argument("--protocol", default="tic", help="the real meter's: tic (default) or dsmr")
     join.set_defaults(func=_classroom_join)
@@ -169,7 +177,8 @@ def _classroom_serve(args: argparse.Namespace) -> int:
 def _classroom_join(args: argparse.Namespace) -> int:
     from daisee_lab.classroom import attend
 
-    attend(args.source, args.meter, args.protocol, echo=lambda text: print(text, flush=True))
+    attend(args.source, args.code, args.keep if args.code else None, args.meter,
+           args.protocol, echo=lambda text: print(text, flush=True))
     return 0
 
 

@@ -4,19 +4,22 @@
 1200 baud in historic mode, 9600 in standard mode; DSMR 4/5: 115200 8N1), finds the mode by
 decoding, and reopens a vanished port with exponential backoff. `MeterSimulator` is the other
 end: a Linky that integrates a household's load (and PV) into its energy indexes and streams
-TIC frames, paced at the real baud rate, on a pseudo-terminal any serial program can open.
+TIC frames on a pseudo-terminal any serial program can open, paced at the real baud rate or,
+in compressed time, as fast as the reader takes them.
 This module only moves bytes; :mod:`daisee_lab.tic` and :mod:`daisee_lab.dsmr` decode them.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import math
 import os
 import random
 import re
 import select
+import struct
 import termios
 import threading
 import time
@@ -311,6 +314,7 @@ def summarize(reading: Reading) -> str:
 # Simulating a Linky
 
 DEFAULT_START = datetime(2025, 6, 21, 12, 0, tzinfo=PARIS)
+UNFLUSHED_START = 2.0  # seconds a compressed-time simulator waits for a new reader's flush
 _LATITUDE, _LONGITUDE = math.radians(46.0), 2.35  # the middle of France
 
 
@@ -396,17 +400,28 @@ class MeterSimulator:
     Frames follow each other as on a real meter; each shows the state at the simulated time it
     starts, and that clock advances by the frame's line time (10 bits a character, 7E1). Bytes
     are written at the real baud rate times `speed`, so simulated time runs at `speed` x real
-    time. Registers integrate `profile(t) -> (load_w, pv_w)` (default: `ResidentialProfile`, with
-    3 kWp of PV for a producer). Same seed and settings, same bytes: `frames()` and `render(n)`
-    give them without a pty. `link` names a symlink kept pointing at the pty, a stable path
-    across restarts. `tariff` is ``"base"`` or ``"hchp"`` (off-peak 22:00-06:00).
+    time, and bytes nobody reads are lost, as on a real line. Registers integrate
+    `profile(t) -> (load_w, pv_w)` (default: `ResidentialProfile`, with 3 kWp of PV for a
+    producer). Same seed and settings, same bytes: `frames()` and `render(n)` give them without
+    a pty. `link` names a symlink kept pointing at the pty, a stable path across restarts.
+    `tariff` is ``"base"`` or ``"hchp"`` (off-peak 22:00-06:00).
+
+    `frame_seconds` compresses time, to read long stretches of a meter's life through the real
+    byte path without waiting for them (``daisee-lab run`` reads a day in seconds): each frame
+    then stands for `frame_seconds` of the meter's clock (its horodate and indexes move on by
+    that much), and the frames are written whole, none dropped, as fast as the reader takes the
+    bytes (`speed` does not apply). Writing starts once a reader has the port open and has
+    flushed its input, as pyserial (so `open_meter`) does on opening, or has had it open for
+    :data:`UNFLUSHED_START` seconds without flushing; it pauses while nobody has the port open.
+    Bytes still unread when the reader flushes or closes the port are lost, as on a real line.
     """
 
     def __init__(self, mode: str = "standard", phases: int = 1, producer: bool = False,
                  seed: int = 0, speed: float = 1.0, faults: Faults | dict | None = None,
                  start: datetime | None = None, meter_id: str | None = None,
                  profile: Callable[[datetime], tuple[float, float]] | None = None,
-                 tariff: str = "base", link: str | Path | None = None) -> None:
+                 tariff: str = "base", link: str | Path | None = None,
+                 frame_seconds: float | None = None) -> None:
         if mode not in TIC_LINES:
             raise MeterError(f"unknown simulator mode {mode!r}: use 'standard' or 'historic'")
         if phases not in (1, 3):
@@ -415,10 +430,19 @@ class MeterSimulator:
             raise MeterError(f"unknown tariff {tariff!r}: use 'base' or 'hchp'")
         if not speed > 0:
             raise MeterError(f"speed={speed!r} must be positive")
+        if frame_seconds is not None:
+            if isinstance(frame_seconds, bool) or not isinstance(frame_seconds, (int, float)) \
+                    or not 0 < frame_seconds < math.inf:
+                raise MeterError(f"frame_seconds={frame_seconds!r}: give the meter seconds each "
+                                 "frame stands for, a number above 0 (or None: real time)")
+            if speed != 1:
+                raise MeterError(f"speed={speed!r} with frame_seconds={frame_seconds!r}: in "
+                                 "compressed time the frames go as fast as the reader takes "
+                                 "them; leave speed at 1")
         if start is not None and start.utcoffset() is None:
             raise MeterError(f"start={start!r} is naive: pass a timezone-aware datetime")
         self.mode, self.phases, self.producer, self.tariff = mode, phases, producer, tariff
-        self.seed, self.speed = seed, speed
+        self.seed, self.speed, self.frame_seconds = seed, speed, frame_seconds
         self.faults = _faults(faults)
         self.start_time = start or DEFAULT_START
         if meter_id is not None and not (len(meter_id) == 12 and meter_id.isalnum()):
@@ -449,7 +473,8 @@ class MeterSimulator:
         faults = random.Random(f"{self.seed}:faults")
         while True:
             frame = tic.encode_frame(linky.groups(), self.mode)
-            linky.advance(len(frame) * self.line.bits_per_char / self.line.baudrate)
+            linky.advance(self.frame_seconds
+                          or len(frame) * self.line.bits_per_char / self.line.baudrate)
             yield self.faults.apply(frame, faults)
 
     def render(self, n: int) -> bytes:
@@ -484,6 +509,8 @@ class MeterSimulator:
         self._idle_attrs, self.pty_path = termios.tcgetattr(slave), os.ttyname(slave)
         os.close(slave)             # readers open it by path; the pty lives while master is open
         os.set_blocking(master, False)
+        if self.frame_seconds:  # packet mode: the master is told when the reader flushes
+            fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
         self._master = master
         if self.link:
             staging = self.link.with_name(f".{self.link.name}.{os.getpid()}")
@@ -491,7 +518,8 @@ class MeterSimulator:
             staging.symlink_to(self.pty_path)
             staging.replace(self.link)  # atomic: readers never see the link missing
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._stream, name="meter-simulator", daemon=True)
+        stream = self._stream_compressed if self.frame_seconds else self._stream
+        self._thread = threading.Thread(target=stream, name="meter-simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -522,12 +550,7 @@ class MeterSimulator:
         self.stop()
 
     def _stream(self) -> None:
-        """Write the frames at the line's character rate x speed; bytes nobody reads are lost.
-
-        Linux ptys keep 8N1 whatever is asked, and refuse (EINVAL) a tcsetattr whose only
-        change is 7E1; so once the last reader has closed the pty, its settings go back to the
-        idle ones (38400 baud), and the next reader's 7E1 request is again a real change.
-        """
+        """Write the frames at the line's character rate x speed; bytes nobody reads are lost."""
         master = self._master
         hangup = select.poll()
         hangup.register(master, select.POLLHUP)
@@ -538,7 +561,7 @@ class MeterSimulator:
             while not self._stopping.wait(0.01):
                 unread = bool(hangup.poll(0))  # POLLHUP on the master: no reader has the pty open
                 if unread and not idle:
-                    termios.tcsetattr(master, termios.TCSANOW, self._idle_attrs)
+                    self._idle()
                 idle = unread
                 due = int((time.monotonic() - began) * rate) - sent
                 while len(pending) < due:  # a bytearray: a long backlog stays linear
@@ -552,6 +575,55 @@ class MeterSimulator:
                     pass  # the pty's buffer is full: nobody is reading, as on a real line
         except BaseException as exc:  # reported by stop(), never lost in the thread
             self._error = exc
+
+    def _stream_compressed(self) -> None:
+        """Write every frame whole, as fast as the reader takes the bytes (compressed time):
+        once a reader has the pty open and has flushed its input (the master, in packet mode,
+        reads a FLUSHREAD status) or has had it open for `UNFLUSHED_START` seconds, and only
+        while it has it open."""
+        master = self._master
+        poller = select.poll()
+        frames, chunk = self.frames(), memoryview(b"")
+        opened: float | None = None  # when the reader's opening was seen (monotonic seconds)
+        flushed = False
+        try:
+            while not self._stopping.is_set():
+                ready = opened is not None and (
+                    flushed or time.monotonic() - opened >= UNFLUSHED_START)
+                poller.register(master, select.POLLPRI | (select.POLLOUT if ready else 0))
+                events = sum(event for _, event in poller.poll(10))
+                if events & select.POLLHUP:  # nobody has the pty open
+                    if opened is not None:
+                        self._idle()
+                    opened, flushed = None, False
+                    self._stopping.wait(0.01)
+                    continue
+                opened = opened or time.monotonic()
+                if events & select.POLLPRI:
+                    try:
+                        status = os.read(master, 4096)
+                    except OSError:  # the reader closed the pty meanwhile: POLLHUP comes next
+                        continue
+                    flushed |= bool(status[0] & termios.TIOCPKT_FLUSHREAD)
+                if not events & select.POLLOUT:
+                    continue
+                if not chunk:
+                    chunk = memoryview(next(frames))
+                try:
+                    chunk = chunk[os.write(master, chunk):]
+                except BlockingIOError:
+                    pass  # the reader's buffer is full: wait until it takes some
+        except BaseException as exc:  # reported by stop(), never lost in the thread
+            self._error = exc
+
+    def _idle(self) -> None:
+        """Put the pty's settings back to the idle ones once the last reader has closed it.
+
+        Linux ptys keep 8N1 whatever is asked, and refuse (EINVAL) a tcsetattr whose only
+        change is 7E1; with the idle settings (38400 baud) back, the next reader's 7E1 request
+        is again a real change.
+        """
+        termios.tcsetattr(self._master, termios.TCSANOW, self._idle_attrs)
 
 
 class _Linky:

@@ -9,9 +9,9 @@
    mode (import EAST and export EAIT), consumers historic mode (no export), the largest consumer
    on three phases. A meter's power is constant over each slot, so its indexes grow by exactly
    the household's import and export of the profile (after its battery). Each meter is read in
-   its own thread through :func:`~daisee_lab.meter.open_meter`, the mode auto-detected, in
-   accelerated time (`speed` times real time; the meters start a quarter of an hour before the
-   first slot).
+   its own thread through :func:`~daisee_lab.meter.open_meter`, the mode auto-detected, every
+   frame decoded, in compressed time (see below; the meters start a quarter of an hour before
+   the first slot).
 3. **records**: every reading goes into a :class:`~daisee_lab.recorder.Recorder`
    (``readings.sqlite``), and :func:`~daisee_lab.community.energy_per_slot` turns the records
    into each meter's import and export per slot: what gets settled is the meters' data.
@@ -23,24 +23,26 @@
    (:func:`~daisee_lab.contracts.deploy_community`) settles every slot, one transaction each; or
    an AuctionMarket takes every order sealed, then per slot reveals, clears and settles the
    deliveries. In process on eth-tester by default, or on any JSON-RPC node (`rpc`).
-6. **check**: every household's payment in every slot on chain must equal the kernel's (for the
-   auction: each slot's volume, price and fills, and each household's payments), else
-   :class:`SettlementMismatch`.
+6. **check**: every meter's energy in every slot must be its household's profile, to the Wh
+   (else :class:`MeterMismatch`), and every household's payment in every slot on chain must
+   equal the kernel's (for the auction: each slot's volume, price and fills, and each
+   household's payments), else :class:`SettlementMismatch`.
 7. **report**: ``bills.csv``, ``slots.csv``, ``gas.csv``, PNG plots and an ``index.html`` in
    `out` (see :mod:`daisee_lab.report`), next to ``readings.sqlite`` and ``run.json``.
 
-Reading accelerated meters. A simulator writes its bytes every 10 ms of real time, at the baud
-rate times `speed`, and a pty drops what nobody reads, as an unread serial line does. Decoding
-every frame of eight meters at high speed would take minutes of CPU, so each reader takes one
-reading a minute (of meter time) before and one at each slot boundary, where
-:func:`~daisee_lab.community.energy_per_slot` interpolates: between two writes of the
-simulator, it flushes the line's input, skips the frames already decoded and the one the flush
-cut, and keeps the next if the simulator made it after the flush (else it tries again). The
-recorder stamps a reading with the simulated time it arrived: the meter's clock at the flush
-(the simulator shares it through memory) plus the frame's line time. A standard-mode frame also
-carries the meter's own clock (DATE): energy is timed by it where it exists, by the arrival
-stamp elsewhere, and ``run.json`` gives how far the arrival stamps are from DATE (under a second
-on a quiet machine; a busy one delays the simulators and widens it).
+Reading meters in compressed time. A real Linky sends a frame every second or so; a day of
+them is 70,000 to 120,000 frames per meter. Here each frame stands for :data:`FRAME_SECONDS`
+(225 s) of the meter's clock instead (``MeterSimulator(frame_seconds=...)``): four frames a
+slot, landing on every slot boundary, each carrying a quarter of the slot's Wh, which binary
+floating point holds exactly, so the indexes the meter shows at a boundary (truncated to the
+Wh, as a real meter's) are exactly the profile's sums. Nothing is sampled or dropped: each
+simulator makes a frame only once its reader has decoded the one before (a lockstep through a
+semaphore shared by the two processes), and the reader stamps each frame with the time of the
+frame its simulator made last, which the simulator shares through memory. That is exact for
+historic frames, which carry no clock; standard frames carry their own (DATE), which times
+their energy, and the check requires it to equal the stamp. The readers' readings are recorded
+in batches, one durable transaction each (:meth:`~daisee_lab.recorder.Recorder.record_many`).
+The run fails unless every frame each simulator made was decoded and recorded.
 
 The output folder must be new, empty, or a previous run's (it holds ``run.json``); a previous
 run's files are replaced. A failure in any stage leaves ``readings.sqlite`` and a ``run.json``
@@ -50,6 +52,7 @@ saying what failed. Bad arguments raise :class:`RunArgumentError` before anythin
 from __future__ import annotations
 
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -75,19 +78,20 @@ from daisee_lab import report as report_files
 from daisee_lab.chain import Chain, ChainError, TransactionReverted
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import PARIS, MeterError, MeterSimulator, open_meter
+from daisee_lab.reading import Reading
 from daisee_lab.recorder import Recorder
+
+log = logging.getLogger(__name__)
 
 METHODS = ("mmr", "bill_sharing", "sdr", "auction")
 DEFAULT_DATE = date(2026, 6, 21)  # a long, sunny day: the producers have plenty to share
-DEFAULT_SPEED = 1200.0  # a day of meter time in 72 s
 MAX_HOUSEHOLDS = 50
-MAX_SPEED = 5000.0
 GRID_BUY, GRID_SELL = 250_000, 100_000  # µ€/kWh: the grid's import and feed-in prices
 FUNDS_UEUR = 20_000_000  # what each household deposits in the community market (20 €)
-LEAD = timedelta(minutes=15)  # the meters start this long before the first slot...
-TRAIL = 300  # ... and the last reading is taken this long (s) after the last one
-SAMPLE_OFFSETS = (-60, 0)  # meter seconds around each slot boundary where a reading is taken
-STALL_SECONDS = 30.0  # real seconds a meter may stay silent (beyond its pace) before failing
+FRAMES_PER_SLOT = 4
+FRAME_SECONDS = community.SLOT_SECONDS // FRAMES_PER_SLOT  # meter seconds a frame stands for
+LEAD = timedelta(minutes=15)  # the meters start this long before the first slot
+STALL_SECONDS = 30.0  # real seconds a meter or its reader may stay silent before the run fails
 SLOT_FUNCTIONS = ("settle", "commit", "reveal", "clear", "settleDelivery")  # a slot's transactions
 REPORT_FILES = ("run.json", "readings.sqlite", "readings.sqlite-wal", "readings.sqlite-shm",
                 "bills.csv", "slots.csv", "gas.csv", "index.html", "households.png",
@@ -102,14 +106,29 @@ class RunArgumentError(RunError, ValueError):
     """A bad argument to :func:`run_day`, found before anything started."""
 
 
-class SettlementMismatch(RunError):
-    """The chain's settlement differs from the kernel's; `mismatches` lists them all."""
+class Mismatch(RunError):
+    """Two things the run checks equal differ; `mismatches` lists every difference."""
+
+    disagree: str  # which two things, said by each kind of mismatch
 
     def __init__(self, mismatches: list[str]):
         shown = "; ".join(mismatches[:5])
         more = f" (and {len(mismatches) - 5} more)" if len(mismatches) > 5 else ""
-        super().__init__(f"the chain and the kernel disagree: {shown}{more}")
+        super().__init__(f"{self.disagree}: {shown}{more}")
         self.mismatches = mismatches
+
+
+class SettlementMismatch(Mismatch):
+    """The chain's settlement differs from the kernel's."""
+
+    disagree = "the chain and the kernel disagree"
+
+
+class MeterMismatch(Mismatch):
+    """What the meters sent differs from the households' profiles, or a reading's stamp from
+    its meter's clock."""
+
+    disagree = "the meters and the profiles disagree"
 
 
 @dataclass(frozen=True)
@@ -166,36 +185,45 @@ class Report:
                              index=["total"])
         table = pd.concat([table, total])
         slots = len(self.slots)
-        lines = [f"{self.day} · {len(self.bills)} households · {slots} slots · {self.method} "
-                 f"· kernel and chain agree on every household and slot",
+        lines = [f"{self.day} · {len(self.bills)} households · {slots} slots · {self.method}\n"
+                 f"{self.figures['frames']:,} frames decoded and recorded · every meter counted "
+                 f"its profile's energy, to the Wh · kernel and chain agree on every household "
+                 f"and slot",
                  table.to_string(float_format=lambda v: f"{v:,.2f}"),
-                 "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()),
-                 f"report: {self.index}"]
+                 "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+                 + f"; {sum(self.timings.values()):.1f} s in all",
+                 f"report: {self.index}\nopen it: {_opener()} {self.index}  (or, in a browser, "
+                 f"{self.index.resolve().as_uri()})"]
         return "\n\n".join(lines)
+
+
+def _opener() -> str:
+    """The command that opens a file in its default application here."""
+    return {"darwin": "open", "win32": "start"}.get(sys.platform, "xdg-open")
 
 
 def run_day(households: int = 8, date: date | str | None = None, method: str = "mmr",
             rpc: str | None = None, out: str | Path | None = None, seed: int = 0,
-            speed: float = DEFAULT_SPEED, slots: int | range | None = None,
-            progress: bool = True) -> Report:
+            slots: int | range | None = None, progress: bool = True,
+            echo: Callable[[str], None] | None = None) -> Report:
     """Run a community day through the whole pipeline (see the module's docstring).
 
     `households` (1 to 50) are seeded by `seed`; `date` is the local day (default 2026-06-21;
     for the auction, which trades before delivery, tomorrow); `method` is one of
     :data:`METHODS`; `rpc` a JSON-RPC node's URL (default: eth-tester in process); `out` the
-    report folder (default ``reports/DATE-METHOD``); `speed` how much faster than real time the
-    meters run; `slots` settles only the day's first `slots` slots, or, given a range, those
-    slots of the day (``range(44, 52)``: 11:00 to 13:00 on most days). `progress` shows a bar
-    per stage on stderr. Raises :class:`RunArgumentError` for a bad argument, before anything
-    starts, and :class:`RunError` (such as :class:`SettlementMismatch`) if a stage fails.
+    report folder (default ``reports/DATE-METHOD``); `slots` settles only the day's first `slots`
+    slots, or, given a range, those slots of the day (``range(44, 52)``: 11:00 to 13:00 on most
+    days). `progress` shows a bar per stage on stderr; `echo`, if given, is called with a line
+    saying how long each stage took as it ends. Raises :class:`RunArgumentError` for a bad
+    argument, before anything starts, and :class:`RunError` (such as :class:`MeterMismatch` or
+    :class:`SettlementMismatch`) if a stage fails.
     """
-    chain, day, window, out = _check_arguments(households, date, method, rpc, out, seed, speed,
-                                               slots)
-    run = _Run(out, progress, {"households": households, "date": day.isoformat(),
-                               "method": method, "rpc": rpc, "seed": seed, "speed": speed,
-                               "slots": [window.start, window.stop]})
+    chain, day, window, out = _check_arguments(households, date, method, rpc, out, seed, slots)
+    run = _Run(out, progress, echo, {"households": households, "date": day.isoformat(),
+                                     "method": method, "rpc": rpc, "seed": seed,
+                                     "slots": [window.start, window.stop]})
     try:
-        return run.execute(chain, households, day, method, seed, speed, window)
+        return run.execute(chain, households, day, method, seed, window)
     except BaseException as exc:
         run.failed(exc)
         raise
@@ -203,7 +231,7 @@ def run_day(households: int = 8, date: date | str | None = None, method: str = "
 
 # --- arguments ---------------------------------------------------------------------------------
 
-def _check_arguments(households, day, method, rpc, out, seed, speed, slots
+def _check_arguments(households, day, method, rpc, out, seed, slots
                      ) -> tuple[Chain, date, range, Path]:
     """Validate everything before any stage starts; return the chain, the day, the slots to
     settle and the report folder (created)."""
@@ -215,9 +243,6 @@ def _check_arguments(households, day, method, rpc, out, seed, speed, slots
         raise bad(f"method={method!r}: use one of {', '.join(METHODS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 999_999:
         raise bad(f"seed={seed!r}: give a whole number from 0 to 999999")
-    if isinstance(speed, bool) or not isinstance(speed, (int, float)) \
-            or not 1 <= speed <= MAX_SPEED:
-        raise bad(f"speed={speed!r}: give a number from 1 to {MAX_SPEED:g} (times real time)")
     day = _parse_day(day, method)
     day_slots = len(_day_slots(day))
     if slots is None:
@@ -291,8 +316,9 @@ def _check_out(out: Path) -> None:
 class _Run:
     """One run's state: the output folder, its run.json, the stage timings and progress bars."""
 
-    def __init__(self, out: Path, progress: bool, arguments: dict):
-        self.out, self.progress = out, progress
+    def __init__(self, out: Path, progress: bool, echo: Callable[[str], None] | None,
+                 arguments: dict):
+        self.out, self.progress, self.echo = out, progress, echo
         self.timings: dict[str, float] = {}
         self.figures: dict[str, float] = {}
         self.status = {"arguments": arguments, "status": "running", "timings": self.timings,
@@ -317,13 +343,15 @@ class _Run:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time stage `name` into run.json."""
+        """Time stage `name` into run.json (and say it, if there is an `echo`)."""
         started = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - started, 2)
         self._save()
+        if self.echo is not None:
+            self.echo(f"{name:<9} {self.timings[name]:6.2f} s")
 
-    def execute(self, chain: Chain, n: int, day: date, method: str, seed: int, speed: float,
+    def execute(self, chain: Chain, n: int, day: date, method: str, seed: int,
                 window: range) -> Report:
         """The seven stages; see the module's docstring."""
         with self.stage("community"), self.bar("community", 2, "step") as bar:
@@ -339,8 +367,9 @@ class _Run:
         database = self.out / "readings.sqlite"
         with self.stage("meters"):
             cpu = _cpu_seconds()
-            _record_meters(plans, profile, slots, speed, seed, database, self)
-            self.figures.update(simulators_cpu_s=round(_cpu_seconds()[1] - cpu[1], 1),
+            frames = _record_meters(plans, profile, slots, seed, database, self)
+            self.figures.update(frames=frames,
+                                simulators_cpu_s=round(_cpu_seconds()[1] - cpu[1], 1),
                                 readers_cpu_s=round(_cpu_seconds()[0] - cpu[0], 1))
 
         with self.stage("records"), self.bar("records", 2, "step") as bar:
@@ -350,7 +379,6 @@ class _Run:
             energy = _energy(readings, plans, slots)
             imports, exports = energy.import_wh, energy.export_wh
             bar.update()
-            self.figures.update(_stamp_skew(readings), readings=len(readings))
 
         with self.stage("kernel"), self.bar("kernel", 2, "step") as bar:
             baseline = settlement.settle(imports, exports, GRID_BUY, GRID_SELL, "none")
@@ -363,7 +391,7 @@ class _Run:
             bar.update()
 
         with self.stage("chain"):
-            anchors = _anchors(readings, plans)
+            anchors = _anchors(readings, plans, slots)
             if method == "auction":
                 on_chain = _chain_auction(chain, members, imports, exports, anchors, slots,
                                           orders, kernel, self)
@@ -372,7 +400,9 @@ class _Run:
                                             method, self)
             self.status["contracts"] = on_chain["contracts"]
 
-        with self.stage("check"), self.bar("check", 1, "step") as bar:
+        with self.stage("check"), self.bar("check", 2, "step") as bar:
+            _check_meters(readings, energy, profile, window, plans)
+            bar.update()
             if method == "auction":
                 trades, rest = _auction_payments(kernel, orders)
                 _check_auction(kernel, orders, trades, on_chain, plans, slots)
@@ -423,50 +453,55 @@ def _plan_meters(homes: list[community.Household], meter_ids: list[str]) -> list
 
 # --- meters ------------------------------------------------------------------------------------
 
-class _SharedClock:
-    """A simulated meter's clock, shared between its process and the reader's: the time of the
-    frame it made last (unix seconds), when it made it (monotonic seconds) and how many frames
-    it has made."""
-
-    BUSY = 0.004  # frames closer than this (real seconds) belong to one write of the simulator
+class _Lockstep:
+    """A simulated meter and its reader in step, across their two processes: the simulator makes
+    a frame only once the reader has decoded the one before. So the reader knows the meter's
+    time of each frame it decodes (the time of the frame made last: historic frames carry no
+    clock), how many frames were made, and nothing is in flight when it reopens the port (as
+    mode detection may)."""
 
     def __init__(self, context):
-        self._values = context.Array("d", [-math.inf, -math.inf, 0], lock=False)
+        self._made = context.Array("d", [-math.inf, 0], lock=False)  # last frame's time, count
+        self._turn = context.Semaphore(1)  # the first frame goes without waiting
 
-    def tick(self, meter_time: float) -> None:
-        """Called by the simulator for each frame it makes."""
-        values = self._values
-        values[0], values[1], values[2] = meter_time, time.monotonic(), values[2] + 1
+    def make(self, meter_time: float) -> None:
+        """In the simulator, before making the frame of `meter_time` (unix seconds): wait until
+        the reader has decoded the frame before."""
+        if not self._turn.acquire(timeout=STALL_SECONDS):
+            raise RunError(f"no reader decoded the frame before {meter_time:.0f} within "
+                           f"{STALL_SECONDS:g} s")
+        self._made[0], self._made[1] = meter_time, self._made[1] + 1
+
+    def decoded(self) -> None:
+        """In the reader: the frame made last is decoded; let the simulator make the next."""
+        self._turn.release()
 
     @property
     def meter_time(self) -> float:
-        """The meter's clock: the time of its latest frame (unix seconds)."""
-        return self._values[0]
+        """The time of the frame made last (unix seconds)."""
+        return self._made[0]
 
     @property
-    def frames(self) -> int:
+    def made(self) -> int:
         """How many frames the simulator has made."""
-        return int(self._values[2])
-
-    def busy(self) -> bool:
-        """True while the simulator is making the frames of its next write."""
-        return time.monotonic() - self._values[1] < self.BUSY
+        return int(self._made[1])
 
 
 class _SlotProfile:
     """A simulated meter's ``profile(t) -> (load_w, pv_w)``: the household's import and export
     of each slot as constant powers, so its indexes grow by exactly those energies over a slot
-    (before and after the day, the first and last slot's). Each call ticks the shared clock."""
+    (before and after the day, the first and last slot's). It is called once per frame, and
+    keeps the simulator in step with its reader."""
 
     def __init__(self, import_wh: np.ndarray, export_wh: np.ndarray, first_slot: int,
-                 clock: _SharedClock):
+                 lockstep: _Lockstep):
         self.load_w = [4.0 * wh for wh in import_wh.tolist()]  # Wh per 15 min -> W
         self.pv_w = [4.0 * wh for wh in export_wh.tolist()]
-        self.first_slot, self.clock = first_slot, clock
+        self.first_slot, self.lockstep = first_slot, lockstep
 
     def __call__(self, t: datetime) -> tuple[float, float]:
         seconds = t.timestamp()
-        self.clock.tick(seconds)
+        self.lockstep.make(seconds)
         i = min(max(int(seconds) // community.SLOT_SECONDS - self.first_slot, 0),
                 len(self.load_w) - 1)
         return self.load_w[i], self.pv_w[i]
@@ -489,16 +524,16 @@ def _serve_meter(simulator: MeterSimulator, conn) -> None:
 
 
 class _MeterProcess:
-    """One simulated meter in its own process, its clock shared with this one."""
+    """One simulated meter in its own process, in step with its reader (in this one)."""
 
     def __init__(self, context, plan: MeterPlan, import_wh, export_wh, first_slot: int,
-                 start: datetime, speed: float, seed: int):
+                 start: datetime, seed: int):
         self.plan = plan
-        self.clock = _SharedClock(context)
-        simulator = MeterSimulator(plan.mode, plan.phases, plan.producer, seed, speed,
-                                   start=start, meter_id=plan.meter_id,
+        self.lockstep = _Lockstep(context)
+        simulator = MeterSimulator(plan.mode, plan.phases, plan.producer, seed, start=start,
+                                   meter_id=plan.meter_id, frame_seconds=FRAME_SECONDS,
                                    profile=_SlotProfile(import_wh, export_wh, first_slot,
-                                                        self.clock))
+                                                        self.lockstep))
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve_meter, args=(simulator, child),
                                        name=f"meter {plan.meter_id}", daemon=True)
@@ -516,6 +551,7 @@ class _MeterProcess:
     def stop(self) -> None:
         """Tell the process to stop (terminate it if it does not within 2 s)."""
         if self.process.is_alive():
+            self.lockstep.decoded()  # a simulator waiting for its reader goes on, and stops
             try:
                 self.conn.send(None)
             except OSError:
@@ -527,34 +563,31 @@ class _MeterProcess:
 
 
 def _record_meters(plans: list[MeterPlan], profile: community.Profiles, slots: np.ndarray,
-                   speed: float, seed: int, database: Path, run: _Run) -> None:
-    """Simulate and read every meter until each has passed the end of `slots`, recording every
-    reading; a meter that stops fails the run (what was recorded stays). The simulators are
+                   seed: int, database: Path, run: _Run) -> int:
+    """Simulate and read every meter from `LEAD` before `slots` to their end, recording every
+    frame's reading; return how many frames were read. A meter that stops, or a frame made but
+    not decoded and recorded, fails the run (what was recorded stays). The simulators are
     seeded from `seed` and their household's place."""
     first, day_first = int(slots[0]), int(profile.slots[0])
     start = datetime.fromtimestamp(first * community.SLOT_SECONDS, PARIS) - LEAD
     end = (first + len(slots)) * community.SLOT_SECONDS
-    targets = [int(start.timestamp()) + 60]  # surely before the first boundary
-    targets += [b * community.SLOT_SECONDS + offset
-                for b in range(first, first + len(slots) + 1) for offset in SAMPLE_OFFSETS]
-    targets.append(end + TRAIL)  # surely after the last
     context = multiprocessing.get_context("fork")  # the simulators inherit their profiles
     meters = [_MeterProcess(context, plan, profile.import_wh[i], profile.export_wh[i],
-                            day_first, start, speed, seed * MAX_HOUSEHOLDS + i)
+                            day_first, start, seed * MAX_HOUSEHOLDS + i)
               for i, plan in enumerate(plans)]
     inbox: queue.Queue = queue.Queue()
     stopping = threading.Event()
     threads: list[threading.Thread] = []
     try:
         ports = [meter.start() for meter in meters]
-        with Recorder(database) as recorder, run.bar("meters", len(slots) + 1, "slot") as bar:
+        with Recorder(database) as recorder, run.bar("meters", len(slots), "slot") as bar:
             for i, (meter, port) in enumerate(zip(meters, ports)):
                 thread = threading.Thread(target=_reader, name=f"reader {meter.plan.meter_id}",
-                                          args=(i, port, meter.clock, targets, speed, inbox,
-                                                stopping), daemon=True)
+                                          args=(i, port, meter.lockstep, end, inbox, stopping),
+                                          daemon=True)
                 thread.start()
                 threads.append(thread)
-            _collect(meters, inbox, recorder, targets, speed, bar)
+            return _collect(meters, inbox, recorder, first, bar)
     finally:
         stopping.set()
         for meter in meters:
@@ -563,113 +596,83 @@ def _record_meters(plans: list[MeterPlan], profile: community.Profiles, slots: n
             thread.join(5)
 
 
-def _reader(i: int, port: str, clock: _SharedClock, targets: list[int], speed: float,
-            inbox: queue.Queue, stopping: threading.Event) -> None:
-    """A reader thread: sample one meter, passing readings (and the end, or an error) on."""
+def _reader(i: int, port: str, lockstep: _Lockstep, end: int, inbox: queue.Queue,
+            stopping: threading.Event) -> None:
+    """A reader thread: read one meter, passing its readings (and the end, or an error) on."""
     try:
-        _sample_meter(port, clock, targets, speed,
-                      lambda *reading: inbox.put(("reading", i, reading)), stopping)
-        inbox.put(("done", i, None))
-    except (MeterError, OSError, StopIteration, termios.error) as exc:
+        counts = _read_meter(port, lockstep, end,
+                             lambda *reading: inbox.put(("reading", i, reading)))
+        inbox.put(("done", i, counts))
+    except (MeterError, OSError, termios.error) as exc:
         if not stopping.is_set():  # else: the run is over and the port went with its meter
             inbox.put(("error", i, str(exc) or type(exc).__name__))
 
 
-def _sample_meter(port: str, clock: _SharedClock, targets: list[int], speed: float,
-                  emit: Callable[..., None], stopping: threading.Event) -> None:
-    """Read the meter on `port` as a real one, through open_meter (mode auto-detected), taking
-    one reading when its clock passes each target (unix seconds)."""
-    flusher = os.open(port, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    try:
-        with open_meter(port, reconnect_timeout=0) as meter:
-            line = _Taken(meter)
-            for target in targets:
-                while True:
-                    flushed = _flush_between_writes(flusher, clock, target, speed, stopping)
-                    if flushed is None:
-                        return
-                    flushed_at, made = flushed
-                    line.skip_decoded()
-                    reading, raw = line.next_reading()
-                    if clock.frames > made:  # else it was made before the flush, sent after
-                        break
-                arrived = flushed_at + len(raw) * meter.line.bits_per_char / meter.line.baudrate
-                emit(reading, raw, datetime.fromtimestamp(arrived, UTC))
-    finally:
-        os.close(flusher)
-
-
-def _flush_between_writes(flusher: int, clock: _SharedClock, target: float, speed: float,
-                          stopping: threading.Event) -> tuple[float, int] | None:
-    """Wait until the meter's clock passes `target`, then flush the line's input (what piled
-    up while the reader slept) while its simulator is between two writes, so that the next
-    bytes follow the frame made last; return that frame's time and the number of frames made
-    (None if the run stops)."""
-    while not stopping.is_set():
-        now, made = clock.meter_time, clock.frames
-        if now < target or clock.busy():
-            time.sleep(min(max((target - now) / speed, 0.0005), 0.1))
-            continue
-        termios.tcflush(flusher, termios.TCIFLUSH)
-        if clock.frames == made and not clock.busy():  # no frame made around the flush
-            return now, made
-    return None
-
-
-class _Taken:
-    """A meter's frames, counting those taken, so as to know how many it has decoded ahead."""
-
-    def __init__(self, meter) -> None:
-        self.meter, self.frames, self.count = meter, iter(meter), 0
-
-    def skip_decoded(self) -> None:
-        """Skip the frames decoded before a flush, and the one the flush cut."""
-        for _ in range(self.meter.stats.frames - self.count + 1):
-            next(self.frames)
-            self.count += 1
-
-    def next_reading(self) -> tuple:
-        """The next frame's reading and raw bytes (a frame whose meter id was lost is passed)."""
+def _read_meter(port: str, lockstep: _Lockstep, end: int,
+                emit: Callable[[Reading, bytes, datetime], None]) -> tuple[int, int]:
+    """Read the meter on `port` as a real one, through open_meter (mode auto-detected),
+    decoding every frame up to the one of `end` (unix seconds) and passing each frame's
+    reading, raw bytes and meter time to `emit`. Return how many frames its simulator made
+    and how many were decoded."""
+    with open_meter(port, reconnect_timeout=0) as meter:
         while True:
-            frame = next(self.frames)
-            self.count += 1
+            frame = next(meter)
+            made = lockstep.meter_time
             try:
-                return frame.reading(), self.meter.raw
-            except tic.TicError:
-                continue
+                emit(frame.reading(), meter.raw, datetime.fromtimestamp(made, UTC))
+            except tic.TicError as exc:  # counted: the run fails on frames not recorded
+                log.warning("a frame from %s gave no reading: %s", port, exc)
+            if made >= end:
+                return lockstep.made, meter.stats.frames
+            lockstep.decoded()
 
 
-def _collect(meters: list[_MeterProcess], inbox: queue.Queue, recorder: Recorder,
-             targets: list[int], speed: float, bar: tqdm) -> None:
-    """Record what the readers pass on until every one is done; fail on a reader's error or
-    when a meter stays silent (its simulator stopped, or fell behind on a busy machine)."""
-    taken = [0] * len(meters)
-    running = set(range(len(meters)))
-    patience = STALL_SECONDS + 2 * max(np.diff(targets)) / speed
+def _collect(meters: list[_MeterProcess], inbox: queue.Queue, recorder: Recorder, first: int,
+             bar: tqdm) -> int:
+    """Record what the readers pass on, in batches, until every one is done, counting on `bar`
+    the slots from `first` that every meter has passed; fail on a reader's error, when a meter
+    stays silent, or unless every frame made was decoded and recorded. Return how many frames
+    were recorded."""
+    recorded, reached = [0] * len(meters), [first * community.SLOT_SECONDS] * len(meters)
     heard = [time.monotonic()] * len(meters)
-    while running:
+    done: dict[int, tuple[int, int]] = {}
+    while len(done) < len(meters):
+        batch = []
         try:
-            kind, i, payload = inbox.get(timeout=0.5)
+            batch.append(inbox.get(timeout=0.5))
+            while True:
+                batch.append(inbox.get_nowait())
         except queue.Empty:
-            kind = None
-        if kind == "reading":
-            recorder.record(*payload)
-            taken[i] += 1
+            pass
+        rows, errors = [], []
+        for kind, i, payload in batch:
             heard[i] = time.monotonic()
-            bar.update(max(min(taken) - 1, 0) // len(SAMPLE_OFFSETS) - bar.n)
-        elif kind == "done":
-            running.discard(i)
-        elif kind == "error":
-            raise RunError(f"meter {meters[i].plan.meter_id} ({meters[i].plan.household}) "
-                           f"stopped: {payload}")
-        silent = [i for i in running if time.monotonic() - heard[i] > patience]
+            if kind == "reading":
+                rows.append(payload)
+                recorded[i] += 1
+                reached[i] = payload[2].timestamp()
+            elif kind == "done":
+                done[i] = payload
+            else:
+                plan = meters[i].plan
+                errors.append(f"meter {plan.meter_id} ({plan.household}) stopped: {payload}")
+        recorder.record_many(rows)
+        if errors:
+            raise RunError(errors[0])
+        slots_read = (min(reached) - first * community.SLOT_SECONDS) // community.SLOT_SECONDS
+        bar.update(int(min(max(slots_read, 0), bar.total)) - bar.n)  # every meter past them
+        silent = [i for i in range(len(meters))
+                  if i not in done and time.monotonic() - heard[i] > STALL_SECONDS]
         if silent:
             plan = meters[silent[0]].plan
             raise RunError(f"meter {plan.meter_id} ({plan.household}) sent nothing readable for "
-                           f"{patience:.0f} s: its simulator stopped or fell behind (is the "
-                           f"machine busy? try a lower --speed than {speed:g})")
-    if min(taken) < len(targets):
-        raise RunError(f"a meter stopped early: {min(taken)} of {len(targets)} readings")
+                           f"{STALL_SECONDS:g} s: its simulator or its reader stopped")
+    lost = [f"meter {meters[i].plan.meter_id} ({meters[i].plan.household}): its simulator made "
+            f"{made} frames, its reader decoded {decoded} and recorded {recorded[i]}"
+            for i, (made, decoded) in sorted(done.items()) if not made == decoded == recorded[i]]
+    if lost:
+        raise RunError(f"frames were lost: {'; '.join(lost)}")
+    return sum(recorded)
 
 
 # --- records to energy -------------------------------------------------------------------------
@@ -677,12 +680,10 @@ def _collect(meters: list[_MeterProcess], inbox: queue.Queue, recorder: Recorder
 def _energy(readings: pd.DataFrame, plans: list[MeterPlan],
             slots: np.ndarray) -> community.SlotEnergy:
     """Each meter's import and export per slot from its recorded readings, timed by the meter's
-    own clock where its frames carry one (standard mode's DATE), else by their arrival."""
-    start = datetime.fromtimestamp(int(slots[0]) * community.SLOT_SECONDS, UTC)
-    end = datetime.fromtimestamp((int(slots[-1]) + 1) * community.SLOT_SECONDS, UTC)
-    timed = readings.assign(time=readings.meter_time.fillna(readings.received_at))
-    energy = community.energy_per_slot(timed, start, end, meters=[p.meter_id for p in plans],
-                                       time_column="time")
+    own clock where its frames carry one (standard mode's DATE), else by their stamp."""
+    start, end = _window_times(slots)
+    energy = community.energy_per_slot(_timed(readings), start, end,
+                                       meters=[p.meter_id for p in plans], time_column="time")
     if energy.missing.any():
         meter, slot = np.argwhere(energy.missing)[0]
         raise RunError(f"meter {plans[meter].meter_id} ({plans[meter].household}) has no "
@@ -690,20 +691,28 @@ def _energy(readings: pd.DataFrame, plans: list[MeterPlan],
     return energy
 
 
-def _stamp_skew(readings: pd.DataFrame) -> dict[str, float]:
-    """How far the recorder's stamps are from the meters' own clocks (standard mode's DATE)."""
-    timed = readings.dropna(subset=["meter_time"])
-    if timed.empty:
-        return {}
-    skew = (timed.received_at - timed.meter_time).dt.total_seconds().abs()
-    return {"stamp_skew_median_s": round(float(skew.median()), 2),
-            "stamp_skew_max_s": round(float(skew.max()), 2)}
+def _window_times(slots: np.ndarray) -> tuple[datetime, datetime]:
+    """The start of the first slot and the end of the last (UTC)."""
+    return (datetime.fromtimestamp(int(slots[0]) * community.SLOT_SECONDS, UTC),
+            datetime.fromtimestamp((int(slots[-1]) + 1) * community.SLOT_SECONDS, UTC))
 
 
-def _anchors(readings: pd.DataFrame, plans: list[MeterPlan]) -> tuple[list[int], list[int]]:
-    """Each meter's import and export indexes in its first reading: its indexes at the end of
-    each slot are those plus the energies counted since."""
-    first = readings.sort_values("received_at").groupby("meter_id").first()
+def _timed(readings: pd.DataFrame) -> pd.DataFrame:
+    """`readings` with a ``time`` column: the meter's clock (DATE) where the frame carries it,
+    else the reader's stamp."""
+    return readings.assign(time=readings.meter_time.fillna(readings.received_at))
+
+
+def _anchors(readings: pd.DataFrame, plans: list[MeterPlan],
+             slots: np.ndarray) -> tuple[list[int], list[int]]:
+    """Each meter's import and export indexes at the start of the first slot: its indexes at
+    the end of each slot are those plus the energies counted since."""
+    timed = _timed(readings)
+    first = timed[timed.time == _window_times(slots)[0]].groupby("meter_id").first()
+    missing = sorted(set(p.meter_id for p in plans) - set(first.index))
+    if missing:
+        raise RunError(f"meters {', '.join(missing)} sent no frame at the start of the first "
+                       "slot: their indexes there are unknown")
     rows = first.loc[[p.meter_id for p in plans]]
     return rows.import_wh.astype(int).tolist(), rows.export_wh.fillna(0).astype(int).tolist()
 
@@ -936,6 +945,25 @@ def _check_auction(clearing: settlement.Clearing, orders, trades: np.ndarray, on
                          f"chain, {int(kernel_paid)} µ€ in the kernel")
     if wrong:
         raise SettlementMismatch(wrong)
+
+
+def _check_meters(readings: pd.DataFrame, energy: community.SlotEnergy,
+                  profile: community.Profiles, window: range, plans: list[MeterPlan]) -> None:
+    """Every meter's import and export in every slot must be its household's, from the profile
+    (after the battery), to the Wh; and every standard frame's clock (DATE) must be the stamp
+    its reader gave it; else :class:`MeterMismatch`."""
+    wrong = []
+    for name in ("import_wh", "export_wh"):
+        read, expected = getattr(energy, name), getattr(profile, name)[:, window.start:window.stop]
+        wrong += [f"{plans[h].household} in slot {int(energy.slots[t])}: {name} {read[h, t]} "
+                  f"from its meter, {expected[h, t]} in its profile"
+                  for h, t in np.argwhere(read != expected)]
+    clocked = readings.dropna(subset=["meter_time"])
+    wrong += [f"meter {row.meter_id}: its frame of {row.meter_time.isoformat()} was stamped "
+              f"{row.received_at.isoformat()}"
+              for row in clocked[clocked.meter_time != clocked.received_at].itertuples()]
+    if wrong:
+        raise MeterMismatch(wrong)
 
 
 # --- tables ------------------------------------------------------------------------------------

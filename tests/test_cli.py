@@ -1,4 +1,4 @@
-"""The daisee-lab command: --help, --version, the toolchain run."""
+"""The daisee-lab command: --help, --version, the toolchain run, what `run` prints."""
 
 import re
 import subprocess
@@ -33,3 +33,23 @@ def test_toolchain_prints_balances_and_a_gas_table(capsys):
     table = out.split("gas used per transaction")[1]
     for function in ("constructor", "mint", "transfer", "redeem"):
         assert function in table
+
+
+def test_run_says_each_stage_as_it_ends_then_where_the_report_is_and_how_to_open_it(tmp_path,
+                                                                                  capsys):
+    out = tmp_path / "day"
+    assert main(["run", "--households", "2", "--slots", "2", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    stages = ["community", "meters", "records", "kernel", "chain", "check", "report"]
+    assert [line.split()[0] for line in lines[:7]] == stages
+    assert all(re.fullmatch(r"\w+ +\d+\.\d\d s", line) for line in lines[:7])
+    page = out / "index.html"
+    assert lines[-2:] == [f"report: {page}", f"open it: xdg-open {page}  (or, in a browser, "
+                                             f"{page.resolve().as_uri()})"]
+
+
+def test_run_refuses_an_option_it_does_not_have():
+    done = run("run", "--speed", "1200")  # the meters' time is compressed: no speed to choose
+    assert done.returncode == 2
+    assert "unrecognized arguments: --speed 1200" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -121,7 +121,23 @@ def test_readings_at_take_the_first_frame_at_or_after_each_moment():
         sim.readings_at([later.replace(tzinfo=None)])
 
 
-def test_historic_three_phase_off_peak_switches_to_peak_at_six():
+@pytest.mark.parametrize("mode, producer", [("standard", True), ("historic", False)])
+def test_compressed_time_moves_the_clock_and_exact_indexes_by_frame_seconds(mode, producer):
+    # 148 W for 225 s is 9.25 Wh a frame, exact in binary floating point: the indexes shown
+    # are the exact sums truncated to the Wh, as a real meter's, and whole every fourth frame
+    sim = MeterSimulator(mode, producer=producer, seed=4, start=NOON, frame_seconds=225,
+                         profile=constant(100, 248) if producer else constant(148))
+    readings = [f.reading() for f in tic.decode_frames(sim.render(13))]
+    counted = "export_wh" if producer else "import_wh"
+    assert [getattr(r, counted) - getattr(readings[0], counted) for r in readings] == [
+        int(9.25 * k) for k in range(13)]
+    if mode == "standard":
+        assert [r.meter_time for r in readings] == [
+            NOON + timedelta(seconds=225 * k) for k in range(13)]
+        assert len({r.import_wh for r in readings}) == 1  # PV covers the load
+
+
+
     start = datetime(2025, 1, 15, 5, 59, 50, tzinfo=PARIS)
     sim = MeterSimulator("historic", phases=3, tariff="hchp", seed=4, start=start,
                          profile=constant(2850))
@@ -172,6 +188,11 @@ def test_bit_flips_and_drops_are_rejected_by_the_decoder_not_raised():
     ({"meter_id": "123"}, "meter_id='123'"),
     ({"faults": {"bit_flip": 1.5}}, "bit_flip=1.5"),
     ({"faults": {"lightning": 0.1}}, "unknown fault"),
+    ({"frame_seconds": 0}, "frame_seconds=0: give the meter seconds each frame stands for"),
+    ({"frame_seconds": float("inf")}, "frame_seconds=inf"),
+    ({"frame_seconds": "60"}, "frame_seconds='60'"),
+    ({"frame_seconds": True}, "frame_seconds=True"),
+    ({"frame_seconds": 60, "speed": 2}, "speed=2 with frame_seconds=60: in compressed time"),
 ])
 def test_bad_simulator_settings_are_clear_errors(settings, message):
     with pytest.raises(MeterError, match=re.escape(message)):
@@ -233,6 +254,35 @@ def test_forced_mode_is_checked_against_what_the_meter_sends():
         with pytest.raises(MeterError, match="sends standard-mode frames, not historic"):
             with open_meter(sim.port, mode="historic"):
                 pass
+
+
+@pytest.mark.parametrize("mode", ["standard", "historic"])
+def test_compressed_time_on_a_pty_sends_every_frame_from_the_first(mode):
+    # the simulator waits for a reader, then for the reader: pausing the reader long enough to
+    # fill the pty's buffer drops nothing
+    with MeterSimulator(mode, seed=5, frame_seconds=60) as sim:
+        sent = list(islice(sim.frames(), 200))
+        time.sleep(0.2)  # nothing is written while nobody has the port open
+        with open_meter(sim.port, mode=mode) as meter:  # a forced mode: no reopening
+            received = []
+            for _ in islice(meter, 200):
+                received.append(meter.raw)
+                if len(received) == 10:
+                    time.sleep(0.5)  # the simulator fills the buffer, then waits
+    assert received == sent
+
+
+def test_compressed_time_starts_for_a_reader_that_does_not_flush():
+    with MeterSimulator("historic", seed=6, frame_seconds=60) as sim:
+        first = sim.render(1)
+        reader = os.open(sim.port, os.O_RDONLY | os.O_NOCTTY)  # as cat would: no flush
+        try:
+            got = b""
+            while len(got) < len(first):
+                got += os.read(reader, len(first) - len(got))
+        finally:
+            os.close(reader)
+    assert got == first
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The recorder: readings into SQLite (WAL) and back out as pandas, surviving kill -9."""
+"""The recorder: readings into SQLite (WAL), one or a batch per transaction, and back out as
+pandas, surviving kill -9."""
 
 from __future__ import annotations
 
@@ -110,6 +111,39 @@ def test_naive_datetimes_are_refused_with_the_name_of_the_argument(tmp_path):
         assert len(rec.to_dataframe()) == 0
 
 
+def test_record_many_stores_a_batch_in_one_transaction(tmp_path):
+    path = tmp_path / "r.db"
+    batch = [(standard_reading(east=1000 + n), bytes([n]), T0 + timedelta(seconds=n))
+             for n in range(5)]
+    with Recorder(path) as rec:
+        assert rec.record_many([]) == []
+        rec.record(standard_reading(east=1), b"alone", received_at=T0 - timedelta(hours=1))
+        assert rec.record_many(batch) == [2, 3, 4, 5, 6]
+        assert rec.record_many([(standard_reading(east=7), b"now")]) == [7]  # stamped now
+        other = sqlite3.connect(path)  # committed: another connection sees every row
+        assert other.execute("SELECT count(*) FROM readings").fetchone()[0] == 7
+        other.close()
+        df = rec.to_dataframe()
+    assert list(df["import_wh"]) == [1, 1000, 1001, 1002, 1003, 1004, 7]
+    assert list(df["raw"][1:6]) == [bytes([n]) for n in range(5)]
+    assert df["received_at"].iloc[-1] > pd.Timestamp(T0)
+
+
+@pytest.mark.parametrize("bad_row, message", [
+    ((standard_reading(), b"", datetime(2025, 1, 1)), "received_at.*naive"),
+    ((standard_reading(),), r"row 2 is \(Reading"),
+    ([standard_reading(), b""], r"row 2 is \[Reading"),
+    (("not a reading", b""), "row 2: 'not a reading' is not a Reading"),
+    ((standard_reading(), "text"), "row 2: raw='text' is not bytes"),
+])
+def test_a_bad_row_in_a_batch_stores_nothing(tmp_path, bad_row, message):
+    good = (standard_reading(), b"", T0)
+    with Recorder(tmp_path / "r.db") as rec:
+        with pytest.raises(RecorderError, match=message):
+            rec.record_many([good, good, bad_row, good])
+        assert len(rec.to_dataframe()) == 0
+
+
 def test_unwritable_path_is_a_clear_error(tmp_path):
     path = tmp_path / "no-such-folder" / "r.db"
     with pytest.raises(RecorderError, match="no-such-folder.*folder must exist") as info:
@@ -140,20 +174,25 @@ RECORDING_SCRIPT = textwrap.dedent("""
     from daisee_lab.reading import Reading
     from daisee_lab.recorder import Recorder
 
+    batch = int(sys.argv[2])  # 0: one record() at a time; else record_many() of that many
     with Recorder(sys.argv[1]) as rec:
         index = 0
         while True:
-            reading = Reading(protocol="tic", mode="standard", meter_id="KILLME",
-                              import_wh=index, registers={"EAST": index})
-            row_id = rec.record(reading, bytes([index % 128]) * 300)
-            print(row_id, index, flush=True)  # printed only once committed
-            index += 1
+            readings = [Reading(protocol="tic", mode="standard", meter_id="KILLME",
+                                import_wh=i, registers={"EAST": i})
+                        for i in range(index, index + max(batch, 1))]
+            rows = [(reading, bytes([reading.import_wh % 128]) * 300) for reading in readings]
+            ids = rec.record_many(rows) if batch else [rec.record(*rows[0])]
+            for row_id, reading in zip(ids, readings):
+                print(row_id, reading.import_wh, flush=True)  # printed only once committed
+            index += len(readings)
 """)
 
 
-def test_kill_9_loses_no_committed_row(tmp_path):
+@pytest.mark.parametrize("batch", [0, 7])
+def test_kill_9_loses_no_committed_row(tmp_path, batch):
     path = tmp_path / "killed.db"
-    proc = subprocess.Popen([sys.executable, "-c", RECORDING_SCRIPT, str(path)],
+    proc = subprocess.Popen([sys.executable, "-c", RECORDING_SCRIPT, str(path), str(batch)],
                             stdout=subprocess.PIPE, text=True)
     reported = {}
     try:

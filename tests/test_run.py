@@ -1,6 +1,7 @@
-"""The main job, `daisee-lab run`: a small day through the whole pipeline, its report checked
-against an independent settlement and against the chain itself; the auction; bad arguments; a
-failure or a Ctrl-C mid-run keeping what was recorded."""
+"""The main job, `daisee-lab run`: a small day through the whole pipeline, every frame recorded
+and the meters' energy equal to the profiles', its report checked against an independent
+settlement and against the chain itself; the auction; bad arguments; a failure or a Ctrl-C
+mid-run keeping what was recorded."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from daisee_lab import community, settlement
+from daisee_lab import community, settlement, tic
+from daisee_lab import run as run_module
 from daisee_lab.chain import Chain
 from daisee_lab.cli import main
 from daisee_lab.meter import PARIS
 from daisee_lab.recorder import Recorder
-from daisee_lab.run import FUNDS_UEUR, GRID_BUY, GRID_SELL, run_day
+from daisee_lab.run import FUNDS_UEUR, GRID_BUY, GRID_SELL, MeterMismatch, RunError, run_day
 from daisee_lab.settlement import reference
 
 NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
@@ -53,14 +55,22 @@ def test_a_small_day_goes_from_the_meters_bytes_to_the_chain_and_the_report(tmp_
         bills = pd.read_csv(out / "bills.csv", dtype={"meter_id": str})
         slots = pd.read_csv(out / "slots.csv")
 
-        # the meters: one per household, read in its own mode, every reading recorded
+        # the meters: one per household, read in its own mode, every frame decoded and
+        # recorded: four a slot, from a quarter of an hour before the first slot to the end of
+        # the last, stamped with the meter's clock (its DATE where the frame carries one)
         homes = community.make_households(3, 0)
         assert bills["mode"].tolist() == ["standard" if h.prosumer else "historic" for h in homes]
         largest = max((h for h in homes if not h.prosumer), key=lambda h: h.annual_kwh)
         with Recorder(out / "readings.sqlite") as recorder:
             readings = recorder.to_dataframe()
+        start, end = window(day, NOON)
+        frames = pd.date_range(start - timedelta(minutes=15), end, freq="225s")
         by_meter = readings.groupby("meter_id")
-        assert (by_meter.size() >= 2 * (len(NOON) + 1)).all()
+        for meter, stamps in by_meter.received_at:
+            assert stamps.tolist() == frames.tolist(), meter
+        assert report.figures["frames"] == len(readings) == 3 * len(frames)
+        clocked = readings.dropna(subset=["meter_time"])
+        assert len(clocked) == len(frames) and (clocked.meter_time == clocked.received_at).all()
         assert by_meter["mode"].unique().map(list).to_dict() == {
             m: [mode] for m, mode in zip(bills.meter_id, bills["mode"])}
         assert by_meter.phases.max().loc[bills.meter_id].tolist() == [
@@ -68,20 +78,14 @@ def test_a_small_day_goes_from_the_meters_bytes_to_the_chain_and_the_report(tmp_
         assert readings[readings["mode"] == "historic"].export_wh.isna().all()
         assert readings[readings["mode"] == "standard"].export_wh.notna().all()
 
-        # what is settled is the meters' data (timed by the meter's clock where it sends one),
-        # and it follows the households' profiles
-        start, end = window(day, NOON)
-        timed = readings.assign(time=readings.meter_time.fillna(readings.received_at))
-        energy = community.energy_per_slot(timed, start, end, meters=bills.meter_id.tolist(),
-                                           time_column="time")
+        # what is settled is the meters' data, and it is the households' profiles (after their
+        # battery) to the Wh, in every slot
+        energy = community.energy_per_slot(readings, start, end, meters=bills.meter_id.tolist())
         assert (energy.import_wh == report.energy.import_wh).all()
         assert (energy.export_wh == report.energy.export_wh).all()
         profile = community.profiles(homes, day, 1, 0)
-        expected = {"import": profile.import_wh[:, NOON.start:NOON.stop],
-                    "export": profile.export_wh[:, NOON.start:NOON.stop]}
-        for name, recorded in (("import", energy.import_wh), ("export", energy.export_wh)):
-            assert abs(recorded.sum() - expected[name].sum()) <= 0.01 * expected[name].sum() + 5
-            assert np.abs(recorded - expected[name]).mean() < 10
+        assert (energy.import_wh == profile.import_wh[:, NOON.start:NOON.stop]).all()
+        assert (energy.export_wh == profile.export_wh[:, NOON.start:NOON.stop]).all()
         assert energy.export_wh.sum() > 1000  # the producer sells at noon
 
         # the report's numbers are an independent settlement's (the plain reference)
@@ -202,10 +206,49 @@ def test_a_mismatch_fails_loudly_and_keeps_what_was_recorded(tmp_path, capsys, m
     assert main(["run", "--households", "0", "--out", str(out)]) == 2  # a report folder: reused
 
 
+def test_meters_that_differ_from_the_profiles_fail_the_run(tmp_path, monkeypatch):
+    real = run_module._SlotProfile.__call__
+
+    def four_watts_more_at_noon(self, t):  # in the simulators, forked with it
+        load_w, pv_w = real(self, t)
+        return load_w + 4 * (t.hour == 12 and t.minute < 15), pv_w  # 1 Wh more in one slot
+
+    monkeypatch.setattr(run_module._SlotProfile, "__call__", four_watts_more_at_noon)
+    out = tmp_path / "day"
+    with pytest.raises(MeterMismatch) as caught:
+        run_day(households=2, date="2026-06-21", slots=NOON, out=out, progress=False)
+    profile = community.profiles(community.make_households(2, 0), date(2026, 6, 21), 1, 0)
+    expected = []
+    for name, change in (("import_wh", 1), ("export_wh", -1)):  # a producer exports 1 Wh less
+        wh = getattr(profile, name)[:, 48]
+        expected += [f"h0{h} in slot {int(profile.slots[48])}: {name} {wh[h] + change} from its "
+                     f"meter, {wh[h]} in its profile"
+                     for h in (0, 1) if (name == "export_wh") == (profile.export_wh[h, 48] > 0)]
+    assert caught.value.mismatches == expected and len(expected) == 2
+    assert json.loads((out / "run.json").read_text())["status"].startswith(
+        "failed: the meters and the profiles disagree: h00 in slot")
+
+
+def test_a_frame_decoded_but_not_recorded_fails_the_run(tmp_path, monkeypatch):
+    real, calls = tic.Frame.reading, []
+
+    def lose_the_tenth(frame):
+        calls.append(frame)
+        if len(calls) == 10:
+            raise tic.TicError("lost to a test")
+        return real(frame)
+
+    monkeypatch.setattr(tic.Frame, "reading", lose_the_tenth)
+    with pytest.raises(RunError, match=r"frames were lost: meter \d{12} \(h00\): its simulator "
+                       r"made 13 frames, its reader decoded 13 and recorded 12"):
+        run_day(households=1, date="2026-06-21", slots=range(48, 50), out=tmp_path / "day",
+                progress=False)
+
+
 def test_ctrl_c_stops_the_meters_and_keeps_what_was_recorded(tmp_path):
     out = tmp_path / "interrupted"
-    run = subprocess.Popen([sys.executable, "-m", "daisee_lab.cli", "run", "--households", "2",
-                            "--slots", "40", "--speed", "300", "--out", str(out)],
+    run = subprocess.Popen([sys.executable, "-m", "daisee_lab.cli", "run", "--households", "20",
+                            "--out", str(out)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while recorded(out) < 4:
@@ -213,7 +256,9 @@ def test_ctrl_c_stops_the_meters_and_keeps_what_was_recorded(tmp_path):
         time.sleep(0.2)
     run.send_signal(signal.SIGINT)
     assert run.wait(30) == 130
-    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "interrupted"
+    assert "meters" not in status["timings"]  # it was reading the meters
     assert recorded(out) >= 4
     time.sleep(0.5)
     assert not processes_naming(out), "a simulator outlived the run"
