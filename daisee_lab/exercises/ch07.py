@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from daisee_lab.exercises import checker
 from daisee_lab.meter import PARIS
 
 READING_7_1 = (4_200_000, 0)  # the import and export indexes (Wh) exercise 7.1 signs
-ATTACKS_7_2 = ("tampered", "replayed", "other registry")
+LAST_7_2 = (10, 5_000, 0)  # exercise 7.2: the registry's last reading (slot, import, export)
+CASES_7_2 = ("relayed", "an hour late", "older slot", "other chain")
+ACCEPTED = "accepted"
 SIMULATOR_7_3 = {"seed": 5, "producer": True}  # the meter of exercise 7.3
 SLOT_7_3 = datetime(2025, 6, 21, 12, 15, tzinfo=PARIS)  # the slot of exercise 7.3 starts then
 
 
-def _dry_run(registry, signed):
-    """The revert the registry would answer to `signed` (a call: nothing changes), or None."""
+def _dry_run(registry, signed, sender: str | None = None):
+    """The revert the registry would answer to `signed` sent by `sender` (a call: nothing
+    changes), or None."""
     from daisee_lab.chain.reverts import REVERT_EXCEPTIONS, decode_revert, error_selectors
 
     try:
-        registry.web3.functions.submitReading(signed.slot, signed.calldata()).call()
+        registry.web3.functions.submitReading(signed.slot, signed.calldata()).call(
+            {"from": sender} if sender else {})
     except REVERT_EXCEPTIONS as exc:
         return decode_revert(exc, error_selectors([registry.abi]))
     return None
@@ -55,53 +58,66 @@ def accepted_reading(answer: object) -> tuple[bool, str]:
     return False, f"{revert.message}: {hints.get(revert.name, 'read the revert')}"
 
 
-def _attack_errors() -> dict[str, str]:
-    """Run exercise 7.2's three attacks on a fresh chain; return each one's custom error."""
+def _outcomes() -> dict[str, str]:
+    """Run exercise 7.2's four readings on a fresh chain, each against a registry whose last
+    reading of the meter is LAST_7_2; return "accepted" or the custom error of each."""
     from daisee_lab.chain import Chain
     from daisee_lab.contracts import make_households, public_id_bytes, sign_reading
 
-    chain = Chain(accounts=2)
-    operator, household = chain.accounts
+    chain = Chain(accounts=3)
+    operator, household, stranger = chain.accounts
     (home,) = make_households([household.address], seed=72)
-    registries = [chain.deploy("MeterRegistry", operator.address, sender=operator)
-                  for _ in range(2)]
-    for registry in registries:
-        registry.register([(home.meter, public_id_bytes(home.public_id), home.account)],
-                          sender=operator)
-    chain_id, found = chain.w3.eth.chain_id, {}
-    first = sign_reading(home.meter_key, registries[0].address, chain_id, home.meter, 10, 5000, 0)
-    registries[0].submitReading(first.slot, first.calldata(), sender=operator)
-    second = sign_reading(home.meter_key, registries[0].address, chain_id, home.meter, 11, 6000,
-                          0)
-    elsewhere = sign_reading(home.meter_key, registries[1].address, chain_id, home.meter, 11,
-                             6000, 0)
-    for name, reading in (("tampered", replace(second, import_wh=5500)), ("replayed", first),
-                          ("other registry", elsewhere)):
-        found[name] = _dry_run(registries[0], reading).name
+    registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
+    registry.register([(home.meter, public_id_bytes(home.public_id), home.account)],
+                      sender=operator)
+    chain_id = chain.w3.eth.chain_id
+    slot, import_wh, export_wh = LAST_7_2
+    last = sign_reading(home.meter_key, registry.address, chain_id, home.meter, slot, import_wh,
+                        export_wh)
+    registry.submitReading(last.slot, last.calldata(), sender=operator)
+    readings = {
+        "relayed": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
+                                slot + 1, import_wh + 300, export_wh),
+        "an hour late": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
+                                     slot + 4, import_wh + 1_100, export_wh),
+        "older slot": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
+                                   slot - 1, import_wh + 400, export_wh),
+        "other chain": sign_reading(home.meter_key, registry.address, chain_id + 1, home.meter,
+                                    slot + 1, import_wh + 300, export_wh),
+    }
+    found = {}
+    for name, reading in readings.items():
+        revert = _dry_run(registry, reading, sender=stranger.address)
+        found[name] = ACCEPTED if revert is None else revert.name
     return found
 
 
 @checker("7.2")
-def attack_errors(answer: object) -> tuple[bool, str]:
-    """A dict naming the custom error that stops each attack of ATTACKS_7_2."""
-    if not isinstance(answer, dict) or set(answer) != set(ATTACKS_7_2):
-        return False, f"answer with a dict with the keys {list(ATTACKS_7_2)}"
-    right = _attack_errors()
-    wrong = [k for k in ATTACKS_7_2 if answer[k] != right[k]]
+def accepted_or_refused(answer: object) -> tuple[bool, str]:
+    """A dict saying, for each reading of CASES_7_2, "accepted" or the custom error that stops
+    it. The checker sends them (as calls) to a registry of its own."""
+    if not isinstance(answer, dict) or set(answer) != set(CASES_7_2):
+        return False, (f"answer with a dict with the keys {list(CASES_7_2)}, each value "
+                       f"{ACCEPTED!r} or an error name")
+    right = _outcomes()
+    wrong = [k for k in CASES_7_2 if answer[k] != right[k]]
     if not wrong:
-        return True, ("a changed index or another registry changes the signed digest, so the "
-                      "signature recovers a stranger; a replay passes the signature but not "
-                      "the slot check.")
-    attack = wrong[0]
+        return True, ("two pass and two fail. The registry checks who *signed*, never who "
+                      "sends; and that slots move forward, not that they are consecutive: a "
+                      "meter silent for an hour reports the hour's energy against one slot, and "
+                      "whatever settles the slots must decide what to make of it. A replay or "
+                      "an older slot fails the slot check; another chain fails the signature, "
+                      "because the chain id is in the EIP-712 domain.")
+    case = wrong[0]
     hint = {
-        "tampered": "the signature covers the indexes: what does ecrecover return when the "
-                    "message changed?",
-        "replayed": "the signature is genuine; what does the registry remember about the "
-                    "meter's last reading?",
-        "other registry": "the EIP-712 domain holds the registry's address: which digest did "
-                          "the meter sign, and which does this registry compute?",
-    }[attack]
-    return False, f"not {answer[attack]!r} for the {attack} reading: {hint}"
+        "relayed": "does submitReading look at msg.sender, or only at the signature?",
+        "an hour late": "the registry compares the new slot with the last one: which "
+                        "comparison, > or == last + 1?",
+        "older slot": "the indexes went up, but which slot does the registry remember?",
+        "other chain": "the chain id is part of the EIP-712 domain the meter signs: which "
+                       "address does ecrecover give for a digest the meter did not sign?",
+    }[case]
+    return False, f"not {answer[case]!r} for {case!r}: {hint}"
 
 
 def _exported_in_slot() -> tuple[int, int, int]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.patches import Patch
+from matplotlib.ticker import StrMethodFormatter
 
 from daisee_lab.plots.figure import Figure, local_hours
 
@@ -24,6 +26,7 @@ def gas_per_transaction(labels: Sequence[str], gas: Sequence[int],
     ax.bar_label(bars, labels=[f"{g:,}" for g in gas], padding=3, fontsize=8)
     ax.set_yticks(positions, labels)
     ax.set_xlabel("gas used")
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_ylabel("transaction")
     ax.set_title(title)
     ax.set_xlim(0, max(gas, default=1) * 1.18)
@@ -40,7 +43,7 @@ def digest_bits(digests: Mapping[str, bytes], title: str = "the 256 bits each me
     rows = np.array([np.unpackbits(np.frombuffer(bytes(digests[n]), dtype=np.uint8))
                      for n in names])
     differs = rows != rows[0]
-    figure = Figure(figsize=(9, 0.5 * len(names) + 1.4))
+    figure = Figure(figsize=(9, 0.5 * len(names) + 1.8))
     ax = figure.add_subplot()
     image = np.where(differs, 2, rows)  # 0, 1 as in the first digest; 2 where it differs
     colours = np.array([[0.93, 0.93, 0.93], [0.45, 0.45, 0.45], [0.84, 0.15, 0.16]])
@@ -51,6 +54,11 @@ def digest_bits(digests: Mapping[str, bytes], title: str = "the 256 bits each me
     ax.set_xlabel("bit of the digest (0 = the first bit of its 32 bytes)")
     ax.set_ylabel("message signed")
     ax.set_title(title)
+    ax.legend(handles=[Patch(color=colours[0], label="bit 0, as in the first row"),
+                       Patch(color=colours[1], label="bit 1, as in the first row"),
+                       Patch(color=colours[2], label="differs from the first row")],
+              loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=8,
+              frameon=False)
     figure.alt = (f"{title}: " + "; ".join(
         f"{n}: {d.sum()} of 256 bits differ from the first" for n, d in
         list(zip(names, differs))[1:]))
