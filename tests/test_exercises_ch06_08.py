@@ -1,6 +1,8 @@
 """Checkers of chapters 6 to 8 (contracts): right answers pass, wrong ones get a hint."""
 
+import math
 from datetime import datetime
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -125,10 +127,18 @@ def test_chapter_8_checkers():
     assert "grid alone" in check("8.1", int(ch08._payments("none")[sunniest].sum())).message
     assert "whole number" in check("8.1", "much").message
     result = settle(day.import_wh, day.export_wh, ch08.GRID_BUY, ch08.GRID_SELL, "mmr")
-    rounding = int(result.rounding.sum())
-    assert 0 < rounding < 96 * (len(homes) + 2) and check("8.2", rounding)
-    assert "below zero" in check("8.2", -rounding).message
-    assert "grid was paid" in check("8.2", int(result.grid_bill.sum())).message
+    worked = ch08.slot_by_hand()
+    wh, d, g, paid = worked["wh"], worked["demand"], worked["surplus"], worked["paid"]
+    assert 0 < g < d and wh > 0  # the slot exercises the G < D branch and the rounding
+    price = Fraction(ch08.GRID_BUY + ch08.GRID_SELL, 2) * g + ch08.GRID_BUY * (d - g)
+    exact = wh * price / d / 1000
+    assert exact.denominator != 1 and paid == math.ceil(exact) and check("8.2", paid)
+    assert "rounded up" in check("8.2", paid - 1).message
+    assert "positive when it pays" in check("8.2", -paid).message
+    assert "grid's price" in check("8.2", wh * ch08.GRID_BUY // 1000).message
+    at_pmid = math.ceil(Fraction(wh * (ch08.GRID_BUY + ch08.GRID_SELL), 2000))
+    assert "Pmid for every Wh" in check("8.2", at_pmid).message
+    assert "whole number" in check("8.2", float(paid)).message
     slot, debt = ch08.debt_after_day()
     first = int(datetime(2025, 6, 21, tzinfo=ZoneInfo("Europe/Paris")).timestamp()) // 900
     cumulative = result.payments[ch08.DEBTOR].cumsum()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+import math
+from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
 
 from daisee_lab.exercises import checker
-
-GRID_BUY, GRID_SELL = 251_600, 40_000  # µ€/kWh, as in the chapter
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, the book's grid prices
 DAY = date(2025, 6, 21)                # profiles(make_households(6, seed=8), DAY, 1, seed=8)
 HOMES, SEED = 6, 8
+HOUSEHOLD_8_2, AT_8_2 = "h04", "08:00"   # exercise 8.2: its payment in the slot from 08:00
 DEBTOR, DEBTOR_DEPOSIT = 0, 100_000     # exercise 8.3: household h00 deposits 0.10 €
 
 
@@ -56,24 +58,45 @@ def day_payment(answer: object) -> tuple[bool, str]:
                    f"{homes[sunniest].pv_kwp} kWp) in the payments of the whole day")
 
 
-@checker("8.2")
-def rounding_account(answer: object) -> tuple[bool, str]:
-    """µ€ in the market's rounding account after the chapter's day (mmr)."""
-    from daisee_lab.settlement import settle
+def slot_by_hand() -> dict:
+    """Exercise 8.2 worked from the kernel: the household's energy, the slot's demand D and
+    surplus G, and what it pays (µ€) in the slot starting AT_8_2, Paris time."""
+    homes, day = _day()
+    h = [home.name for home in homes].index(HOUSEHOLD_8_2)
+    t = list(day.times.tz_convert("Europe/Paris").strftime("%H:%M")).index(AT_8_2)
+    return {"t": t, "wh": int(day.import_wh[h, t]), "demand": int(day.import_wh[:, t].sum()),
+            "surplus": int(day.export_wh[:, t].sum()), "paid": int(_payments("mmr")[h, t])}
 
-    _, day = _day()
-    result = settle(day.import_wh, day.export_wh, GRID_BUY, GRID_SELL, "mmr")
-    right = int(result.rounding.sum())
+
+@checker("8.2")
+def payment_by_hand(answer: object) -> tuple[bool, str]:
+    """What HOUSEHOLD_8_2 pays (µ€) in the slot from AT_8_2, computed as the contract does: the
+    mid-market rate with exact fractions, a payment rounded up."""
     if not _number(answer):
-        return False, "answer with a whole number of µ€ (market.roundingBalance())"
+        return False, "answer with a whole number of µ€ (math.ceil gives an int)"
+    worked = slot_by_hand()
+    wh, d, g, right = worked["wh"], worked["demand"], worked["surplus"], worked["paid"]
     if answer == right:
-        return True, (f"{right} µ€: every payment in is rounded up and every payment out down, "
-                      "so the community keeps a few µ€ a slot and never owes any.")
-    if answer < 0:
-        return False, "the rounding account never goes below zero: look at the rounding rule"
-    if answer == int(result.grid_bill.sum()):
-        return False, "that is what the grid was paid; the rounding is what is left over"
-    return False, "read it from the market after the whole day: market.roundingBalance()"
+        return True, (f"{right} µ€ for {wh} Wh: with G = {g} < D = {d} Wh, buyers pay Pmid for "
+                      f"the neighbours' {g} Wh and the grid's price for the other {d - g}, "
+                      "shared in proportion, and a payment is rounded up. The contract and the "
+                      "kernel compute exactly this.")
+    pmid2 = GRID_BUY + GRID_SELL  # 2·Pmid
+    exact = Fraction(wh * (pmid2 * g + 2 * GRID_BUY * (d - g)), 2 * d * 1000)
+    if answer == right - 1 or answer == math.floor(exact):
+        return False, ("off by one µ€: a household that pays is rounded up (math.ceil), one that "
+                       "is paid rounded down; the community keeps the difference")
+    if answer == -right:
+        return False, f"{HOUSEHOLD_8_2} buys in this slot: a payment is positive when it pays"
+    if answer in (wh * GRID_BUY // 1000, math.ceil(Fraction(wh * GRID_BUY, 1000))):
+        return False, ("that is the grid's price for every Wh; the neighbours' surplus G is "
+                       "sold at Pmid = (λb + λs) / 2")
+    if answer == math.ceil(Fraction(wh * pmid2, 2000)):
+        return False, (f"that is Pmid for every Wh; only G = {g} of the D = {d} Wh bought come "
+                       "from neighbours, the rest from the grid at λb")
+    return False, (f"take D and G of the slot (sums over the households of import_wh and "
+                   f"export_wh), the price (Pmid·G + λb·(D − G)) / D µ€/kWh as a Fraction, "
+                   f"times {HOUSEHOLD_8_2}'s Wh / 1000, rounded up")
 
 
 def debt_after_day() -> tuple[int, int]:
