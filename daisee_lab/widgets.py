@@ -8,6 +8,7 @@ from itertools import islice
 import ipywidgets as w
 
 from daisee_lab.reading import Reading
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 
 
 class PowerGauge:
@@ -60,10 +61,11 @@ class BillExplorer:
     each household's bill against the baseline, recomputed on every change.
 
     `load_wh` and `pv_wh` are gross (households, slots) arrays; the PV slider scales `pv_wh`, and
-    each slot is netted behind the meter (no batteries).
+    each slot is netted behind the meter (no batteries). The prices start at the book's grid
+    prices (:mod:`daisee_lab.tariffs`).
     """
 
-    def __init__(self, load_wh, pv_wh, names, grid_buy: int = 251_600, grid_sell: int = 40_000):
+    def __init__(self, load_wh, pv_wh, names, grid_buy: int = GRID_BUY, grid_sell: int = GRID_SELL):
         import numpy as np
 
         self._load, self._pv = np.asarray(load_wh, np.int64), np.asarray(pv_wh, np.int64)

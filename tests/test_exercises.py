@@ -54,7 +54,7 @@ RIGHT = {
     "2.1": ("historic", 1200),
     "2.2": None,  # needs the recording fixture: see test_exercise_2_2
     "2.3": right_average_power,
-    "5.1": "last_ask",
+    "5.1": (250_000, 250_000),
     "5.2": 124_000,
     "5.3": 240_000,
 }
@@ -76,8 +76,9 @@ WRONG = [  # exercise, answer, a phrase the hint must contain
     ("2.2", 130, "a pair"),
     ("2.3", per_second, "multiply by 3600"),
     ("2.3", lambda a, b: b.import_wh - a.import_wh, "power = energy / time"),
-    ("5.1", "midpoint", "take the lowest"),
-    ("5.1", "mcafee", "answer with one of"),
+    ("5.1", (230_000, 250_000), "partly filled"),
+    ("5.1", (250_000, 260_000), "k-th units"),
+    ("5.1", "midpoint", "a pair"),
     ("5.2", 237_500, "what the buyers pay"),
     ("5.2", 1, "summed"),
     ("5.3", 250_000, "no better than the truth"),
@@ -127,14 +128,55 @@ def test_chapter_3_and_4_checkers():
     assert check("3.2", shared) and not check("3.2", shared + 1)
     assert check("3.3", lambda m: int(m.timestamp()) // 900)
     assert "time zone" in check("3.3", lambda m: (m.hour * 3600 + m.minute * 60) // 900).message
-    bob = -int(settle(np.array([[600], [0]]), np.array([[0], [900]]), 251_600, 40_000,
-                      "mmr").payments[1, 0])
-    assert check("4.1", bob) and "negative" in check("4.1", -bob).message
-    assert "one of" in check("4.2", "cheapest").message
-    _homes, week = ch04._week()
-    rounding = int(settle(week.import_wh, week.export_wh, 251_600, 40_000,
-                          "bill_sharing").rounding.sum())
-    assert check("4.3", rounding) and not check("4.3", rounding + 1)
+    assert check("4.1", 45_666) and "negative" in check("4.1", -45_666).message
+    assert "rounded down" in check("4.1", 45_667).message  # nearest, not down
+    assert "both sellers" in check("4.1", 82_199).message
+    assert "a dict" in check("4.2", "mmr").message
+
+
+def test_exercise_4_1_needs_the_rounding_rule():
+    """Bob's 500 of 900 Wh at (Pmid·600 + λs·300)/900 is not a whole number of µ€."""
+    import numpy as np
+
+    from daisee_lab.settlement import settle
+    from daisee_lab.tariffs import GRID_BUY, GRID_SELL
+
+    result = settle(np.array([[600], [0], [0]]), np.array([[0], [500], [400]]), GRID_BUY,
+                    GRID_SELL, "mmr")
+    exact = 500 * ((GRID_BUY + GRID_SELL) / 2 * 600 + GRID_SELL * 300) / 900 / 1000
+    assert exact != int(exact) and -result.payments[1, 0] == int(exact) == 45_666
+    assert result.rounding[0] == 1
+
+
+def test_exercise_4_2_producers_share_of_the_savings():
+    from daisee_lab.exercises import ch04
+
+    shares = ch04._producers_share()
+    assert shares["bill_sharing"] < 0 < shares["sdr"] < shares["mmr"]  # bill sharing: producers pay
+    assert check("4.2", shares)
+    assert check("4.2", {m: round(v, 3) for m, v in shares.items()})
+    assert "consumers' share" in check("4.2", {**shares, "sdr": 1 - shares["sdr"]}).message
+    assert "one share for each" in check("4.2", {"mmr": 0.5}).message
+    assert "is off" in check("4.2", {**shares, "sdr": 0.3}).message
+
+
+def conserved(result):
+    per_slot = (result.payments.sum(axis=0) == result.grid_bill + result.rounding).all()
+    return bool(per_slot and (result.rounding >= 0).all())
+
+
+def test_exercise_4_3_conservation():
+    assert check("4.3", conserved)
+    totals_only = check("4.3", lambda r: bool(r.payments.sum() == r.grid_bill.sum()
+                                                + r.rounding.sum()))
+    assert not totals_only and "moved between slots" in totals_only.message
+    no_sign = check("4.3", lambda r: bool((r.payments.sum(axis=0) == r.grid_bill
+                                           + r.rounding).all()))
+    assert not no_sign and "never negative" in no_sign.message
+    assert "a real settlement is conserved" in check("4.3", lambda r: False).message
+    assert "raised" in check("4.3", lambda r: r.nothing).message
+    assert "function itself" in check("4.3", 3).message
+
 
 def test_an_exercise_not_answered_yet_gets_no_verdict():
     feedback = check("4.1", None)

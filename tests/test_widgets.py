@@ -44,3 +44,13 @@ def test_bill_explorer_recomputes_bills_from_its_sliders():
     assert (alone["saving €"] == 0).all() and alone.loc["b", "baseline €"] == 0.06
     explorer.method.value = "sdr"
     assert "sdr €" in explorer.table().columns
+
+
+def test_the_bill_explorer_starts_at_the_books_grid_prices():
+    import numpy as np
+
+    from daisee_lab.tariffs import GRID_BUY, GRID_SELL
+    from daisee_lab.widgets import BillExplorer
+
+    explorer = BillExplorer(np.array([[100]]), np.array([[0]]), ["a"])
+    assert (explorer.grid_buy.value, explorer.grid_sell.value) == (GRID_BUY, GRID_SELL)

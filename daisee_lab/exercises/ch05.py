@@ -1,4 +1,6 @@
-"""Chapter 5, auctions: price rules, gains from trade, and a profitable lie."""
+"""Chapter 5, auctions: the Walrasian interval, gains from trade, and a profitable lie.
+
+The order book's prices are teaching numbers, not the grid's (see daisee_lab.tariffs)."""
 
 from __future__ import annotations
 
@@ -20,18 +22,43 @@ def _clear(bid_prices=None, rule="midpoint"):
                                 ASKS["price"], ASKS["wh"], rule=rule)
 
 
+def walrasian_interval() -> tuple[int, int]:
+    """The Walrasian interval [max(s_k, b_{k+1}), min(b_k, s_{k+1})] of the chapter's book."""
+    bids = sorted(zip(BIDS["price"], BIDS["wh"]), reverse=True)
+    asks = sorted(zip(ASKS["price"], ASKS["wh"]))
+    volume = int(_clear().volume)
+
+    def unit(side, n, none):  # the price of the n-th unit (1-based) of a merit-ordered side
+        for price, wh in side:
+            if n <= wh:
+                return price
+            n -= wh
+        return none
+
+    b_k, s_k = unit(bids, volume, 0), unit(asks, volume, 0)
+    b_next, s_next = unit(bids, volume + 1, 0), unit(asks, volume + 1, 10**12)
+    return max(s_k, b_next), min(b_k, s_next)
+
+
 @checker("5.1")
-def buyers_best_rule(answer: object) -> tuple[bool, str]:
-    """The uniform price rule that gives the buyers of the chapter's order book the lowest price."""
-    prices = {rule: int(_clear(rule=rule).price) for rule in UNIFORM_RULES}
-    best = min(prices.values())
-    if answer not in prices:
-        return False, f"answer with one of {', '.join(UNIFORM_RULES)}"
-    if prices[answer] == best:
-        return True, (f"{answer} sets {best} µ€/kWh, the lowest of the uniform prices "
-                      f"{prices}.")
-    return False, (f"{answer} gives {prices[answer]} µ€/kWh; compare each rule's Clearing.price "
-                   "and take the lowest")
+def walrasian(answer: object) -> tuple[bool, str]:
+    """The Walrasian interval (low, high) of the chapter's order book, in µ€/kWh."""
+    low, high = walrasian_interval()
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
+        return False, "answer with a pair (low, high) of prices in µ€/kWh"
+    if tuple(answer) == (low, high):
+        prices = {rule: int(_clear(rule=rule).price) for rule in UNIFORM_RULES}
+        outside = [rule for rule, p in prices.items() if not low <= p <= high]
+        return True, (f"[{low:,}, {high:,}]: one price only, because the marginal bid is only "
+                      f"partly filled, so its own price is also b_(k+1). {', '.join(outside)} "
+                      "set a price outside it: read on.")
+    if tuple(answer) == (230_000, 250_000):
+        return False, ("that is [s_k, b_k]; the interval also keeps out b_(k+1) and s_(k+1): the "
+                       "marginal bid is only partly filled, so its next unit has its own price")
+    if tuple(answer) == (high, low) and low != high:
+        return False, "the low end first: (low, high)"
+    return False, ("find the k-th units (the last traded, k = the volume) and the (k+1)-th on "
+                   "each side of the merit order, then [max(s_k, b_(k+1)), min(b_k, s_(k+1))]")
 
 
 @checker("5.2")

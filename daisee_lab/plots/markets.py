@@ -67,9 +67,10 @@ def slot_prices(times, prices: dict[str, np.ndarray], title: str, grid_buy: int 
     ax = figure.add_subplot()
     for label, values in prices.items():
         ax.step(times, values, where="post", label=label)
-    for value, label in ((grid_buy, "grid buy price λb"), (grid_sell, "grid sell price λs")):
+    for value, label, style in ((grid_buy, "grid buy price λb", "--"),
+                                (grid_sell, "grid sell price λs", ":")):
         if value is not None:
-            ax.axhline(value, color="grey", linestyle="--", linewidth=1, label=label)
+            ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=label)
     ax.set_ylabel("price (µ€/kWh)")
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
