@@ -4,17 +4,19 @@
     python benchmarks/classroom.py --small    # 20 learners, 3 slots; bursts of 4
     python benchmarks/classroom.py --json     # the figures as one JSON object
 
-Two measurements on one anvil node, with the 20 learners as threads of this process (a room
-would spread their signing over 20 laptops; here one Python interpreter signs for everyone,
-on 2 cores shared with anvil):
+Two measurements on one anvil node, which learners reach through the room's guarded endpoint,
+with the 20 learners as threads of this process (a room would spread their signing over 20
+laptops; here one Python interpreter signs for everyone, on 2 cores shared with anvil):
 
 * **room**: a whole session (:class:`~daisee_lab.classroom.Classroom`, every learner in auto
-  mode): every transaction mined while the clock runs (reports, deliveries, commits, reveals,
-  clearings) over the clock's wall time. Phases end as soon as everyone is done, so this is the
+  mode): every transaction mined while the clock runs (the meters' reports and deliveries,
+  commits, reveals, clearings) over the clock's wall time. Phases end as soon as everyone is done, so this is the
   rate the room sustains, waits included;
-* **burst**: each learner sends 10 signed meter readings (``--small``: 4) to the ledger at once,
-  with the library's two transports side by side: ``Chain``'s contract methods (nonce, fee and gas
-  estimate asked each time, one receipt awaited per transaction) and the classroom's
+* **burst**: each learner seals 10 orders (``--small``: 4) at once, through the room's guarded
+  endpoint (every transaction checked: its signer, its target, its gas; every call counted
+  against the learner's rate limit), with the library's two transports side by side:
+  ``Chain``'s contract methods (nonce, fee and gas estimate asked each time, one receipt
+  awaited per transaction) and the classroom's
   :class:`~daisee_lab.classroom.sender.Sender` (nonces numbered locally, fixed gas, all sent,
   then the receipts awaited). The ratio is the pipelining's gain; the target, 50 tx/s, is for
   the Sender.
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import threading
 import time
 from tempfile import TemporaryDirectory
@@ -31,7 +34,6 @@ from tempfile import TemporaryDirectory
 from daisee_lab.classroom import Classroom, join
 from daisee_lab.classroom.learner import CONTRACTS
 from daisee_lab.classroom.sender import Sender, revert_decoder
-from daisee_lab.contracts import sign_reading
 
 TARGET = 50.0  # tx/s
 
@@ -54,27 +56,23 @@ def in_threads(work, items):
 
 
 def burst(room, learners, count):
-    """tx/s of ``count`` signed readings per learner, through the Chain face and the Sender."""
-    chain, ledger = room.chain, room.ledger
-    errors = revert_decoder(chain, CONTRACTS)
+    """tx/s of ``count`` sealed orders per learner through the guarded endpoint, with the
+    Chain face and with the Sender."""
+    errors = revert_decoder(room.chain, CONTRACTS)
     rates = {}
     for transport in ("chain", "sender"):
-        start_slot = chain.timestamp // 900 + 1000 * (1 + len(rates))
+        slot = room.chain.timestamp // 900 + 1000 * (1 + len(rates))  # its commit window is open
 
-        def send(learner, transport=transport, start_slot=start_slot):
-            key, meter = learner.meter_key, learner.meter_key.address
-            _, _, imported, exported = ledger.lastReading(meter)
-            readings = [sign_reading(key, ledger.address, learner.auction.chain_id, meter,
-                                     start_slot + k, imported + k + 1, exported)
-                        for k in range(count)]
+        def send(learner, transport=transport, slot=slot):
+            market = learner.auction.market
+            hashes = [secrets.token_bytes(32) for _ in range(count)]
             if transport == "chain":
-                for reading in readings:
-                    ledger.submitReading(reading.slot, reading.calldata(),
-                                         sender=learner.account)
+                for sealed in hashes:
+                    market.commit(slot, sealed, 1, sender=learner.account)
                 return
-            sender = Sender(chain, learner.account, errors)
-            for reading in readings:
-                sender.send(ledger, "submitReading", reading.slot, reading.calldata())
+            sender = Sender(learner.chain, learner.account, errors)
+            for sealed in hashes:
+                sender.send(market, "commit", slot, sealed, 1)
             sender.wait()
 
         seconds = in_threads(send, learners)
@@ -92,7 +90,7 @@ def main(argv=None):
     slots, count = (3, 4) if args.small else (10, 10)
     with TemporaryDirectory() as out, Classroom(args.learners, out, port=None, slots=slots,
                                                 slot_seconds=30, seed=1) as room:
-        learners = [join(seat.path).start(auto=True) for seat in room.seats]
+        learners = [join(room.url, seat.code).start(auto=True) for seat in room.seats]
         first_block = room.chain.w3.eth.block_number
         start = time.perf_counter()
         room.run()

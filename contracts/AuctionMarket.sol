@@ -28,14 +28,20 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 /// charged to its bond at the grid price and paid to the grid account. A sale nobody shows
 /// delivered within `deliverySeconds` loses its bond.
 /// Each side of a round holds at most `maxOrders` revealed orders, so that its clearing always
-/// fits in a block (about 10,000 gas per order): a flood of tiny orders cannot freeze a round.
+/// fits in a block (about 10,000 gas per order): a flood of tiny orders cannot freeze a round;
+/// a trader seals at most MAX_COMMITS orders a round, and the views page.
 /// Payments are pull payments (`withdraw`), checks-effects-interactions.
 contract AuctionMarket is MeterRegistry {
     using SafeERC20 for IERC1363;
 
     uint256 public constant SLOT_SECONDS = 900;
+    // The bounds of daisee_lab/units.py (tests/test_classroom_attacks.py checks they agree): a
+    // round the contract accepts is one the clearing kernel clears, since MAX_ORDERS orders of
+    // MAX_ORDER_WH make at most the kernel's MAX_WH per side.
     uint256 public constant MAX_PRICE = 10_000_000; // µ€/kWh
-    uint256 public constant MAX_WH = 400_000_000_000; // Wh per order
+    uint256 public constant MAX_ORDER_WH = 400_000_000; // Wh per order
+    uint256 public constant MAX_ORDERS = 1000; // revealed orders per side and round, at most
+    uint256 public constant MAX_COMMITS = 16; // commitments per trader and round
 
     /// A sealed order, its trader and deposit (µ€); `hash` is zeroed once revealed.
     struct Commitment {
@@ -101,6 +107,8 @@ contract AuctionMarket is MeterRegistry {
     mapping(uint32 slot => Order[]) internal _bids;
     mapping(uint32 slot => Order[]) internal _asks;
     mapping(uint32 slot => mapping(address meter => Export)) internal _exports;
+    /// Commitments each trader made in a round.
+    mapping(uint32 slot => mapping(address trader => uint256)) public commitsOf;
     /// Credits each trader (or the grid) can withdraw, µ€.
     mapping(address account => uint256) public balanceOf;
     /// The community's account: rounding and forfeited deposits, µ€.
@@ -130,6 +138,7 @@ contract AuctionMarket is MeterRegistry {
     error InsufficientDeposit(uint256 deposit, uint256 required);
     error SellerWithoutMeter(address trader);
     error BookFull(uint32 slot, bool bids);
+    error TooManyCommitments(uint32 slot, address trader, uint256 most);
     error ClearingTooEarly(uint32 slot, uint256 opensAt);
     error AlreadyCleared(uint32 slot);
     error WrongOrderCount(bool bids, uint256 given, uint256 revealed);
@@ -155,7 +164,8 @@ contract AuctionMarket is MeterRegistry {
         MeterRegistry(operator)
     {
         if (address(credit_) == address(0) || grid_ == address(0)) revert ZeroAddress();
-        if (gridBuy_ > MAX_PRICE || revealSeconds_ == 0 || maxOrders_ == 0 || maxOrders_ > 1000) {
+        if (gridBuy_ > MAX_PRICE || revealSeconds_ == 0 || maxOrders_ == 0
+            || maxOrders_ > MAX_ORDERS) {
             revert BadSettings(gridBuy_, revealSeconds_, maxOrders_);
         }
         (credit, grid, gridBuy) = (credit_, grid_, gridBuy_);
@@ -179,6 +189,9 @@ contract AuctionMarket is MeterRegistry {
         if (block.timestamp >= opens) revert CommitClosed(slot, opens);
         if (deposit == 0) revert ZeroAmount();
         if (deposit >> 88 != 0) revert DepositTooLarge(deposit);
+        if (++commitsOf[slot][msg.sender] > MAX_COMMITS) {
+            revert TooManyCommitments(slot, msg.sender, MAX_COMMITS);
+        }
         id = _commitments[slot].length;
         _commitments[slot].push(Commitment(msg.sender, uint96(deposit), hash));
         rounds[slot].committed += uint88(deposit);
@@ -201,7 +214,7 @@ contract AuctionMarket is MeterRegistry {
         if (c.hash != commitmentHash(slot, msg.sender, isBid, price, qty, salt)) {
             revert BadReveal(slot, id);
         }
-        if (price > MAX_PRICE || qty == 0 || qty > MAX_WH) revert BadOrder(price, qty);
+        if (price > MAX_PRICE || qty == 0 || qty > MAX_ORDER_WH) revert BadOrder(price, qty);
         uint256 required = Math.ceilDiv((isBid ? price : gridBuy) * qty, 1000);
         if (c.deposit < required) revert InsufficientDeposit(c.deposit, required);
         if (!isBid && meterOf[msg.sender] == address(0)) revert SellerWithoutMeter(msg.sender);
@@ -233,6 +246,31 @@ contract AuctionMarket is MeterRegistry {
         communityBalance += rounding + forfeited;
         (round.cleared, round.price, round.volume) = (true, uint24(price), uint40(volume));
         emit Cleared(slot, volume, price, rounding, forfeited);
+    }
+
+    /// @notice The operator ends a round that cannot clear (its clearing reverts): no trade,
+    /// every revealed order's deposit returns to its trader, unrevealed deposits are forfeited
+    /// as in a clearing. The room goes on.
+    function voidRound(uint32 slot) external onlyRole(OPERATOR_ROLE) {
+        Round storage round = rounds[slot];
+        if (block.timestamp < uint256(slot) * SLOT_SECONDS) {
+            revert ClearingTooEarly(slot, uint256(slot) * SLOT_SECONDS);
+        }
+        if (round.cleared) revert AlreadyCleared(slot);
+        _refund(_bids[slot]);
+        _refund(_asks[slot]);
+        uint256 forfeited = round.committed - round.revealed;
+        communityBalance += forfeited;
+        round.cleared = true;
+        emit Cleared(slot, 0, 0, 0, forfeited);
+    }
+
+    function _refund(Order[] storage side) internal {
+        for (uint256 i = 0; i < side.length; ++i) {
+            Order storage o = side[i];
+            balanceOf[o.trader] += o.escrow;
+            o.escrow = 0;
+        }
     }
 
     /// Walk both books once in the given orders: match, settle every order at `p.price`, check
@@ -411,8 +449,39 @@ contract AuctionMarket is MeterRegistry {
         return bids ? _bids[slot] : _asks[slot];
     }
 
-    /// @notice The commitments of `slot`, in commit order.
+    /// @notice The commitments of `slot`, in commit order (a round may hold many: a duty pages
+    /// through them with `commitmentCount` and `commitmentsPage`).
     function commitments(uint32 slot) external view returns (Commitment[] memory) {
         return _commitments[slot];
+    }
+
+    /// @notice How many commitments `slot` holds.
+    function commitmentCount(uint32 slot) external view returns (uint256) {
+        return _commitments[slot].length;
+    }
+
+    /// @notice At most `count` commitments of `slot` from index `start` on.
+    function commitmentsPage(uint32 slot, uint256 start, uint256 count)
+        external view returns (Commitment[] memory page)
+    {
+        Commitment[] storage all = _commitments[slot];
+        uint256 end = Math.min(all.length, start + Math.min(count, all.length));
+        page = new Commitment[](end > start ? end - start : 0);
+        for (uint256 i = 0; i < page.length; ++i) page[i] = all[start + i];
+    }
+
+    /// @notice How many bids (or asks) `slot` has revealed.
+    function orderCount(uint32 slot, bool bids) external view returns (uint256) {
+        return (bids ? _bids[slot] : _asks[slot]).length;
+    }
+
+    /// @notice At most `count` revealed bids (or asks) of `slot` from index `start` on.
+    function bookPage(uint32 slot, bool bids, uint256 start, uint256 count)
+        external view returns (Order[] memory page)
+    {
+        Order[] storage side = bids ? _bids[slot] : _asks[slot];
+        uint256 end = Math.min(side.length, start + Math.min(count, side.length));
+        page = new Order[](end > start ? end - start : 0);
+        for (uint256 i = 0; i < page.length; ++i) page[i] = side[start + i];
     }
 }

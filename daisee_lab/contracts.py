@@ -43,11 +43,12 @@ from eth_utils import keccak
 
 from daisee_lab.chain import Chain, Contract, Receipt
 from daisee_lab.errors import DaiseeError
+from daisee_lab.units import MAX_ORDER_WH, MAX_PRICE
 
 SLOT_SECONDS = 900
 MAX_SLOT = 2**32 - 1
 MAX_INDEX_WH = 2**40 - 1  # the registry stores indexes in 40 bits (1.1 TWh)
-MAX_PRICE = 10_000_000  # µ€/kWh, CommunityMarket.MAX_PRICE
+PAGE = 500  # items per call of a paged view: a page stays far below a node's call gas limit
 METHODS = {"mmr": 0, "bill_sharing": 1, "sdr": 2}  # CommunityMarket.Method
 DOMAIN_NAME, DOMAIN_VERSION = "DAISEE MeterRegistry", "1"
 READING_TYPES = {"Reading": [
@@ -392,7 +393,7 @@ class Auction:
         one; salt: 32 secret bytes, random by default). Keep the returned order to reveal it."""
         slot = _check_int("slot", slot, 1, MAX_SLOT)
         price = _check_int("price", price, 0, MAX_PRICE)
-        qty = _check_int("qty", qty, 1, 400_000_000_000)
+        qty = _check_int("qty", qty, 1, MAX_ORDER_WH)
         deposit = self.required_deposit(is_bid, price, qty) if deposit is None else deposit
         salt = secrets.token_bytes(32) if salt is None else salt
         if len(salt) != 32:
@@ -410,11 +411,24 @@ class Auction:
 
     def book(self, slot: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The revealed bids and asks of `slot`, in reveal order: trader, price, qty, escrow,
-        filled."""
+        filled (read a page at a time)."""
         columns = ["trader", "price", "qty", "escrow", "filled"]
-        return tuple(pd.DataFrame([tuple(o) for o in self.market.book(slot, side)],
-                                  columns=columns, dtype=object).astype(
-            {c: "int64" for c in columns[1:]}) for side in (True, False))
+        return tuple(pd.DataFrame(
+            [tuple(o) for o in self._pages(self.market.orderCount(slot, side),
+                                           lambda start: self.market.bookPage(
+                                               slot, side, start, PAGE))],
+            columns=columns, dtype=object).astype({c: "int64" for c in columns[1:]})
+            for side in (True, False))
+
+    def commitments(self, slot: int) -> list[tuple]:
+        """The commitments of `slot` in commit order, (trader, deposit, hash; zero once
+        revealed), read a page at a time."""
+        return self._pages(self.market.commitmentCount(slot),
+                           lambda start: self.market.commitmentsPage(slot, start, PAGE))
+
+    @staticmethod
+    def _pages(count: int, page) -> list:
+        return [tuple(item) for start in range(0, count, PAGE) for item in page(start)]
 
     def clear(self, slot: int, clearing, sender: LocalAccount | None = None) -> Receipt:
         """Submit the clearing of `slot`: `clearing` is what ``clear_double_auction`` (rule

@@ -12,7 +12,7 @@ from daisee_lab.exercises import check
 def room(tmp_path_factory):
     with Classroom(3, tmp_path_factory.mktemp("room"), port=None, slots=2, slot_seconds=3,
                    seed=5) as room:
-        learners = [join(seat.path) for seat in room.seats]
+        learners = [join(room.url, code=seat.code) for seat in room.seats]
         me = learners[0]
         for learner in learners[1:]:
             learner.start(auto=True)

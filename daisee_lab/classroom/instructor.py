@@ -1,38 +1,43 @@
 """The instructor's side of a classroom: a node, the contracts, the seats, and the slot clock.
 
->>> with Classroom(20, "session", slots=10) as room:   # anvil, contracts, join files
-...     print(room.summary())                           # join codes and addresses
+>>> with Classroom(20, "session", slots=10) as room:   # anvil, contracts, seats and codes
+...     print(room.summary())                           # the room's address, the join codes
 ...     results = room.run()                            # ten slots, bills per learner and slot
 
-:meth:`Classroom.open` starts anvil (on loopback unless `host` says otherwise), deploys the
-credit token, the sealed-bid :class:`~daisee_lab.contracts.Auction` and a
-:class:`MeterRegistry` where every meter reports its readings (the ledger), gives each learner
-fresh keys, gas money and credits, registers their meters, and writes one join file per learner
-(``joins/<learner>.json``, also served at ``http://<host>:<port+1>/<code>``, and an
-``index.html`` of QR codes to project). :meth:`Classroom.run` then runs the clock of
-:mod:`daisee_lab.classroom.schedule`: it clears each slot with
+:meth:`Classroom.open` starts anvil on loopback (the instructor's alone), deploys the credit
+token, the sealed-bid :class:`~daisee_lab.contracts.Auction` and a :class:`MeterRegistry`
+where every meter reports its readings (the ledger), makes the seats, each with a one-time
+join code and a simulated meter whose key stays here, and opens the learners' door: the
+:class:`~daisee_lab.classroom.guard.Guard` (reads and signed transactions only, per-learner
+limits, the join desk). A learner joins with its code and the address of a key it made itself
+(:meth:`Classroom.seat_learner`); the seat is funded and its meter registered to that address.
+``joins/index.html``, to project, holds only the room's address; ``joins/codes.html`` holds
+the codes, to hand out one by one.
+
+:meth:`Classroom.run` then runs the clock of :mod:`daisee_lab.classroom.schedule`: as each
+slot ends, the meter relay signs every seated meter's reading for the ledger and shows what it
+delivered on its sales; the clock clears each slot with
 :func:`~daisee_lab.settlement.clear_double_auction`, settles the sales nobody showed delivered,
 and bills each slot (:mod:`daisee_lab.classroom.bills`) into ``results.csv``, rewritten after
 every slot so that a crash keeps what was billed.
 
 A phase lasts its share of `slot_seconds`, or less: it ends as soon as every learner expected
-has done its part (commit: its meter reported the slot that ended, and as a trader it showed
-its deliveries and sealed an order; reveal: it opened its orders). A meter or a trader that lets
-a phase run out is not waited for again until it acts; the room goes on without it, and a
-learner without orders pays grid prices.
+has done its part (commit: sealed an order; reveal: opened its orders). A trader that lets a
+phase run out is not waited for again until it acts; the room goes on without it, and a learner
+without orders pays grid prices. No learner's input stops the clock: a slot that cannot clear
+is reported, its deposits refunded, and the room goes on (:meth:`Classroom.report` logs every
+failure with its seat in ``room.log`` and on the dashboard).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import secrets
 import socket
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -40,51 +45,52 @@ import pandas as pd
 import segno
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
-from daisee_lab.chain import Chain
-from daisee_lab.chain.anvil import Anvil
+from daisee_lab.chain import Chain, TransactionReverted
+from daisee_lab.chain.anvil import Anvil, AnvilError, _port_taken, free_port
 from daisee_lab.classroom.bills import COLUMNS, auction_flows, leaderboard, slot_bills
+from daisee_lab.classroom.guard import Guard
 from daisee_lab.classroom.learner import CONTRACTS
+from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.schedule import (CHAIN_SLOT, DELIVERY_SECONDS, REVEAL_SECONDS,
                                            ClassroomError, Phase, Schedule)
 from daisee_lab.classroom.sender import Sender, revert_decoder
-from daisee_lab.contracts import Household, deploy_auction, public_id_bytes
+from daisee_lab.contracts import deploy_auction, public_id_bytes, sign_reading
+from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
 from daisee_lab.settlement import clear_double_auction
+from daisee_lab.units import MAX_ORDERS, MAX_PRICE
 
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
 CREDITS = 20_000_000  # µ€ per learner: 20 €
 GRID_BUY, GRID_SELL = 250_000, 100_000  # µ€/kWh
-MAX_ORDERS = 1000  # per side and slot: the contract's most, a clearing still fits a block
 PRODUCERS = 2  # learners 0, 1 of every 5 have PV: 40 %, as community.make_households
 POLL_SECONDS = 0.1
 WAIT_SLOTS = 96  # the first slot traded is a chain day ahead: learners may join for that long
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
-@dataclass(frozen=True)
+@dataclass
 class Seat:
-    """A learner's seat: name, join code, account, household (meter key and public id), the
-    simulated meter's seed and PV, the join file and the address that serves it."""
+    """A learner's seat: its name, its one-time join `code` (None once used) valid until
+    `expires` (unix seconds), its meter (the signing key stays with the instructor's meter
+    relay), the simulated household's seed and PV; once joined, the learner's `address` (its key
+    never leaves the learner's machine) and the `token` of its door in the guarded endpoint."""
 
     name: str
-    code: str
-    account: LocalAccount
-    household: Household
+    code: str | None
+    expires: float
+    meter: LocalAccount
     seed: int
     producer: bool
-    path: Path
-    url: str
+    address: str | None = None
+    token: str | None = None
 
-    def qr(self) -> segno.QRCode:
-        """The QR code of the join address."""
-        return segno.make(self.url, error="m")
-
-    def qr_text(self) -> str:
-        """The QR code drawn in a terminal."""
-        out = io.StringIO()
-        self.qr().terminal(out=out, compact=True)
-        return out.getvalue()
+    @property
+    def joined(self) -> bool:
+        """True once a learner took the seat."""
+        return self.address is not None
 
 
 def lan_address() -> str:
@@ -107,49 +113,54 @@ def join_code() -> str:
 
 
 class Classroom:
-    """A live market for `learners` seats, its files in `out_dir`. `host`/`port`: where anvil
-    listens (``0.0.0.0`` for the room's network; `port` None: any free port); `advertise`: the
-    address learners use (default: `host`, or this machine's LAN address for ``0.0.0.0``);
-    `join_port`: the join files' HTTP port (default ``port + 1``). `slots`: how many slots to
-    trade (None: until stopped); `slot_seconds`: real seconds per slot; `credits`: µ€ per
-    learner; `grid_buy`/`grid_sell`: the grid's prices (µ€/kWh); `seed`: the simulated meters'.
+    """A live market for `learners` seats, its files in `out_dir`. `host`/`port`: where the
+    learners' guarded endpoint and join desk listen (``0.0.0.0`` for the room's network; `port`
+    None: any free port); the node itself, anvil, listens on loopback only. `advertise`: the
+    address learners use (default: `host`, or this machine's LAN address for ``0.0.0.0``).
+    `slots`: how many slots to trade (None: until stopped); `slot_seconds`: real seconds per
+    slot; `credits`: µ€ per learner; `grid_buy`/`grid_sell`: the grid's prices (µ€/kWh);
+    `seed`: the simulated meters'; `code_hours`: how long a join code stays valid.
     """
 
     def __init__(self, learners: int, out_dir: str | Path = "classroom", *,
                  host: str = "127.0.0.1", port: int | None = 8545, slot_seconds: float = 60,
                  slots: int | None = None, credits: int = CREDITS, grid_buy: int = GRID_BUY,
                  grid_sell: int = GRID_SELL, seed: int = 0, advertise: str | None = None,
-                 join_port: int | None = None, start: datetime = DEFAULT_START):
+                 start: datetime = DEFAULT_START, code_hours: float = 12.0):
         if isinstance(learners, bool) or not isinstance(learners, int) or not 1 <= learners <= 500:
             raise ClassroomError(f"learners={learners!r}: give 1 to 500 seats")
-        if not 0 <= grid_sell <= grid_buy <= 10_000_000:
+        if not 0 <= grid_sell <= grid_buy <= MAX_PRICE:
             raise ClassroomError(f"grid prices must satisfy 0 <= grid_sell <= grid_buy <= "
-                                 f"10000000 µ€/kWh, got {grid_sell} and {grid_buy}")
+                                 f"{MAX_PRICE} µ€/kWh, got {grid_sell} and {grid_buy}")
         if not 0 < credits < 2**64:
             raise ClassroomError(f"credits={credits!r}: give a positive number of µ€")
+        if not 0 < code_hours <= 24 * 7:
+            raise ClassroomError(f"code_hours={code_hours!r}: give 0 to 168 hours")
         self.learners, self.out_dir = learners, Path(out_dir)
         self.host, self.port, self.slot_seconds, self.slots = host, port, slot_seconds, slots
         self.credits, self.grid_buy, self.grid_sell, self.seed = credits, grid_buy, grid_sell, seed
         self.advertise = advertise or (lan_address() if host == "0.0.0.0" else host)
-        self.join_port = join_port
-        self.start_time = start
+        self.start_time, self.code_hours = start, code_hours
         Schedule(1, slots, slot_seconds, start)  # check the settings before starting anything
         self.anvil: Anvil | None = None
         self.chain: Chain | None = None
+        self.guard: Guard | None = None
         self.seats: list[Seat] = []
         self.results = pd.DataFrame(columns=COLUMNS)
         self.clearings: dict[int, object] = {}  # slot: the kernel's Clearing submitted
+        self.failures: list[tuple[str, str]] = []  # (seat, what went wrong), also in room.log
         self.absent: set[int] = set()  # traders not waited for, until they act again
-        self.silent: set[int] = set()  # meters not waited for, until they report again
         self.phase: Phase | None = None
         self.on_slot: list = []  # callables(table of the slot billed)
         self.on_phase: list = []  # callables(Phase), at each phase's start
+        self.on_failure: list = []  # callables(seat, reason)
         self.reader = None  # the Learner who sets the pace, see pace()
         self._reader_seat = -1
-        self._owing: set[int] = set()  # seats whose sales of the slot that ended are unsettled
+        self._meters: dict[int, ProfileMeter] = {}  # seat: the simulated meter the relay reads
         self._indexes: dict[int, tuple[int, int]] = {}  # seat: ledger indexes at the last bill
         self._stop, self._advance = threading.Event(), threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._joining = threading.Lock()
+        self._log_lock = threading.Lock()
 
     # --- setting up -----------------------------------------------------------------------
 
@@ -160,20 +171,27 @@ class Classroom:
 
     @property
     def url(self) -> str:
-        """The node's address, as learners reach it."""
-        return f"http://{self.advertise}:{self.anvil.port}"
+        """The room's address, as learners reach it (the join desk and guarded endpoint)."""
+        return f"http://{self.advertise}:{self.guard.port}"
 
     def open(self) -> Classroom:
-        """Start anvil, deploy, seat and fund the learners, write and serve the join files.
-        A missing anvil or a port in use raises :class:`AnvilError` with what to do."""
+        """Start anvil on loopback, deploy, make the seats and their join codes, and open the
+        learners' guarded endpoint. A missing anvil or a port in use raises an error with what
+        to do."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "stop").unlink(missing_ok=True)
-        self.anvil = Anvil(self.port, self.host, accounts=1, log=self.out_dir / "anvil.log")
+        self.anvil = Anvil(None, "127.0.0.1", accounts=1, log=self.out_dir / "anvil.log")
+        if self.port and _port_taken(self.host, self.port):
+            raise AnvilError(f"port {self.port} on {self.host} is already taken: choose "
+                             "another with --port or stop what listens there")
         self.anvil.start()
         try:
             self._deploy()
-            self._write_joins()
-            self._serve_joins()
+            self.guard = Guard(self.anvil.url, self.host, self.port or free_port(self.host),
+                               [self.auction.credit.address, self.auction.market.address,
+                                self.ledger.address],
+                               on_join=self.seat_learner, on_refusal=self.report).start()
+            self._write_pages()
         except BaseException:
             self.close()
             raise
@@ -181,108 +199,138 @@ class Classroom:
         return self
 
     def _deploy(self) -> None:
-        local = "127.0.0.1" if self.host == "0.0.0.0" else self.host
-        self.chain = chain = Chain(f"http://{local}:{self.anvil.port}")
+        self.chain = chain = Chain(self.anvil.url)
         self.first_block = chain.w3.eth.block_number
         errors = revert_decoder(chain, CONTRACTS)
-        self.operator, self.grid = Account.create(), Account.create().address
-        accounts = [Account.create() for _ in range(self.learners)]
+        self.operator, self.registrar, self.relay = (Account.create() for _ in range(3))
+        self.grid = Account.create().address
         bank = Sender(chain, chain.accounts[0], errors)
-        for account in [self.operator, *accounts]:
-            bank.transfer(account.address, GAS_MONEY)
+        for account, wei in ((self.operator, GAS_MONEY), (self.relay, GAS_MONEY),
+                             (self.registrar, GAS_MONEY * (self.learners + 1))):
+            bank.transfer(account.address, wei)
         bank.wait()
-        homes = [Household(a.address, Account.create(), f"learner-{i + 1:03d}")
-                 for i, a in enumerate(accounts)]
-        self.auction = deploy_auction(chain, self.operator, homes, self.grid_buy,
+        self.auction = deploy_auction(chain, self.operator, [], self.grid_buy,
                                       reveal_seconds=REVEAL_SECONDS,
                                       delivery_seconds=DELIVERY_SECONDS, max_orders=MAX_ORDERS,
                                       grid=self.grid)
         self.ledger = chain.deploy("MeterRegistry", self.operator.address, sender=self.operator)
-        self.ledger.register([(h.meter, public_id_bytes(h.public_id), h.account) for h in homes],
-                             sender=self.operator)
         self.operations = Sender(chain, self.operator, errors)
-        for account in accounts:
-            self.operations.send(self.auction.credit, "mint", account.address, self.credits)
+        credit, market = self.auction.credit, self.auction.market
+        for contract, role in ((credit, "MINTER_ROLE"), (market, "OPERATOR_ROLE"),
+                               (self.ledger, "OPERATOR_ROLE")):
+            self.operations.send(contract, "grantRole", getattr(contract, role)(),
+                                 self.registrar.address)
         self.operations.wait()
-        approvals = [Sender(chain, a, errors) for a in accounts]
-        for sender in approvals:
-            sender.send(self.auction.credit, "approve", self.auction.market.address, 2**256 - 1)
-        for sender in approvals:
-            sender.wait()
+        self.registrations = Sender(chain, self.registrar, errors)
+        self.meter_relay = Sender(chain, self.relay, errors)
         self.schedule = Schedule(chain.timestamp // CHAIN_SLOT + WAIT_SLOTS, self.slots,
                                  self.slot_seconds, self.start_time)
-        self.join_port = self.join_port or self.anvil.port + 1
-        codes = [join_code() for _ in accounts]
-        self.seats = [Seat(h.public_id, code, a, h, self.seed * 1000 + i, i % 5 < PRODUCERS,
-                           self.out_dir / "joins" / f"{h.public_id}.json",
-                           f"http://{self.advertise}:{self.join_port}/{code}")
-                      for i, (a, h, code) in enumerate(zip(accounts, homes, codes))]
+        expires = time.time() + self.code_hours * 3600
+        self.seats = [Seat(f"learner-{i + 1:03d}", join_code(), expires, Account.create(),
+                           self.seed * 1000 + i, i % 5 < PRODUCERS)
+                      for i in range(self.learners)]
 
-    def join_data(self, seat: Seat) -> dict:
-        """What a learner's join file holds (private keys included: give it to them only)."""
+    def seat_learner(self, code: str, address: str) -> dict:
+        """Seat the learner holding join `code` at `address` (its own key's): fund it with gas
+        money and credits, register its seat's meter as its household's, open its door in the
+        guarded endpoint, and return what the learner needs (:meth:`seat_data`). A code is good
+        once, until it expires; anything else raises :class:`ClassroomError` saying why."""
+        code = code.strip().upper()
+        try:
+            address = Web3.to_checksum_address(address)
+        except (ValueError, TypeError):
+            raise ClassroomError(f"{address!r} is not an account address") from None
+        with self._joining:
+            seat = next((s for s in self.seats if s.code is not None and s.code == code), None)
+            if seat is None:
+                raise ClassroomError("unknown or already used join code: ask the instructor")
+            if time.time() > seat.expires:
+                raise ClassroomError(f"join code of {seat.name} has expired: ask the instructor "
+                                     "for a new one")
+            if any(s.address == address for s in self.seats):
+                raise ClassroomError(f"{address} already has a seat: make a new key to join")
+            public_id = public_id_bytes(seat.name)
+            send = self.registrations.send
+            send(self.auction.credit, "mint", address, self.credits)
+            send(self.auction.market, "register", [(seat.meter.address, public_id, address)])
+            send(self.ledger, "register", [(seat.meter.address, public_id, address)])
+            self.registrations.transfer(address, GAS_MONEY)
+            self.registrations.wait()
+            seat.code, seat.address, seat.token = None, address, secrets.token_urlsafe(18)
+            self._meters[self.seats.index(seat)] = ProfileMeter(seat.seed, seat.producer,
+                                                                self.schedule)
+            self.guard.admit(seat.token, seat.name, address)
+        self.report(seat.name, f"joined as {address}", failure=False)
+        return self.seat_data(seat)
+
+    def seat_data(self, seat: Seat) -> dict:
+        """What a seated learner keeps (no secret but its door's token): its name, the room's
+        endpoint for it, the contracts, the grid's prices, its meter and the schedule."""
         return {
-            "format": "daisee-lab classroom 1", "learner": seat.name, "code": seat.code,
-            "url": self.url, "chain_id": self.chain.w3.eth.chain_id,
-            "account_key": seat.account.key.to_0x_hex(),
-            "meter_key": seat.household.meter_key.key.to_0x_hex(),
+            "format": "daisee-lab classroom 2", "learner": seat.name, "address": seat.address,
+            "rpc": f"{self.url}/rpc/{seat.token}", "chain_id": self.chain.w3.eth.chain_id,
             "contracts": {"credit": self.auction.credit.address,
                           "auction": self.auction.market.address,
                           "ledger": self.ledger.address},
             "grid": {"buy": self.grid_buy, "sell": self.grid_sell, "account": self.grid},
-            "meter": {"seed": seat.seed, "producer": seat.producer},
+            "meter": {"address": seat.meter.address, "seed": seat.seed,
+                      "producer": seat.producer},
             "schedule": self.schedule.to_json(),
         }
 
-    def _write_joins(self) -> None:
+    def report(self, seat: str, what: str, failure: bool = True) -> None:
+        """Log `what` about `seat` in ``room.log`` (and, for a failure, in `failures` and to
+        the `on_failure` listeners: the dashboard)."""
+        line = f"{datetime.now().isoformat(timespec='seconds')} {seat}: {what}\n"
+        with self._log_lock:
+            with open(self.out_dir / "room.log", "a", encoding="utf-8") as log:
+                log.write(line)
+            if failure:
+                self.failures.append((seat, what))
+        for listener in self.on_failure if failure else []:
+            listener(seat, what)
+
+    def _write_pages(self) -> None:
+        """``joins/index.html``, to project: the room's address and how to join, no secret;
+        ``joins/codes.html``, to print and hand out: one slip per seat with its code."""
         folder = self.out_dir / "joins"
         folder.mkdir(exist_ok=True)
-        cards = []
-        for seat in self.seats:
-            seat.path.write_text(json.dumps(self.join_data(seat), indent=1), encoding="utf-8")
-            seat.path.chmod(0o600)
-            cards.append(f"<figure>{seat.qr().svg_inline(scale=4)}<figcaption><b>{seat.name}"
-                         f"</b><br><code>{seat.code}</code><br>{seat.url}</figcaption></figure>")
+        command = f"daisee-lab classroom join {self.url} --code XXXX-XXXX"
         (folder / "index.html").write_text(
-            "<!doctype html><meta charset=utf-8><title>daisee-lab classroom: join codes</title>"
-            "<style>body{font-family:sans-serif;display:flex;flex-wrap:wrap}"
-            "figure{margin:1em;text-align:center}</style>" + "".join(cards), encoding="utf-8")
+            "<!doctype html><meta charset=utf-8><title>daisee-lab classroom</title>"
+            "<style>body{font-family:sans-serif;text-align:center}</style>"
+            f"<h1>Join the room</h1>{self.qr().svg_inline(scale=8)}<p><code>{self.url}</code>"
+            f"<p>with the code on your slip: <code>{command}</code>, or in a notebook "
+            f"<code>join(\"{self.url}\", code=\"XXXX-XXXX\")</code>", encoding="utf-8")
+        slips = "".join(f"<div><b>{s.name}</b><br><code>{s.code}</code></div>"
+                        for s in self.seats if s.code)
+        codes = folder / "codes.html"
+        codes.write_text(
+            "<!doctype html><meta charset=utf-8><title>join codes: do not project</title>"
+            "<style>div{display:inline-block;border:1px dashed;margin:.5em;padding:1em}</style>"
+            f"<p>Cut and hand out: each code seats one learner, once. {self.url}<br>"
+            + slips, encoding="utf-8")
+        codes.chmod(0o600)
 
-    def _serve_joins(self) -> None:
-        files = {seat.code: seat.path.read_bytes() for seat in self.seats}
+    def qr(self) -> segno.QRCode:
+        """The QR code of the room's address (no secret in it)."""
+        return segno.make(self.url, error="m")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                body = files.get(self.path.strip("/").upper())
-                if body is None:
-                    self.send_error(404, "no such join code")
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                """Quiet: the terminal shows the market."""
-
-        try:
-            self._server = ThreadingHTTPServer((self.host, self.join_port), Handler)
-        except OSError as exc:
-            raise ClassroomError(f"cannot serve the join files on {self.host}:{self.join_port}"
-                                 f" ({exc.strerror}): choose another port with join_port, or "
-                                 "give learners the files in joins/") from None
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="join files",
-                         daemon=True).start()
+    def qr_text(self) -> str:
+        """The room's QR code drawn in a terminal."""
+        out = io.StringIO()
+        self.qr().terminal(out=out, compact=True)
+        return out.getvalue()
 
     def summary(self) -> str:
-        """The room at a glance: node address, schedule, and each learner's join code."""
+        """The room at a glance, for the instructor's terminal: the address to project, the
+        schedule, and each seat's join code (hand each to its learner alone)."""
         slots = "until stopped" if self.slots is None else f"{self.slots} slots"
-        lines = [f"node {self.url} (chain id {self.chain.w3.eth.chain_id}); {slots} of "
+        lines = [f"room {self.url} (chain id {self.chain.w3.eth.chain_id}); {slots} of "
                  f"{self.slot_seconds:g} s, first chain slot {self.schedule.first_slot}",
-                 f"join files in {self.out_dir / 'joins'}, QR codes in "
-                 f"{self.out_dir / 'joins' / 'index.html'}"]
-        lines += [f"  {s.name}  {s.code}  {s.url}{'  (PV)' if s.producer else ''}"
+                 f"project {self.out_dir / 'joins' / 'index.html'}; hand out the codes "
+                 f"({self.out_dir / 'joins' / 'codes.html'}), one to each learner:"]
+        lines += [f"  {s.name}  {s.code or 'joined'}{'  (PV)' if s.producer else ''}"
                   for s in self.seats]
         return "\n".join(lines)
 
@@ -292,11 +340,11 @@ class Classroom:
         """Let `learner` (a :class:`~daisee_lab.classroom.Learner` of this room, in this
         process: a book's reader) set the pace. The clock then never leaves a phase before the
         learner is done with it: in a commit phase, until it has sealed an order for the next
-        slot or waits for a later phase (:meth:`Learner.wait_for`, :meth:`Learner.wait`), and
-        its meter and deliveries are shown; in a reveal phase, until its orders are opened. The
+        slot or waits for a later phase (:meth:`Learner.wait_for`, :meth:`Learner.wait`); in a
+        reveal phase, until its orders are opened. The
         chain's time moves one second per block instead of with the wall clock, so a learner
         who pauses between two cells pauses the room, and loses nothing to it."""
-        seats = [s.account.address for s in self.seats]
+        seats = [s.address for s in self.seats]
         if learner.account.address not in seats:
             raise ClassroomError(f"{learner.name} ({learner.account.address}) has no seat in "
                                  "this room: pace it with one of its own learners")
@@ -331,20 +379,37 @@ class Classroom:
         self.chain.advance_time(max(0, c * CHAIN_SLOT - self.chain.timestamp))
         if self.schedule.trades(c):
             self._clear(c)
+        try:
+            self._read_meters(c - 1)
+        except DaiseeError as exc:
+            self.report("meter relay", f"slot {c - 1}: {exc}")
         self._phase(Phase(c, "commit"), self.schedule.commit_seconds)
         if self._stopping():
             return
         self.chain.advance_time(max(0, (c + 1) * CHAIN_SLOT - REVEAL_SECONDS
                                     - self.chain.timestamp))
-        self._bill(c - 1)
+        try:
+            self._bill(c - 1)
+        except DaiseeError as exc:
+            self.report("clock", f"slot {c - 1} could not be billed: {exc}")
         self._phase(Phase(c, "reveal"), self.schedule.reveal_seconds)
 
     def _clear(self, slot: int) -> None:
+        """Clear `slot` as the kernel does; a round that cannot clear (whatever a learner
+        revealed) is reported with the seats in its book, voided (revealed deposits refunded),
+        and the room goes on."""
         bids, asks = self.auction.book(slot)
-        clearing = clear_double_auction(bids.price.to_numpy(), bids.qty.to_numpy(),
-                                        asks.price.to_numpy(), asks.qty.to_numpy())
-        self.auction.clear(slot, clearing)
-        self.clearings[slot] = clearing
+        try:
+            clearing = clear_double_auction(bids.price.to_numpy(), bids.qty.to_numpy(),
+                                            asks.price.to_numpy(), asks.qty.to_numpy())
+            self.auction.clear(slot, clearing)
+            self.clearings[slot] = clearing
+        except (ValueError, DaiseeError) as exc:
+            names = {s.address: s.name for s in self.seats}
+            traders = sorted({names.get(t, t) for t in (*bids.trader, *asks.trader)})
+            self.report(", ".join(traders) or "nobody",
+                        f"slot {slot} cannot clear ({exc}): voided, revealed deposits refunded")
+            self.auction.market.voidRound(slot, sender=self.operator)
 
     def _phase(self, phase: Phase, seconds: float) -> None:
         """Wait until every seat expected has done its part in `phase`, or `seconds` pass; a
@@ -379,9 +444,8 @@ class Classroom:
             time.sleep(POLL_SECONDS)
 
     def _reader_ready(self, phase: Phase, duties: list) -> bool:
-        """True if the reader (:meth:`pace`), if any, is done with `phase`: its meter reported
-        and its sales of the slot that ended are shown delivered, and it sealed an order for
-        the next slot or waits for a later phase (commit); it tried to open all its orders
+        """True if the reader (:meth:`pace`), if any, is done with `phase`: it sealed an order
+        for the next slot or waits for a later phase (commit); it tried to open all its orders
         (reveal)."""
         if self.reader is None:
             return True
@@ -390,37 +454,58 @@ class Classroom:
             _, concerned, done = duties[0]
             return (me not in concerned or me in done
                     or not self.reader.unopened(phase))
-        (_, _, reported), (_, _, traded) = duties
+        ((_, _, traded),) = duties
         sealed = any(o.slot == phase.trading for o in self.reader.orders_placed)
-        owing = me in self._owing
-        return me in reported and not owing and (
-            me in traded or sealed or self.reader.waiting.is_set())
+        return me in traded or sealed or self.reader.waiting.is_set()
 
     def _duties(self, phase: Phase) -> list[tuple[set[int], set[int], set[int]]]:
-        """What `phase` asks, as (flag set, seats concerned, seats done). Commit: every meter
-        reports the slot that ended; every trader shows its deliveries of that slot and seals
-        an order for the next (if the room trades it). Reveal: the traders who sealed orders
-        for the next slot open them all."""
-        market, trading, ended = self.auction.market, phase.trading, phase.slot - 1
-        seats = {i: s.account.address for i, s in enumerate(self.seats)}
-        commitments = market.commitments(trading) if self.schedule.trades(trading) else []
+        """What `phase` asks of the seated learners, as (flag set, seats concerned, seats done).
+        Commit: every trader seals an order for the next slot (if the room trades it). Reveal:
+        the traders who sealed orders for the next slot open them all."""
+        trading = phase.trading
+        seats = {i: s.address for i, s in enumerate(self.seats) if s.joined}
+        commitments = self.auction.commitments(trading) if self.schedule.trades(trading) else []
         if phase.name == "reveal":
             sealed = {c[0] for c in commitments if any(c[2])}
             concerned = {i for i, a in seats.items() if any(c[0] == a for c in commitments)}
             return [(self.absent, concerned, {i for i in concerned if seats[i] not in sealed})]
-        owing = set()
-        if self.schedule.trades(ended):
-            owing = {o[0] for o in market.book(ended, False) if o[3] > 0 and o[4] > 0}
-        self._owing = {i for i, a in seats.items() if a in owing}
         committed = {c[0] for c in commitments}
-        traders = {i for i, a in seats.items() if a not in owing
-                   and (not self.schedule.trades(trading) or a in committed)}
-        meters = set(seats)
-        if ended >= self.schedule.first_slot - 1:
-            reported = {e.args.meter for e in self.ledger.web3.events.ReadingAccepted.get_logs(
-                argument_filters={"slot": ended}, from_block=self.first_block)}
-            meters = {i for i in seats if self.seats[i].household.meter in reported}
-        return [(self.silent, set(seats), meters), (self.absent, set(seats), traders)]
+        traders = {i for i, a in seats.items()
+                   if not self.schedule.trades(trading) or a in committed}
+        return [(self.absent, set(seats), traders)]
+
+    def _read_meters(self, ended: int) -> None:
+        """The meter relay's part, as each slot ends: every seated learner's meter signs its
+        indexes at the end of slot `ended` for the ledger, and the readings that show what it
+        exported for each of its sales of `ended` (the first measures, the next draw on it)."""
+        if ended < self.schedule.first_slot - 1:
+            return
+        chain_id, market = self.chain.w3.eth.chain_id, self.auction.market
+        selling: dict[str, list[int]] = {}
+        if self.schedule.trades(ended):
+            _, asks = self.auction.book(ended)
+            for ask in asks.index[(asks.filled > 0) & (asks.escrow > 0)]:
+                selling.setdefault(asks.trader[ask], []).append(int(ask))
+        with self.meter_relay.lock:
+            for i, meter in self._meters.items():
+                seat = self.seats[i]
+                imported, exported = meter.indexes(ended)
+                reading = sign_reading(seat.meter, self.ledger.address, chain_id,
+                                       seat.meter.address, ended, imported, exported)
+                self.meter_relay.send(self.ledger, "submitReading", ended, reading.calldata())
+                asks = selling.get(seat.address, [])
+                if not asks:
+                    continue
+                _, last, _, _ = market.lastReading(seat.meter.address)
+                readings = [sign_reading(seat.meter, market.address, chain_id,
+                                         seat.meter.address, s, *meter.indexes(s)).calldata()
+                            for s in ((ended,) if last == ended - 1 else (ended - 1, ended))]
+                for n, ask in enumerate(asks):
+                    self.meter_relay.send(market, "settleDelivery", ended, ask,
+                                          readings if n == 0 else [])
+            for outcome in self.meter_relay.wait(strict=False):
+                if isinstance(outcome, TransactionReverted):
+                    self.report("meter relay", str(outcome))
 
     def _bill(self, slot: int) -> None:
         """Settle the sales of `slot` nobody showed delivered, then bill it from the ledger's
@@ -429,7 +514,7 @@ class Classroom:
                   self.ledger.web3.events.ReadingAccepted.get_logs(from_block=self.first_block)}
         energy = np.zeros((len(self.seats), 2), np.int64)
         for i, seat in enumerate(self.seats):
-            now = latest.get(seat.household.meter)
+            now = latest.get(seat.meter.address)
             if now and i in self._indexes:
                 energy[i] = (now[0] - self._indexes[i][0], now[1] - self._indexes[i][1])
             if now:
@@ -438,17 +523,18 @@ class Classroom:
             return
         market = self.auction.market
         bids, asks = self.auction.book(slot)  # fills are final; escrows are settled next
-        for ask in asks.index[(asks.filled > 0) & (asks.escrow > 0)]:
-            self.operations.send(market, "settleUndelivered", slot, int(ask))
-        self.operations.wait()
+        with self.operations.lock:
+            for ask in asks.index[(asks.filled > 0) & (asks.escrow > 0)]:
+                self.operations.send(market, "settleUndelivered", slot, int(ask))
+            self.operations.wait()
         _, _, _, price, volume = market.rounds(slot)
         events = market.web3.events.Delivered.get_logs(argument_filters={"slot": slot},
                                                        from_block=self.first_block)
         deliveries = pd.DataFrame([(e.args.seller, e.args.deliveredWh, e.args.charge)
                                    for e in events],
                                   columns=["seller", "delivered_wh", "charge"])
-        commitments = market.commitments(slot)
-        flows = [auction_flows(s.account.address, bids, asks, price, deliveries, commitments)
+        commitments = self.auction.commitments(slot)
+        flows = [auction_flows(s.address, bids, asks, price, deliveries, commitments)
                  for s in self.seats]
         table = slot_bills(slot, [s.name for s in self.seats], energy, flows, price, volume,
                            self.grid_buy, self.grid_sell)
@@ -498,12 +584,10 @@ class Classroom:
             self.results.to_csv(self.results_path, index=False)
 
     def close(self) -> None:
-        """Write the results, stop serving the join files, and stop anvil."""
+        """Write the results, close the learners' endpoint, and stop anvil."""
         self._write()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self.guard is not None:
+            self.guard.stop()
         if self.anvil is not None:
             self.anvil.stop()
         (self.out_dir / "running").unlink(missing_ok=True)

@@ -1,79 +1,84 @@
-"""The learner's side of a classroom: a seat in the room's market, from a join file.
+"""The learner's side of a classroom: a seat in the room's market.
 
->>> learner = join("learner-007.json")          # or the address the instructor shows
->>> learner.start()                              # meter readings, deliveries and reveals
+>>> learner = join("http://192.168.1.10:8545", code="K7Q9-F3XD", keep="seat.json")
+>>> learner.start()                              # reveals, at the right time
 >>> learner.phase()                              # Phase(slot=..., name='commit')
 >>> order = learner.bid(price=180_000, qty=400)  # 400 Wh at 0.18 €/kWh, for the next slot
 >>> learner.orders()                             # what became of each order
+>>> learner = join("seat.json")                  # later, or after the room restarted
 
+Joining makes the learner's account key here, on the learner's machine: only its address goes
+to the room, with the one-time code the instructor handed over; the key stays in `keep`. The
+room's meter relay signs the meter's readings and shows deliveries; the learner trades.
 Orders are sealed (committed) with a deposit, then opened (revealed) in the reveal window:
-:meth:`Learner.start` runs a background loop that reveals them at the right time, reports the
-meter's reading at the end of every slot, and shows what the learner delivered on its sales.
-With ``auto=True`` it also places one order per slot from the meter's forecast.
+:meth:`Learner.start` runs a background loop that reveals them at the right time. With
+``auto=True`` it also places one order per slot from the meter's forecast.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import secrets
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from requests.exceptions import RequestException
 from web3.logs import DISCARD
 
 from daisee_lab.chain import Chain, ChainError, TransactionReverted
-from daisee_lab.chain.chain import Joined
 from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.schedule import ClassroomError, Phase, Schedule
 from daisee_lab.classroom.sender import Sender, revert_decoder
-from daisee_lab.contracts import (MAX_PRICE, Auction, SealedOrder, SignedReading,
-                                  commitment_hash, sign_reading)
+from daisee_lab.contracts import Auction, SealedOrder, commitment_hash
+from daisee_lab.units import MAX_ORDER_WH, MAX_PRICE
 
 CONTRACTS = ("EnergyCredit", "AuctionMarket", "MeterRegistry")
-MAX_WH = 400_000_000_000  # AuctionMarket.MAX_WH, per order
 POLL_SECONDS = 0.1
 NODE_ERRORS = (RequestException, ConnectionError, TimeoutError)
 
 
 class Learner:
-    """One learner: an `account` holding credits, a meter (`meter_key` signs its readings) and
-    the room's contracts: `auction` (the sealed-bid market, see
-    :class:`~daisee_lab.contracts.Auction`) and `ledger` (the registry where every meter reports
-    each slot's reading). Use :func:`join`.
+    """One learner: an `account` holding credits, the seat's data `info` (from the room), a
+    `meter` for forecasts (default: the seat's simulated household) and the room's contracts:
+    `auction` (the sealed-bid market, see :class:`~daisee_lab.contracts.Auction`) and `ledger`
+    (the registry where the room's meters report each slot's reading). Use :func:`join`.
 
     `orders_placed` lists the sealed orders, `errors` the transactions the chain refused
-    (``(slot, TransactionReverted)``), `reported` the indexes sent per slot. Set `auto` to let
-    the background loop place an order per slot from the meter's forecast (:meth:`auto_order`).
+    (``(slot, TransactionReverted)``). Set `auto` to let the background loop place an order
+    per slot from the meter's forecast (:meth:`auto_order`).
     """
 
-    def __init__(self, chain: Chain, seat: Joined, meter=None):
-        self.chain, self.seat, self.name = chain, seat, seat.name
-        self.account, self.meter_key = seat.account, seat.meter_key
-        self.schedule = Schedule.from_json(seat.info["schedule"])
-        self.grid_buy, self.grid_sell = (int(seat.info["grid"][k]) for k in ("buy", "sell"))
-        market = chain.at("AuctionMarket", seat.contracts["auction"])
+    def __init__(self, chain: Chain, account: LocalAccount, info: Mapping, meter=None):
+        self.chain, self.account, self.info = chain, account, info
+        self.name = str(info["learner"])
+        self.schedule = Schedule.from_json(info["schedule"])
+        self.grid_buy, self.grid_sell = (int(info["grid"][k]) for k in ("buy", "sell"))
+        contracts = info["contracts"]
+        market = chain.at("AuctionMarket", contracts["auction"])
         if not chain.w3.eth.get_code(market.address):
             raise ClassroomError(f"no classroom market at {market.address} on {chain.rpc_url}: "
-                                 "the session has ended or restarted; ask for a new join file")
-        self.auction = Auction(chain, chain.at("EnergyCredit", seat.contracts["credit"]), market,
-                               None, seat.info["grid"]["account"])
-        self.ledger = chain.at("MeterRegistry", seat.contracts["ledger"])
-        self.meter = meter or ProfileMeter(int(seat.info["meter"]["seed"]),
-                                           bool(seat.info["meter"]["producer"]), self.schedule)
+                                 "the session has ended; ask the instructor for a new code")
+        self.auction = Auction(chain, chain.at("EnergyCredit", contracts["credit"]), market,
+                               None, info["grid"]["account"])
+        self.ledger = chain.at("MeterRegistry", contracts["ledger"])
+        self.meter_address = str(info["meter"]["address"])
+        self.meter = meter or ProfileMeter(int(info["meter"]["seed"]),
+                                           bool(info["meter"]["producer"]), self.schedule)
         self.sender = Sender(chain, self.account, revert_decoder(chain, CONTRACTS))
         self.orders_placed: list[SealedOrder] = []
         self.errors: list[tuple[int, TransactionReverted]] = []
-        self.reported: dict[int, tuple[int, int]] = {}
         self.failure: Exception | None = None  # why the background loop stopped, if it failed
         self.auto = False  # place one order per slot from the meter's forecast
         self._book_index: dict[tuple[int, int], int | None] = {}  # (slot, id): place in book
-        self._delivered: set[int] = set()
         self._stopping = threading.Event()
         self.waiting = threading.Event()  # set while wait_for or wait blocks: ready to go on
         self._thread: threading.Thread | None = None
@@ -137,7 +142,7 @@ class Learner:
     def _send_commit(self, slot: int, is_bid: bool, price: int, qty: int,
                      deposit: int | None) -> list:
         """Send the commitment of an order for `slot`; what :meth:`_settle` needs."""
-        for name, value, low, high in (("price", price, 0, MAX_PRICE), ("qty", qty, 1, MAX_WH)):
+        for name, value, low, high in (("price", price, 0, MAX_PRICE), ("qty", qty, 1, MAX_ORDER_WH)):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ClassroomError(f"{name} must be an integer in [{low}, {high}], "
                                      f"got {value!r}")
@@ -159,8 +164,6 @@ class Learner:
                 action[2] = outcome
                 if kind == "reveal":
                     self._book_index[(slot, what.id)] = None
-            elif kind == "report":
-                self.reported[slot] = what
             elif kind == "commit":
                 (event,) = self.auction.market.web3.events.Committed().process_receipt(
                     outcome, DISCARD)
@@ -198,60 +201,22 @@ class Learner:
         price = rng.randint(self.grid_sell, self.grid_buy)
         return net > 0, price, abs(net)
 
-    # --- the meter and deliveries ---------------------------------------------------------
-
-    def _sign(self, registry: str, slot: int) -> SignedReading:
-        imported, exported = self.meter.indexes(slot)
-        return sign_reading(self.meter_key, registry, self.auction.chain_id,
-                            self.meter_key.address, slot, imported, exported)
-
-    def _report(self, slot: int) -> list:
-        """Send the meter's reading at the end of `slot` to the ledger."""
-        reading = self._sign(self.ledger.address, slot)
-        self.sender.send(self.ledger, "submitReading", slot, reading.calldata())
-        return ["report", slot, (reading.import_wh, reading.export_wh)]
-
-    def _deliver(self, slot: int) -> list[list]:
-        """Show, with the meter's signed readings, what was exported in `slot` for each of
-        this learner's sales of `slot` that are not settled yet (the first measures the slot's
-        export, the next ones draw on what is left)."""
-        mine = [i for i, (trader, _, _, escrow, filled) in
-                enumerate(self.auction.market.book(slot, False))
-                if trader == self.account.address and escrow > 0 and filled > 0]
-        if not mine:
-            return []
-        registry = self.auction.market.address
-        _, last, _, _ = self.auction.market.lastReading(self.meter_key.address)
-        readings = [self._sign(registry, s).calldata()
-                    for s in ((slot,) if last == slot - 1 else (slot - 1, slot))]
-        for n, ask in enumerate(mine):
-            self.sender.send(self.auction.market, "settleDelivery", slot, ask,
-                             readings if n == 0 else [])
-        return [["deliver", slot, ask] for ask in mine]
-
     def step(self, auto: bool | None = None) -> None:
-        """Do what the current phase asks once: in the commit phase, report the last slot's
-        reading, settle its deliveries and (`auto`, default the attribute) seal an order for
-        the next slot; in the reveal phase, open the sealed orders. Refusals go to `errors`."""
+        """Do what the current phase asks once: in the commit phase (`auto`, default the
+        attribute) seal an order for the next slot from the meter's forecast; in the reveal
+        phase, open the sealed orders. Refusals go to `errors`."""
         auto = self.auto if auto is None else auto
         now = self.phase()
         if now.name == "reveal":
             self.reveal()
             return
-        ended, sent = now.slot - 1, []
         with self.sender.lock:
-            if ended >= self.schedule.first_slot - 1 and ended not in self.reported:
-                sent.append(self._report(ended))
-            if ended not in self._delivered and any(
-                    o.slot == ended and not o.is_bid for o in self.orders_placed):
-                self._delivered.add(ended)
-                sent += self._deliver(ended)
             wanted = (auto and self.schedule.trades(now.trading)
                       and not any(o.slot == now.trading for o in self.orders_placed)
                       and self.auto_order(now.trading))
             if wanted:
-                sent.append(self._send_commit(now.trading, *wanted, None))
-            self._settle(sent, self.sender.wait(strict=False))
+                sent = [self._send_commit(now.trading, *wanted, None)]
+                self._settle(sent, self.sender.wait(strict=False))
 
     # --- the background loop --------------------------------------------------------------
 
@@ -268,7 +233,7 @@ class Learner:
                     self.step()
                     done = now
                     if end and now.slot >= end:
-                        return  # the last slot is reported and delivered
+                        return  # the session's last slot is over
                 stop.wait(POLL_SECONDS)
         except NODE_ERRORS as exc:
             raise ClassroomError(f"{self.name} lost the node at {self.chain.rpc_url} ({exc}): "
@@ -354,26 +319,75 @@ class Learner:
         return amount
 
 
-def read_join(source: str | Path | Mapping) -> Mapping | Path:
-    """A join file's JSON from an ``http://`` address (the instructor's join server), or the
-    path or mapping as given."""
-    if isinstance(source, str) and source.startswith(("http://", "https://")):
-        try:
-            with urllib.request.urlopen(source, timeout=10) as response:
-                return json.loads(response.read())
-        except (OSError, ValueError) as exc:
-            raise ClassroomError(f"cannot fetch the join file at {source} ({exc}): check the "
-                                 "address and that you are on the room's network") from None
-    return source
-
-
-def join(source: str | Path | Mapping, meter=None) -> Learner:
-    """Take your seat: `source` is the join file the instructor gave you (a path, or the
-    ``http://`` address shown with your join code). `meter` is a :class:`SerialMeter` for a real
-    meter (default: a simulated household, the one the join file names)."""
+def join(source: str | Path | Mapping, code: str | None = None, meter=None,
+         keep: str | Path | None = None) -> Learner:
+    """Take your seat. With the one-time `code` your instructor handed you, `source` is the
+    room's address (``http://host:port``): a fresh account key is made here, only its address is
+    sent, and the seat (key included) is written to `keep` if given (a file only you can read).
+    Without `code`, `source` is such a kept seat (its path or its data): you reconnect, after a
+    break or a restart of the room. `meter` is a :class:`SerialMeter` for a real meter's
+    forecasts (default: the simulated household the room gives the seat)."""
+    if code is not None:
+        account = Account.create()
+        info = _ask_for_seat(str(source), code, account.address)
+        kept = {"account_key": account.key.to_0x_hex(), "seat": info}
+        if keep is not None:
+            path = Path(keep)
+            path.touch(mode=0o600)
+            os.chmod(path, 0o600)
+            path.write_text(json.dumps(kept, indent=1), encoding="utf-8")
+        learner = _connect(kept, meter)
+        with learner.sender.lock:  # let the market take the deposits: the learner's own act
+            learner.sender.send(learner.auction.credit, "approve",
+                                learner.auction.market.address, 2**256 - 1)
+            learner.sender.wait()
+        return learner
+    if isinstance(source, Mapping):
+        return _connect(source, meter)
     try:
-        chain, seat = Chain.join(read_join(source))
+        kept = json.loads(Path(source).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ClassroomError(f"cannot read seat file {source}: {exc.strerror}; to join, give "
+                             "the room's address and your code") from None
+    except ValueError as exc:
+        raise ClassroomError(f"seat file {source} is not JSON ({exc})") from None
+    return _connect(kept, meter)
+
+
+def _ask_for_seat(room: str, code: str, address: str) -> dict:
+    """The room's join desk: a seat for `address`, with `code`."""
+    request = urllib.request.Request(
+        room.rstrip("/") + "/join", json.dumps({"code": code, "address": address}).encode(),
+        {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            reason = json.loads(exc.read())["error"]
+        except (ValueError, KeyError, TypeError):
+            reason = f"HTTP {exc.code}"
+        raise ClassroomError(f"the room at {room} refused to seat you: {reason}") from None
+    except (OSError, ValueError) as exc:
+        raise ClassroomError(f"cannot reach the room at {room} ({exc}): check the address and "
+                             "that you are on the room's network") from None
+
+
+def _connect(kept: Mapping, meter) -> Learner:
+    """A learner from a kept seat: its key and the room's data."""
+    try:
+        account = Account.from_key(kept["account_key"])
+        info = dict(kept["seat"])
+        url, chain_id = str(info["rpc"]), int(info["chain_id"])
+    except KeyError as exc:
+        raise ClassroomError(f"the seat has no {exc.args[0]!r}: join again with a code") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ClassroomError(f"the seat has a bad value ({exc}): join again with a code") from None
+    try:
+        chain = Chain(url)
     except ChainError as exc:
         raise ClassroomError(str(exc)) from None
-    return Learner(chain, seat, meter)
-
+    if chain.w3.eth.chain_id != chain_id:
+        raise ClassroomError(f"the room at {url} runs chain {chain.w3.eth.chain_id}, not "
+                             f"{chain_id}: the session has ended; ask for a new code")
+    return Learner(chain, account, info, meter)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,18 +15,22 @@ from daisee_lab.classroom.learner import Learner, join
 from daisee_lab.classroom.meters import SerialMeter
 from daisee_lab.classroom.schedule import Phase
 
+FAILURES_SHOWN = 8  # on the dashboard, the latest
+
 
 def serve(learners: int, out_dir: str | Path = "classroom", *, qr: bool = False,
           echo: Callable[[str], None] = print, **settings) -> pd.DataFrame:
     """Run a whole session from a terminal: open the :class:`Classroom` (`settings` are its
-    keyword arguments), show the join codes (and QR codes with `qr`), print each slot's result
-    and the leaderboard, and stop cleanly on the last slot, Ctrl-C or ``classroom stop``."""
+    keyword arguments), show the room's address and the join codes (and the address's QR code
+    with `qr`), print each slot's result, the leaderboard and every learner's failure, and stop
+    cleanly on the last slot, Ctrl-C or ``classroom stop``."""
     room = Classroom(learners, out_dir, **settings)
     with room:
         echo(room.summary())
-        for seat in room.seats if qr else []:
-            echo(f"{seat.name}  {seat.code}\n{seat.qr_text()}")
+        if qr:
+            echo(room.qr_text())
         room.on_slot.append(lambda table: echo(format_slot(table, room.results)))
+        room.on_failure.append(lambda seat, what: echo(f"{seat}: {what}"))
         echo("the clock is running; Ctrl-C or `daisee-lab classroom stop` ends the session")
         try:
             return room.run()
@@ -33,13 +38,16 @@ def serve(learners: int, out_dir: str | Path = "classroom", *, qr: bool = False,
             echo(f"results: {room.results_path}")
 
 
-def attend(source: str | Path, meter_port: str | None = None, protocol: str = "tic",
+def attend(source: str | Path, code: str | None = None, keep: str | Path | None = None,
+           meter_port: str | None = None, protocol: str = "tic",
            echo: Callable[[str], None] = print) -> Learner:
-    """A learner's terminal session: join, then report the meter, deliver, and place one order
-    per slot from the meter's forecast, printing each order and refusal, until the session ends.
-    `meter_port` reads a real meter (or ``daisee-lab meter simulate``'s pty) instead of the
-    simulated household of the join file."""
-    learner = join(source, SerialMeter(meter_port, protocol) if meter_port else None)
+    """A learner's terminal session: join (with `code`: a new seat kept in `keep`; without:
+    the seat kept in `source`), then place one order per slot from the meter's forecast and
+    reveal it, printing each order and refusal, until the session ends. `meter_port` reads a
+    real meter (or ``daisee-lab meter simulate``'s pty) for the forecasts instead of the
+    simulated household of the seat."""
+    learner = join(source, code, SerialMeter(meter_port, protocol) if meter_port else None,
+                   keep)
     echo(f"{learner.name}: account {learner.account.address} on {learner.chain.rpc_url}, "
          f"{f'meter on {meter_port}' if meter_port else 'simulated meter'}; Ctrl-C to leave")
     learner.start(auto=True)
@@ -73,12 +81,15 @@ class Dashboard:
         self.room = room
         self.status = w.HTML("waiting for the clock...")
         self.board = w.HTML()
+        self.failures = w.HTML()
         self.button = w.Button(description="next phase", tooltip="end the current phase now")
         self.button.on_click(lambda _: room.advance())
-        self.widget = w.VBox([self.status, self.board, self.button])
+        self.widget = w.VBox([self.status, self.board, self.failures, self.button])
         room.on_phase.append(self.show_phase)
         room.on_slot.append(self.show_slot)
+        room.on_failure.append(self.show_failure)
         self.show_slot(None)
+        self.show_failure()
 
     def show_phase(self, phase: Phase) -> None:
         """Show where the room is."""
@@ -94,6 +105,12 @@ class Dashboard:
         for column in ("bill_ueur", "baseline_ueur", "savings_ueur"):
             board[column.replace("_ueur", " (€)")] = board.pop(column) / 1e6
         self.board.value = board.to_html(float_format="{:.4f}".format)
+
+    def show_failure(self, *_: object) -> None:
+        """Show the last failures, each with the seat that caused it."""
+        last = self.room.failures[-FAILURES_SHOWN:]
+        self.failures.value = "".join(
+            f"<div>⚠ <b>{html.escape(seat)}</b>: {html.escape(what)}</div>" for seat, what in last)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -75,12 +75,11 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import DaiseeError
+from ..units import MAX_PRICE, MAX_WH  # µ€/kWh; Wh per order and per side of one auction
 
 RULES = ("midpoint", "k_double", "last_bid", "last_ask", "mcafee", "pay_as_bid", "pay_as_offer",
          "pair_midpoint")
 NO_PRICE = -1  # the uniform price when nothing trades, or when there is no single price
-MAX_PRICE = 10_000_000  # µ€/kWh, 10 €/kWh (the bound of community pricing too)
-MAX_WH = 400_000_000_000  # Wh, per order and per side of one auction
 MAX_K_DENOMINATOR = 1_000_000
 TRADE_DTYPE = np.dtype([("bid", np.int64), ("ask", np.int64), ("wh", np.int64),
                         ("buy_price", np.int64), ("sell_price", np.int64)])

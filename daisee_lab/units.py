@@ -1,0 +1,14 @@
+"""Units and bounds, one definition each: the slot, and what an order may hold.
+
+Energy in integer Wh, money in integer µ€, prices in µ€/kWh, 15-minute slots
+(``slot = unix_seconds // SLOT_SECONDS``). The bounds are those of the clearing kernels and of
+the contracts alike (``contracts/AuctionMarket.sol`` declares the same numbers, and a test
+checks they agree): whatever a market accepts, the kernel clears.
+"""
+
+SLOT_SECONDS = 900  # a settlement slot
+MAX_PRICE = 10_000_000  # µ€/kWh (10 €/kWh)
+MAX_WH = 400_000_000_000  # Wh: one side of one auction, at most (400 GWh)
+MAX_ORDERS = 1000  # revealed orders per side of one auction: its clearing fits in a block
+MAX_ORDER_WH = MAX_WH // MAX_ORDERS  # Wh per order: MAX_ORDERS of them make at most MAX_WH
+MAX_COMMITS = 16  # sealed orders per trader and auction
