@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from daisee_lab.chain import Chain
+from daisee_lab.chain.gas import TX_GAS_CAP
 from daisee_lab.contracts import deploy_community, make_households
 from daisee_lab.errors import DaiseeError
 from daisee_lab.exercises import check, ch09
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 
 from conftest import REPO
 
@@ -45,7 +47,7 @@ def street():
     chain = Chain()
     operator, *people = chain.accounts[:5]
     homes = make_households([p.address for p in people[:3]], seed=3)
-    community = deploy_community(chain, operator, homes, 250_000, 100_000)
+    community = deploy_community(chain, operator, homes, GRID_BUY, GRID_SELL)
     community.settle_slot(ch09.SLOT - 1, community.sign_readings(
         ch09.SLOT - 1, [5_000, 6_000, 7_000], [0, 100, 0]))
     return chain, community, people[3]
@@ -81,7 +83,8 @@ def test_9_1_right_answer_passes():
 
 
 @pytest.mark.parametrize("answer, hint", [
-    (None, "answer with a dict"),
+    (None, "not answered yet"),
+    ("InvalidSignature", "answer with a dict"),
     ({"yesterday": "InvalidSignature"}, "answer with a dict"),
     ({**RIGHT_9_1, "twice": "Forged"}, "Forged: not an error of CommunityMarket"),
     ({**RIGHT_9_1, "yesterday": "StaleReading"}, "which slot does the contract put"),
@@ -127,43 +130,35 @@ def test_checkers_say_which_cell_to_run_when_lab_is_missing(tmp_path, monkeypatc
 
 # --- 9.3 -----------------------------------------------------------------------------------
 
-def sort_in_a_block(chain, n):
-    """Receipt gas of sortBids of `n` rising bids sent with a whole block of gas, and status."""
-    market = chain.deploy("SortingMarket")
-    market.addBids(ch09.rising_bids(n))
-    tx = market.web3.functions.sortBids().transact(
-        {"from": chain.accounts[0].address, "gas": chain.w3.eth.get_block("latest")["gasLimit"]})
-    receipt = chain.w3.eth.wait_for_transaction_receipt(tx)
-    return receipt["gasUsed"], receipt["status"]
-
-
-def test_9_3_the_wall_is_where_a_block_stops_holding_the_sort(in_lab, anvil_node):
+def test_9_3_the_wall_is_where_one_capped_transaction_stops_holding_the_sort(in_lab,
+                                                                           anvil_node):
     chain = Chain(anvil_node.url, contract_dirs=[in_lab])
     snapshot = chain.snapshot()
     try:
-        assert chain.w3.eth.get_block("latest")["gasLimit"] == 30_000_000
-        (gas_127, ok_127), (gas_128, ok_128) = (sort_in_a_block(chain, n) for n in (127, 128))
-        # receipts of smaller books, extrapolated, say 128 fits: the hint for 128 rests on this
-        sizes = [48, 64, 96]
-        fit = np.polyfit(sizes, [sort_in_a_block(chain, n)[0] for n in sizes], 2)
+        assert chain.w3.eth.get_block("latest")["gasLimit"] == 30_000_000  # Prague: no tx cap
+        (gas_94, ok_94), (gas_95, ok_95) = (ch09.sort_with(chain, n) for n in (94, 95))
+        in_a_block = ch09.sort_with(chain, 95, gas=30_000_000)
+        # receipts of smaller books, extrapolated, say 95 fits: the hint for 95 rests on this
+        sizes = [48, 64, 80]
+        fit = np.polyfit(sizes, [ch09.sort_with(chain, n)[0] for n in sizes], 2)
     finally:
         chain.revert_to(snapshot)
-    assert (ok_127, ok_128, gas_128) == (1, 0, 30_000_000)
-    assert gas_127 < 30_000_000
-    assert np.polyval(fit, 128) < 30_000_000 < np.polyval(fit, 129)
-    feedback = check("9.3", 127)
-    assert feedback and f"{gas_127:,} gas" in feedback.message
+    assert (ok_94, ok_95, gas_95) == (True, False, TX_GAS_CAP)
+    assert gas_94 < TX_GAS_CAP and in_a_block[1]  # a Prague block still holds 95
+    assert np.polyval(fit, 95) < TX_GAS_CAP
+    feedback = check("9.3", 94)
+    assert feedback and f"{gas_94:,} gas" in feedback.message
 
 
 @pytest.mark.parametrize("answer, hint", [
-    (128, "net of refunds"),
-    (130, "net of refunds"),
-    (131, "a block cannot hold"),
-    (200, "a block cannot hold"),
-    (120, "room to spare"),
+    (95, "net of refunds"),
+    (97, "net of refunds"),
+    (98, "cannot hold"),
+    (127, "a Prague block could hold more"),
+    (80, "room to spare"),
     (0, "at least one bid"),
-    (127.0, "whole number"),
-    ("127", "whole number"),
+    (94.0, "whole number"),
+    ("94", "whole number"),
 ])
 def test_9_3_wrong_answers_get_a_hint(in_lab, answer, hint):
     feedback = check("9.3", answer)

@@ -3,7 +3,8 @@ wall of sorting a book on chain.
 
 The checkers measure on chains of their own: 9.1 submits :func:`tampered_batches` to a fresh
 community, 9.2 runs the chapter's ``lab/Thief.sol`` against a CommunityMarket, 9.3 sorts books of
-rising bids with ``lab/SortingMarket.sol`` on anvil (the in-process EVM takes seconds per block).
+rising bids with ``lab/SortingMarket.sol`` on anvil (the in-process EVM takes seconds per block),
+each sort sent with the gas mainnet allows one transaction since Fusaka (EIP-7825).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from daisee_lab.chain.gas import TX_GAS_CAP
 from daisee_lab.errors import DaiseeError
 from daisee_lab.exercises import checker
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, the book's grid prices
 
 LAB = "lab"  # where the chapter writes its Solidity, relative to the notebook
 SEED = 9  # the meter keys of the checkers' households
-GRID_BUY, GRID_SELL = 250_000, 100_000  # µ€/kWh
 SLOT = int(datetime(2025, 6, 21, 12, tzinfo=UTC).timestamp()) // 900  # noon, 21 June 2025
 BATCHES = ("yesterday", "elsewhere", "twice", "stranger")
 THIEF_FUNDS, THIEF_CHUNK = 1_000_000, 300_000  # µ€: exercise 9.2
@@ -193,14 +195,14 @@ def rising_bids(n: int) -> list[int]:
     return [RISING_FROM + RISING_STEP * i for i in range(n)]
 
 
-def _sort_in_a_block(chain, n: int) -> tuple[int, bool]:
-    """Sort `n` rising bids on `chain`, sending sortBids with a whole block of gas: the gas its
+def sort_with(chain, n: int, gas: int = TX_GAS_CAP) -> tuple[int, bool]:
+    """Sort `n` rising bids on `chain`, sending sortBids with `gas` gas (a wallet's fixed gas
+    limit; by default the most one mainnet transaction may use since Fusaka): the gas its
     receipt shows, and whether it went through."""
     market = chain.deploy("SortingMarket")
     market.addBids(rising_bids(n))
-    block_gas = chain.w3.eth.get_block("latest")["gasLimit"]
     tx = market.web3.functions.sortBids().transact({"from": chain.accounts[0].address,
-                                                    "gas": block_gas})
+                                                    "gas": gas})
     receipt = chain.w3.eth.wait_for_transaction_receipt(tx)
     return receipt["gasUsed"], receipt["status"] == 1
 
@@ -208,14 +210,14 @@ def _sort_in_a_block(chain, n: int) -> tuple[int, bool]:
 @lru_cache(maxsize=4)
 def _sort_wall(source: str) -> tuple[int, int, int] | None:
     """With lab/SortingMarket.sol (`source`) on anvil: the most rising bids sortBids sorts in
-    one block, the gas its receipt shows, and the gas of checkBids for the same book; None if
-    MAX_BIDS bids still sort in a block."""
+    one transaction of TX_GAS_CAP gas, the gas its receipt shows, and the gas of checkBids for
+    the same book; None if MAX_BIDS bids still sort."""
     from daisee_lab.chain import Chain
     from daisee_lab.chain.anvil import Anvil
 
     with Anvil() as node:
         chain = Chain(node.url, contract_dirs=[LAB])
-        fits = lambda n: _sort_in_a_block(chain, n)[1]  # noqa: E731
+        fits = lambda n: sort_with(chain, n)[1]  # noqa: E731
         low, high = 0, 16  # low fits; double high until it does not, then bisect
         while fits(high):
             if high == MAX_BIDS:
@@ -224,7 +226,7 @@ def _sort_wall(source: str) -> tuple[int, int, int] | None:
         while high - low > 1:
             middle = (low + high) // 2
             low, high = (middle, high) if fits(middle) else (low, middle)
-        sort_gas, _ = _sort_in_a_block(chain, low)
+        sort_gas, _ = sort_with(chain, low)
         market = chain.deploy("SortingMarket")
         market.addBids(rising_bids(low))
         check_gas = market.checkBids(list(range(low))[::-1]).gas_used
@@ -233,8 +235,9 @@ def _sort_wall(source: str) -> tuple[int, int, int] | None:
 
 @checker("9.3")
 def sort_wall(answer: object) -> tuple[bool, str]:
-    """The largest book of rising bids whose SortingMarket.sortBids transaction goes through on
-    anvil (a block holds 30,000,000 gas). Measured with the SortingMarket of ``lab/``."""
+    """The largest book of rising bids whose SortingMarket.sortBids transaction goes through
+    with TX_GAS_CAP gas, mainnet's cap per transaction since Fusaka. Measured on anvil with the
+    SortingMarket of ``lab/``."""
     if isinstance(answer, bool) or not isinstance(answer, int):
         return False, "answer with a whole number of bids"
     source = _lab_source("SortingMarket")
@@ -242,7 +245,7 @@ def sort_wall(answer: object) -> tuple[bool, str]:
         return _missing("SortingMarket")
     measured = _sort_wall(source)
     if measured is None:
-        return False, (f"lab/SortingMarket.sol sorts {MAX_BIDS} rising bids in one block: it "
+        return False, (f"lab/SortingMarket.sol sorts {MAX_BIDS} rising bids in one transaction: it "
                        "is no longer the chapter's insertion sort; run its %%writefile cell again")
     wall, sort_gas, check_gas = measured
     if answer == wall:
@@ -254,8 +257,10 @@ def sort_wall(answer: object) -> tuple[bool, str]:
                        "of refunds (storage written back earns gas back at the end), and a "
                        "transaction needs the gross amount while it runs; send the sort and see")
     if answer > wall:
-        return False, ("a block cannot hold the sort of that many bids; try smaller books "
-                       "(bisect between one that goes through and one that does not)")
+        return False, (f"one transaction of {TX_GAS_CAP:,} gas cannot hold the sort of that many "
+                       "bids (a Prague block could hold more: send with gas=TX_GAS_CAP); try "
+                       "smaller books, bisecting between one that goes through and one that "
+                       "does not")
     if answer < 1:
         return False, "a book has at least one bid"
     return False, ("that many bids go through with room to spare; try larger books (bisect "
