@@ -4,8 +4,11 @@ slot and the bills each sharing method gives."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import StrMethodFormatter
 
 from daisee_lab.plots.figure import Figure, local_hours
+
+_THOUSANDS = "{x:,.0f}"  # 250,000 rather than 250000 on a price axis
 
 
 def _steps(prices: np.ndarray, qty: np.ndarray, descending: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -31,11 +34,13 @@ def merit_order(bid_prices, bid_qty, ask_prices, ask_qty, price: int | None = No
     if price is not None and volume is not None and price >= 0:
         ax.axhline(price, color="grey", linestyle="--", linewidth=1)
         ax.axvline(volume, color="grey", linestyle="--", linewidth=1)
-        ax.plot([volume], [price], "ko", label=f"clearing: {volume} Wh at {price} µ€/kWh")
+        ax.plot([volume], [price], "ko", label=f"clearing: {volume:,} Wh at {price:,} µ€/kWh")
     ax.set_xlabel("energy (Wh)")
     ax.set_ylabel("price (µ€/kWh)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right")
+    ax.yaxis.set_major_formatter(StrMethodFormatter(_THOUSANDS))
+    if ax.get_legend_handles_labels()[0]:  # below the chart: the curves fill the axes
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, fontsize="small",
+                  frameon=False)
     return figure
 
 
@@ -72,6 +77,7 @@ def slot_prices(times, prices: dict[str, np.ndarray], title: str, grid_buy: int 
         if value is not None:
             ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=label)
     ax.set_ylabel("price (µ€/kWh)")
+    ax.yaxis.set_major_formatter(StrMethodFormatter(_THOUSANDS))
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
     local_hours(ax)
@@ -103,6 +109,7 @@ def rule_prices(rules: dict[str, tuple[float, float]], title: str,
     ax.invert_yaxis()
     ax.set_ylabel("price rule")
     ax.set_xlabel("price (µ€/kWh)")
+    ax.xaxis.set_major_formatter(StrMethodFormatter(_THOUSANDS))
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
     return figure
