@@ -158,6 +158,8 @@ def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
                       help="where a new seat (your key) is kept (default daisee-seat.json)")
     join.add_argument("--meter", help="a real meter's port (default: a simulated household)")
     join.add_argument("--protocol", default="tic", help="the real meter's: tic (default) or dsmr")
+    join.add_argument("--patience", type=float, default=120.0,
+                      help="seconds to keep calling a room that stopped answering (default 120)")
     join.set_defaults(func=_classroom_join)
     stop = actions.add_parser("stop", help="stop the classroom serving from a folder")
     stop.add_argument("--out", default="classroom", help="the folder serve writes to")
@@ -178,7 +180,7 @@ def _classroom_join(args: argparse.Namespace) -> int:
     from daisee_lab.classroom import attend
 
     attend(args.source, args.code, args.keep if args.code else None, args.meter,
-           args.protocol, echo=lambda text: print(text, flush=True))
+           args.protocol, echo=lambda text: print(text, flush=True), patience=args.patience)
     return 0
 
 

@@ -259,11 +259,14 @@ def test_anvil_dying_mid_session_stops_cleanly_and_keeps_the_results(tmp_path, c
         os.kill(room.anvil.process.pid, 9)
 
     with room:
-        learners = [join(room.url, seat.code).start(auto=True) for seat in room.seats[1:]]
+        learners = [join(room.url, seat.code) for seat in room.seats[1:]]
+        for learner in learners:
+            learner.patience = 1  # then give up on the dead node
+            learner.start(auto=True)
         cli = {}
         command = threading.Thread(target=lambda: cli.update(code=main(
             ["classroom", "join", room.url, "--code", room.seats[0].code,
-             "--keep", str(tmp_path / "seat.json")])))
+             "--keep", str(tmp_path / "seat.json"), "--patience", "1"])))
         command.start()
         room.on_slot.append(kill_the_node)
         with pytest.raises(ClassroomError, match="anvil stopped .* 1 slots billed are kept in"):

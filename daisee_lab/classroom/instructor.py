@@ -32,6 +32,7 @@ failure with its seat in ``room.log`` and on the dashboard).
 from __future__ import annotations
 
 import io
+import json
 import secrets
 import socket
 import threading
@@ -56,7 +57,7 @@ from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.schedule import (CHAIN_SLOT, DELIVERY_SECONDS, REVEAL_SECONDS,
                                            ClassroomError, Phase, Schedule)
 from daisee_lab.classroom.sender import Sender, revert_decoder
-from daisee_lab.contracts import deploy_auction, public_id_bytes, sign_reading
+from daisee_lab.contracts import Auction, deploy_auction, public_id_bytes, sign_reading
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
 from daisee_lab.settlement import clear_double_auction
@@ -68,6 +69,7 @@ GRID_BUY, GRID_SELL = 250_000, 100_000  # µ€/kWh
 PRODUCERS = 2  # learners 0, 1 of every 5 have PV: 40 %, as community.make_households
 POLL_SECONDS = 0.1
 WAIT_SLOTS = 96  # the first slot traded is a chain day ahead: learners may join for that long
+STATE_FILE, STATE_FORMAT = "state.json", "daisee-lab classroom state 1"
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
@@ -156,6 +158,9 @@ class Classroom:
         self.on_failure: list = []  # callables(seat, reason)
         self.reader = None  # the Learner who sets the pace, see pace()
         self._reader_seat = -1
+        self.resumed = False  # True if open() resumed a session stopped earlier
+        self._current: int | None = None  # the chain slot under way
+        self._billed: set[int] = set()
         self._meters: dict[int, ProfileMeter] = {}  # seat: the simulated meter the relay reads
         self._indexes: dict[int, tuple[int, int]] = {}  # seat: ledger indexes at the last bill
         self._stop, self._advance = threading.Event(), threading.Event()
@@ -176,22 +181,33 @@ class Classroom:
 
     def open(self) -> Classroom:
         """Start anvil on loopback, deploy, make the seats and their join codes, and open the
-        learners' guarded endpoint. A missing anvil or a port in use raises an error with what
-        to do."""
+        learners' guarded endpoint; or, if `out_dir` holds a session stopped earlier
+        (``state.json``), resume it: its chain, seats, codes and learners' doors, on the same
+        port, from the slot it was in. A missing anvil or a port in use raises an error with
+        what to do."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "stop").unlink(missing_ok=True)
-        self.anvil = Anvil(None, "127.0.0.1", accounts=1, log=self.out_dir / "anvil.log")
-        if self.port and _port_taken(self.host, self.port):
-            raise AnvilError(f"port {self.port} on {self.host} is already taken: choose "
+        saved = self._load_state()
+        port = saved["guard_port"] if saved else self.port
+        if port and _port_taken(self.host, port):
+            raise AnvilError(f"port {port} on {self.host} is already taken: choose "
                              "another with --port or stop what listens there")
+        self.anvil = Anvil(None, "127.0.0.1", accounts=1, log=self.out_dir / "anvil.log")
         self.anvil.start()
         try:
-            self._deploy()
-            self.guard = Guard(self.anvil.url, self.host, self.port or free_port(self.host),
+            if saved:
+                self._resume(saved)
+            else:
+                self._deploy()
+            self.guard = Guard(self.anvil.url, self.host, port or free_port(self.host),
                                [self.auction.credit.address, self.auction.market.address,
                                 self.ledger.address],
                                on_join=self.seat_learner, on_refusal=self.report).start()
+            for seat in self.seats:
+                if seat.joined:
+                    self.guard.admit(seat.token, seat.name, seat.address)
             self._write_pages()
+            self._save()
         except BaseException:
             self.close()
             raise
@@ -290,6 +306,102 @@ class Classroom:
         for listener in self.on_failure if failure else []:
             listener(seat, what)
 
+    # --- the session on disk -------------------------------------------------------------
+
+    def _load_state(self) -> dict | None:
+        path = self.out_dir / STATE_FILE
+        if not path.exists():
+            return None
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if saved.get("format") != STATE_FORMAT:
+                raise ValueError(f"format {saved.get('format')!r}")
+            return saved
+        except ValueError as exc:
+            raise ClassroomError(f"{path} is not a session this version can resume ({exc}): "
+                                 "start the new session in another folder (--out)") from None
+
+    def _save(self) -> None:
+        """Write the session to `out_dir` (``state.json``, readable by the instructor only,
+        and the chain's state): what :meth:`open` resumes from."""
+        if self.chain is None or self.guard is None:
+            return
+        state = {
+            "format": STATE_FORMAT, "guard_port": self.guard.port,
+            "settings": {"slots": self.slots, "slot_seconds": self.slot_seconds,
+                         "credits": self.credits, "grid_buy": self.grid_buy,
+                         "grid_sell": self.grid_sell},
+            "keys": {name: getattr(self, name).key.to_0x_hex()
+                     for name in ("operator", "registrar", "relay")},
+            "grid": self.grid, "first_block": self.first_block,
+            "contracts": {"credit": self.auction.credit.address,
+                          "auction": self.auction.market.address,
+                          "ledger": self.ledger.address},
+            "schedule": self.schedule.to_json(), "slot": self._current,
+            "billed": sorted(self._billed), "absent": sorted(self.absent),
+            "indexes": {str(i): list(v) for i, v in self._indexes.items()},
+            "seats": [{"name": s.name, "code": s.code, "expires": s.expires,
+                       "meter_key": s.meter.key.to_0x_hex(), "seed": s.seed,
+                       "producer": s.producer, "address": s.address, "token": s.token}
+                      for s in self.seats],
+        }
+        chain_state = self.chain.w3.provider.make_request("anvil_dumpState", [])["result"]
+        for name, text in (("chain-state.json", json.dumps(chain_state)),
+                           (STATE_FILE, json.dumps(state, indent=1))):
+            part = self.out_dir / f".{name}.part"
+            part.touch(mode=0o600)
+            part.write_text(text, encoding="utf-8")
+            part.replace(self.out_dir / name)
+
+    def _resume(self, saved: dict) -> None:
+        self.chain = chain = Chain(self.anvil.url)
+        chain_state = json.loads((self.out_dir / "chain-state.json").read_text())
+        loaded = chain.w3.provider.make_request("anvil_loadState", [chain_state])
+        if "error" in loaded:
+            raise ClassroomError(f"anvil cannot load the saved chain: {loaded['error']}")
+        chain.advance_time(1)  # blocks go on from the saved time, not the wall clock's
+        settings = saved["settings"]
+        self.slots, self.slot_seconds = settings["slots"], settings["slot_seconds"]
+        self.credits, self.grid_buy, self.grid_sell = (
+            settings["credits"], settings["grid_buy"], settings["grid_sell"])
+        self.operator, self.registrar, self.relay = (
+            Account.from_key(saved["keys"][n]) for n in ("operator", "registrar", "relay"))
+        self.grid, self.first_block = saved["grid"], saved["first_block"]
+        contracts = saved["contracts"]
+        self.auction = Auction(chain, chain.at("EnergyCredit", contracts["credit"]),
+                               chain.at("AuctionMarket", contracts["auction"]), self.operator,
+                               self.grid)
+        self.ledger = chain.at("MeterRegistry", contracts["ledger"])
+        errors = revert_decoder(chain, CONTRACTS)
+        self.operations = Sender(chain, self.operator, errors)
+        self.registrations = Sender(chain, self.registrar, errors)
+        self.meter_relay = Sender(chain, self.relay, errors)
+        self.schedule = Schedule.from_json(saved["schedule"])
+        self.seats = [Seat(s["name"], s["code"], s["expires"], Account.from_key(s["meter_key"]),
+                           s["seed"], s["producer"], s["address"], s["token"])
+                      for s in saved["seats"]]
+        self.learners = len(self.seats)
+        self._meters = {i: ProfileMeter(s.seed, s.producer, self.schedule)
+                        for i, s in enumerate(self.seats) if s.joined}
+        self._current, self._billed = saved["slot"], set(saved["billed"])
+        self.absent = set(saved["absent"])
+        self._indexes = {int(i): tuple(v) for i, v in saved["indexes"].items()}
+        if self.results_path.exists():
+            self.results = pd.read_csv(self.results_path)
+        for slot in range(self.schedule.first_slot, (self._current or 0) + 1):
+            _, _, cleared, price, volume = self.auction.market.rounds(slot)
+            if not cleared:
+                continue
+            bids, asks = self.auction.book(slot)
+            try:
+                clearing = clear_double_auction(bids.price.to_numpy(), bids.qty.to_numpy(),
+                                                asks.price.to_numpy(), asks.qty.to_numpy())
+            except ValueError:  # voided
+                continue
+            if (clearing.volume, max(clearing.price, 0)) == (volume, price):  # not voided
+                self.clearings[slot] = clearing
+        self.resumed = True
+
     def _write_pages(self) -> None:
         """``joins/index.html``, to project: the room's address and how to join, no secret;
         ``joins/codes.html``, to print and hand out: one slip per seat with its code."""
@@ -359,7 +471,8 @@ class Classroom:
         billed so far are in :attr:`results_path` in every case."""
         if self.chain is None:
             raise ClassroomError("the classroom is not open: use `with Classroom(...) as room:`")
-        schedule, slot = self.schedule, self.schedule.first_slot - 1
+        schedule = self.schedule
+        slot = self._current if self._current is not None else schedule.first_slot - 1
         try:
             while not self._stopping() and (schedule.slots is None or slot <= schedule.first_slot
                                             + schedule.slots):
@@ -375,9 +488,13 @@ class Classroom:
         return self.results
 
     def _slot(self, c: int) -> None:
-        """Chain slot `c`: clear it, commit phase, settle and bill `c - 1`, reveal phase."""
+        """Chain slot `c`: clear it, commit phase, settle and bill `c - 1`, reveal phase. Each
+        step is skipped if done already (a resumed session starts again in the slot it was
+        in)."""
+        self._current = c
+        self._save()
         self.chain.advance_time(max(0, c * CHAIN_SLOT - self.chain.timestamp))
-        if self.schedule.trades(c):
+        if self.schedule.trades(c) and not self.auction.market.rounds(c)[2]:
             self._clear(c)
         try:
             self._read_meters(c - 1)
@@ -389,7 +506,9 @@ class Classroom:
         self.chain.advance_time(max(0, (c + 1) * CHAIN_SLOT - REVEAL_SECONDS
                                     - self.chain.timestamp))
         try:
-            self._bill(c - 1)
+            if c - 1 not in self._billed:
+                self._bill(c - 1)
+                self._billed.add(c - 1)
         except DaiseeError as exc:
             self.report("clock", f"slot {c - 1} could not be billed: {exc}")
         self._phase(Phase(c, "reveal"), self.schedule.reveal_seconds)
@@ -489,6 +608,8 @@ class Classroom:
         with self.meter_relay.lock:
             for i, meter in self._meters.items():
                 seat = self.seats[i]
+                if self.ledger.lastReading(seat.meter.address)[1] >= ended:
+                    continue  # reported before the session was stopped and resumed
                 imported, exported = meter.indexes(ended)
                 reading = sign_reading(seat.meter, self.ledger.address, chain_id,
                                        seat.meter.address, ended, imported, exported)
@@ -584,8 +705,11 @@ class Classroom:
             self.results.to_csv(self.results_path, index=False)
 
     def close(self) -> None:
-        """Write the results, close the learners' endpoint, and stop anvil."""
+        """Write the results and the session's state, close the learners' endpoint, and stop
+        anvil (``serve`` on the same folder resumes the session)."""
         self._write()
+        if self.anvil is not None and self.anvil.alive():
+            self._save()
         if self.guard is not None:
             self.guard.stop()
         if self.anvil is not None:

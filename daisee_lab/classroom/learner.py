@@ -43,6 +43,7 @@ from daisee_lab.units import MAX_ORDER_WH, MAX_PRICE
 
 CONTRACTS = ("EnergyCredit", "AuctionMarket", "MeterRegistry")
 POLL_SECONDS = 0.1
+PATIENCE, RETRY_SECONDS = 120.0, 1.0  # a restarting room is called again every second
 NODE_ERRORS = (RequestException, ConnectionError, TimeoutError)
 
 
@@ -78,6 +79,7 @@ class Learner:
         self.errors: list[tuple[int, TransactionReverted]] = []
         self.failure: Exception | None = None  # why the background loop stopped, if it failed
         self.auto = False  # place one order per slot from the meter's forecast
+        self.patience = PATIENCE  # seconds the background loop calls a silent room again
         self._book_index: dict[tuple[int, int], int | None] = {}  # (slot, id): place in book
         self._stopping = threading.Event()
         self.waiting = threading.Event()  # set while wait_for or wait blocks: ready to go on
@@ -222,22 +224,29 @@ class Learner:
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Follow the room until the schedule ends or `stop` is set: :meth:`step` at each new
-        phase. Losing the node raises :class:`ClassroomError`."""
+        phase. A room that stops answering (restarted, a network glitch) is called again
+        until it answers; after `patience` seconds of silence, :class:`ClassroomError`."""
         stop = stop or self._stopping
         end = self.schedule.slots and self.schedule.first_slot + self.schedule.slots
-        done = None
-        try:
-            while not stop.is_set():
+        done, lost = None, None
+        while not stop.is_set():
+            try:
                 now = self.phase()
                 if now != done or self.unopened(now):  # an order sealed late is opened too
                     self.step()
                     done = now
                     if end and now.slot >= end:
                         return  # the session's last slot is over
-                stop.wait(POLL_SECONDS)
-        except NODE_ERRORS as exc:
-            raise ClassroomError(f"{self.name} lost the node at {self.chain.rpc_url} ({exc}): "
-                                 "the session has stopped, or the network is down") from exc
+                lost = None
+            except NODE_ERRORS as exc:
+                lost = lost or time.monotonic()
+                if time.monotonic() - lost > self.patience:
+                    raise ClassroomError(f"{self.name} lost the node at {self.chain.rpc_url} "
+                                         f"({exc}): the session has stopped, or the network "
+                                         "is down") from exc
+                self.sender.reset()
+                stop.wait(RETRY_SECONDS)
+            stop.wait(POLL_SECONDS)
 
     def start(self, auto: bool = False) -> Learner:
         """Run :meth:`run` in a background thread (a notebook stays free for orders); `auto`

@@ -40,14 +40,17 @@ def serve(learners: int, out_dir: str | Path = "classroom", *, qr: bool = False,
 
 def attend(source: str | Path, code: str | None = None, keep: str | Path | None = None,
            meter_port: str | None = None, protocol: str = "tic",
-           echo: Callable[[str], None] = print) -> Learner:
+           echo: Callable[[str], None] = print, patience: float | None = None) -> Learner:
     """A learner's terminal session: join (with `code`: a new seat kept in `keep`; without:
     the seat kept in `source`), then place one order per slot from the meter's forecast and
     reveal it, printing each order and refusal, until the session ends. `meter_port` reads a
     real meter (or ``daisee-lab meter simulate``'s pty) for the forecasts instead of the
-    simulated household of the seat."""
+    simulated household of the seat. `patience`: seconds to keep calling a room that stopped
+    answering (default :attr:`Learner.patience`)."""
     learner = join(source, code, SerialMeter(meter_port, protocol) if meter_port else None,
                    keep)
+    if patience is not None:
+        learner.patience = patience
     echo(f"{learner.name}: account {learner.account.address} on {learner.chain.rpc_url}, "
          f"{f'meter on {meter_port}' if meter_port else 'simulated meter'}; Ctrl-C to leave")
     learner.start(auto=True)

@@ -41,6 +41,11 @@ class Sender:
         self._pending: list[tuple[str, dict, bytes]] = []
         self.sent = 0
 
+    def reset(self) -> None:
+        """Forget the batch under way (after losing the node): nonces are asked again."""
+        with self.lock:
+            self._pending, self._nonce = [], None
+
     def send(self, contract: Contract, function: str, *args: Any) -> None:
         """Send ``contract.function(*args)`` now; its receipt comes with :meth:`wait`."""
         data = contract.web3.encode_abi(function, args=list(args))
