@@ -8,9 +8,9 @@ from functools import lru_cache
 from numbers import Real
 
 from daisee_lab.exercises import checker
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, the book's grid prices
 
 DAY = date(2025, 6, 21)                  # the chapter's day, and the street of chapters 3 and 4
-GRID_BUY, GRID_SELL = 251_600, 40_000    # µ€/kWh
 STREET = {"n": 8, "seed": 1}             # make_households(**STREET); meters of seed 1 too
 COMMUNITY = {"n": 20, "seed": 7}         # exercise 10.1: make_households(**COMMUNITY)
 NOON = slice(48, 50)                     # the two slots from 12:00 local time
