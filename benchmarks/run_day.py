@@ -7,10 +7,11 @@
 
 One :func:`daisee_lab.run.run_day` on eth-tester, in a temporary folder: what it does before
 the first stage (``start``: checking the arguments, starting the in-process chain), then each
-stage, as ``daisee-lab run`` prints them (the command also spends a second or two importing). The script prints each stage's seconds and its
-share of the whole, how much faster than real time the meters' day was read (meter time over
-the meters stage's seconds), the frames decoded per second, and the whole against the target
-for the default day: 20 s on this 2-core machine, with the meters no longer the largest stage.
+stage, as ``daisee-lab run`` prints them (the command also spends a second or two importing).
+The script prints each stage's seconds and its share of the whole, how much faster than real
+time the meters' day was read (meter time over the meters stage's seconds), the frames decoded
+per second, and the whole against the target for the default day: 20 s on this 2-core machine,
+with the meters no longer the largest stage.
 """
 
 import argparse
@@ -63,7 +64,7 @@ def main(argv=None):
     print(f"  {'whole':<9} {whole:6.2f} s")
     largest = max(report.timings, key=report.timings.get)
     print(f"meters: {report.figures['frames']:,} frames decoded and recorded, "
-          f"{figures['frames_per_s']:,} a second; the day's meter time read "
+          f"{figures['frames_per_s']:,} a second; the meters' time read "
           f"x{figures['meter_time_over_real_time']:,} real time; CPU: simulators "
           f"{report.figures['simulators_cpu_s']} s, readers and recorder "
           f"{report.figures['readers_cpu_s']} s")

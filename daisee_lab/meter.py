@@ -413,7 +413,7 @@ class MeterSimulator:
     bytes (`speed` does not apply). Writing starts once a reader has the port open and has
     flushed its input, as pyserial (so `open_meter`) does on opening, or has had it open for
     :data:`UNFLUSHED_START` seconds without flushing; it pauses while nobody has the port open.
-    Bytes still unread when the reader flushes or closes the port are lost, as on a real line.
+    Bytes still unread when a reader flushes its input are lost, as on a real line.
     """
 
     def __init__(self, mode: str = "standard", phases: int = 1, producer: bool = False,
