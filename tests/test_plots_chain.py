@@ -95,3 +95,12 @@ def test_curves_read_from_chain_is_a_heat_map_of_meters_by_slot():
     assert ax.collections[0].get_array().reshape(2, 4).tolist() == energy.tolist()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["000001", "000002"]
     assert "the largest user is 000002 with 0.1 kWh" in figure.alt
+
+
+def test_time_axes_tick_on_local_hours_whatever_the_zone_given():
+    times = pd.date_range("2025-06-21", periods=96, freq="15min", tz="Europe/Paris")
+    for figure in (paid_over_day(times.tz_convert("UTC"), np.ones((1, 96)), ["a"]),
+                   curves_read_from_chain(times.tz_convert("UTC"), np.ones((1, 96)), ["a"])):
+        figure.canvas.draw()
+        labels = [t.get_text() for t in figure.axes[0].get_xticklabels() if t.get_text()]
+        assert "00:00" in labels and "12:00" in labels and "23:00" not in labels, labels

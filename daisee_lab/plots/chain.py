@@ -8,12 +8,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from matplotlib.patches import Patch
 from matplotlib.ticker import StrMethodFormatter
 
 from daisee_lab.plots.figure import Figure, local_hours
+from daisee_lab.tic import PARIS
 
 MILLION = 1e6
+
+
+def _paris(times) -> pd.DatetimeIndex:
+    """`times` (timezone-aware) in Paris time, so that the axis ticks fall on local hours."""
+    return pd.DatetimeIndex(times).tz_convert(PARIS)
 
 
 def gas_per_transaction(labels: Sequence[str], gas: Sequence[int],
@@ -69,7 +76,7 @@ def paid_over_day(times, payments, names: Sequence[str],
                   title: str = "what each household has paid, slot after slot") -> Figure:
     """Each household's cumulative payment (€, positive when it paid, negative when it was
     paid) against local time; `payments` is households x slots in µ€."""
-    payments = np.asarray(payments)
+    payments, times = np.asarray(payments), _paris(times)
     figure = Figure(figsize=(8, 3.8))
     ax = figure.add_subplot()
     for name, row in zip(names, payments):
@@ -186,7 +193,7 @@ def curves_read_from_chain(times, energy, labels: Sequence[str],
         -> Figure:
     """A heat map of energy per slot (Wh, rows = meters, `energy` meters x slots) against local
     time: what anyone can read back from a public chain."""
-    energy = np.asarray(energy, dtype=float)
+    energy, times = np.asarray(energy, dtype=float), _paris(times)
     figure = Figure(figsize=(9, 0.35 * len(labels) + 1.6))
     ax = figure.add_subplot()
     step = times[1] - times[0]
