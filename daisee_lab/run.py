@@ -495,8 +495,8 @@ class _SlotProfile:
 
     def __init__(self, import_wh: np.ndarray, export_wh: np.ndarray, first_slot: int,
                  lockstep: _Lockstep):
-        self.load_w = [4.0 * wh for wh in import_wh.tolist()]  # Wh per 15 min -> W
-        self.pv_w = [4.0 * wh for wh in export_wh.tolist()]
+        self.load_w = [wh * 3600 / community.SLOT_SECONDS for wh in import_wh.tolist()]  # W
+        self.pv_w = [wh * 3600 / community.SLOT_SECONDS for wh in export_wh.tolist()]
         self.first_slot, self.lockstep = first_slot, lockstep
 
     def __call__(self, t: datetime) -> tuple[float, float]:
