@@ -9,6 +9,8 @@ NODE_OK := node_modules/.installed
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
+	@echo "daisee-lab: new here? run 'make demo' (a community day, set-up included), then 'make lab'."
+	@echo
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
 setup: $(PY_OK) $(NODE_OK)  ## install the Python and Node dependencies (idempotent, offline when nothing changed)
@@ -34,7 +36,7 @@ test: setup  ## run every test: library, contracts, book chapters, the site in C
 lab: setup  ## open the book in JupyterLab
 	$(BIN)/jupyter lab book/
 
-docs: setup  ## build the documentation site, strictly
+docs: setup  ## build the documentation site into site/ (DAISEE_EDITION=student: without solutions)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: setup  ## run the benchmarks (they print ratios)

@@ -27,6 +27,12 @@ def is_solution(cell: nbformat.NotebookNode) -> bool:
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
 
 
+def without_solutions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """`notebook` with its solution cells taken out (in place; returned for chaining)."""
+    notebook.cells = [cell for cell in notebook.cells if not is_solution(cell)]
+    return notebook
+
+
 def student_edition(book: Path | str, out: Path | str) -> list[Path]:
     """Write every chapter of `book` to `out` without its solution cells; return the new files."""
     book, out = Path(book), Path(out)
@@ -38,10 +44,8 @@ def student_edition(book: Path | str, out: Path | str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for chapter in chapters:
-        notebook = nbformat.read(chapter, as_version=4)
-        notebook.cells = [cell for cell in notebook.cells if not is_solution(cell)]
         target = out / chapter.name
-        nbformat.write(notebook, target)
+        nbformat.write(without_solutions(nbformat.read(chapter, as_version=4)), target)
         written.append(target)
     return written
 
