@@ -197,8 +197,9 @@ img {{ max-width: 100%; }}
 </head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p>The meters' readings, settled by the kernel and on chain: both agree on every household
-and slot.</p>
+<p>The meters' readings, every frame they sent ({report.figures["frames"]:,} frames), counted
+the households' energy to the Wh in every slot; settled by the kernel and on chain, both agree
+on every household and slot.</p>
 <p>{links}</p>
 <h2>Bills</h2>
 {bills.to_html(index=False, float_format=lambda v: f"{v:,.2f}", border=0)}

@@ -123,6 +123,7 @@ def test_a_small_day_goes_from_the_meters_bytes_to_the_chain_and_the_report(tmp_
     page = (out / "index.html").read_text()
     assert all(f'href="{name}"' in page for name in ("bills.csv", "slots.csv", "gas.csv",
                                                       "readings.sqlite"))
+    assert f"every frame they sent ({len(readings)} frames)" in page
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "done" and status["arguments"]["slots"] == [46, 54]
     assert set(status["timings"]) == {"community", "meters", "records", "kernel", "chain",
