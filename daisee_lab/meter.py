@@ -314,7 +314,7 @@ def summarize(reading: Reading) -> str:
 # Simulating a Linky
 
 DEFAULT_START = datetime(2025, 6, 21, 12, 0, tzinfo=PARIS)
-UNFLUSHED_START = 2.0  # seconds a compressed-time simulator waits for a new reader's flush
+UNFLUSHED_START = 5.0  # seconds a compressed-time simulator waits for a new reader's flush
 _LATITUDE, _LONGITUDE = math.radians(46.0), 2.35  # the middle of France
 
 
