@@ -128,3 +128,16 @@ def test_rule_prices_marks_both_sides_of_each_rule_and_the_walrasian_interval():
     wide = rule_prices({"midpoint": (5, 5)}, "rules", interval=(4, 6)).axes[0]
     assert wide.patches[0].get_label() == "Walrasian interval"
     assert ax.get_xlabel() == "price (µ€/kWh)"
+
+
+def test_a_day_given_in_utc_ticks_on_round_local_hours():
+    import pandas as pd
+
+    from daisee_lab.plots import energy_day
+
+    times = pd.date_range("2025-06-20 22:00", periods=96, freq="15min", tz="UTC")  # a Paris day
+    figure = energy_day(times, {"load": np.arange(96)}, "a day")
+    figure.canvas.draw()
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and all(label.endswith(":00") for label in labels)
+    assert {int(label[:2]) % 3 for label in labels} == {0}, labels  # 00:00, 03:00... not 23:00

@@ -183,3 +183,12 @@ def test_the_site_works_from_its_folder(built, browser):
     assert page.locator(".md-search-result__item").count() >= 1
     assert errors == []
     page.close()
+
+
+def test_every_figure_of_the_book_has_alt_text(built):
+    missing = []
+    for page in sorted((built / "book").glob("*.html")):
+        images = re.findall(r"<img\b[^>]*>", page.read_text())
+        missing += [f"{page.name}: {tag[:80]}" for tag in images
+                    if not re.search(r'\balt="[^"]+"', tag)]
+    assert missing == []

@@ -7,7 +7,7 @@ import html
 import io
 
 import matplotlib.figure
-from matplotlib.dates import DateFormatter
+from matplotlib.dates import AutoDateLocator, DateFormatter
 
 from daisee_lab.tic import PARIS
 
@@ -60,6 +60,7 @@ class Figure(matplotlib.figure.Figure):
 
 
 def local_hours(ax, label: str = "local time (Europe/Paris)") -> None:
-    """Label a time axis with local French hours (HH:MM)."""
+    """Label a time axis with local French hours (HH:MM), ticks on round local hours."""
+    ax.xaxis.set_major_locator(AutoDateLocator(tz=PARIS))
     ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=PARIS))
     ax.set_xlabel(label)
