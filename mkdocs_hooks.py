@@ -4,8 +4,8 @@
   the repository (``../hardware/index.md``, ``../docs/glossary.md#slot``); mkdocs rewrites such
   links in Markdown pages but not in notebooks. They are rewritten here to the page's URL on the
   site, and the build fails if the target is not a page of the site.
-- Download: each chapter page opens with a link to its own notebook (mkdocs-jupyter copies the
-  ``.ipynb`` beside the page).
+- Download: under its title, each chapter page links to its own notebook, copied beside the
+  page (without outputs, as in the repository).
 - Solutions: cells tagged ``solution`` are folded into a ``<details>`` block, closed by default.
   With ``DAISEE_EDITION=student`` in the environment, the site is the learners' edition: solution
   cells are left out of the pages and of the downloadable notebooks, for graded work.
@@ -141,7 +141,9 @@ def on_page_content(html, page, config, files):
     notebook = posixpath.relpath(page.file.src_uri, posixpath.dirname(page.file.dest_uri))
     download = (f'<p class="chapter-download"><a href="{notebook}" download>Download this '
                 f'chapter as a notebook</a> ({name}), to run it in JupyterLab.</p>')
-    return download + _fold_solutions(_PAGE_LINK.sub(rewrite, html), edition() == "teacher")
+    html = _fold_solutions(_PAGE_LINK.sub(rewrite, html), edition() == "teacher")
+    title_end = html.find("</h1>") + len("</h1>") if "</h1>" in html else 0
+    return html[:title_end] + download + html[title_end:]  # under the chapter's title
 
 
 def on_post_build(config):

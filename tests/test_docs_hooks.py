@@ -129,3 +129,10 @@ def test_doctest_lines_and_literal_blocks_become_fenced_code(package):
     text = mkdocs_griffe.to_markdown(package["util"].docstring.value, package["util"], set())
     assert "```python\nx = make(1)\nx.value\n```" in text
     assert "A frame:\n\n```text\nSTX LF ETX\n```" in text and text.endswith("Done.")
+
+
+def test_the_download_link_sits_under_the_chapter_title():
+    html = '<div><h1 id="t">2. A<a class="anchor-link" href="#t">¶</a></h1><p>text</p></div>'
+    out = mkdocs_hooks.on_page_content(html, page("book/02-a.ipynb"), {}, files())
+    assert out == ('<div><h1 id="t">2. A<a class="anchor-link" href="#t">¶</a></h1>' + DOWNLOAD
+                   + "<p>text</p></div>")
