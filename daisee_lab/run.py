@@ -80,13 +80,13 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import PARIS, MeterError, MeterSimulator, open_meter
 from daisee_lab.reading import Reading
 from daisee_lab.recorder import Recorder
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
 
 log = logging.getLogger(__name__)
 
 METHODS = ("mmr", "bill_sharing", "sdr", "auction")
 DEFAULT_DATE = date(2026, 6, 21)  # a long, sunny day: the producers have plenty to share
 MAX_HOUSEHOLDS = 50
-GRID_BUY, GRID_SELL = 250_000, 100_000  # µ€/kWh: the grid's import and feed-in prices
 FUNDS_UEUR = 20_000_000  # what each household deposits in the community market (20 €)
 FRAMES_PER_SLOT = 4
 FRAME_SECONDS = community.SLOT_SECONDS // FRAMES_PER_SLOT  # meter seconds a frame stands for
