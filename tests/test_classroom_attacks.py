@@ -14,7 +14,7 @@ from eth_account import Account
 from web3.logs import DISCARD
 
 from daisee_lab import units
-from daisee_lab.classroom import Classroom, Phase, join
+from daisee_lab.classroom import Classroom, Dashboard, Phase, join
 from daisee_lab.classroom import instructor as instructor_module
 from daisee_lab.contracts import commitment_hash, sign_reading
 from daisee_lab.settlement import AuctionError
@@ -204,6 +204,8 @@ def test_every_refusal_is_logged_with_its_seat(room):
     assert any("not by the seat's account" in f for f in failures)
     log = (room.out / "room.log").read_text()
     assert f"{hostile}: anvil_impersonateAccount is not open to learners" in log
+    board = Dashboard(room.room)
+    assert f"<b>{hostile}</b>: " in board.failures.value  # the latest refusals, projected
 
 
 def test_a_slot_that_cannot_clear_is_voided_refunded_and_reported(room):

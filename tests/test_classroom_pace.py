@@ -39,7 +39,7 @@ def test_an_order_recorded_while_the_reveal_window_opens_is_revealed(tmp_path):
     `bid` is still recording it, and the learner's reveal starts then: it must wait for the
     order and open it, not miss it (its deposit would be forfeited)."""
     with Classroom(1, tmp_path, port=None, slots=1, slot_seconds=3) as room:
-        me = join(room.seats[0].path)
+        me = join(room.url, room.seats[0].code)
         slot = room.schedule.first_slot
         room.chain.advance_time((slot - 1) * CHAIN_SLOT - room.chain.timestamp)  # commit phase
         me.sender.lock = ObservedLock()
