@@ -12,6 +12,7 @@ leaderboard shows who saved most against the grid.
 
 Modules: :mod:`.schedule` (the clock), :mod:`.instructor` (:class:`Classroom`),
 :mod:`.learner` (:class:`Learner`, :func:`join`), :mod:`.meters` (simulated and serial meters),
+:mod:`.meter_process` (a learner's real meter, signing in a process of its own),
 :mod:`.bills` (a slot's bills), :mod:`.sender` (fast batches of transactions), :mod:`.guard`
 (the learners' endpoint and join desk), :mod:`.live` (terminal and dashboard).
 """
@@ -21,9 +22,10 @@ from daisee_lab.classroom.guard import Guard
 from daisee_lab.classroom.instructor import Classroom, Seat, stop
 from daisee_lab.classroom.learner import Learner, join
 from daisee_lab.classroom.live import Dashboard, attend, dashboard, serve
+from daisee_lab.classroom.meter_process import LedgerForecast, MeterProcess
 from daisee_lab.classroom.meters import ProfileMeter, SerialMeter
 from daisee_lab.classroom.schedule import ClassroomError, Phase, Schedule
 
-__all__ = ["Classroom", "ClassroomError", "Dashboard", "Guard", "Learner", "Phase", "ProfileMeter",
-           "Schedule", "Seat", "SerialMeter", "attend", "dashboard", "join", "leaderboard",
-           "serve", "slot_bills", "stop"]
+__all__ = ["Classroom", "ClassroomError", "Dashboard", "Guard", "Learner", "LedgerForecast",
+           "MeterProcess", "Phase", "ProfileMeter", "Schedule", "Seat", "SerialMeter", "attend",
+           "dashboard", "join", "leaderboard", "serve", "slot_bills", "stop"]

@@ -15,7 +15,8 @@ aiohttp server that
   each call) and each request to :data:`MAX_REQUEST_BYTES`;
 * seats a learner at ``POST /join`` with ``{"code": ..., "address": ...}``: the one-time code
   the instructor gave that learner, and the address of the key the learner made on its own
-  machine (``on_join`` registers it and returns the seat's public data).
+  machine (and ``"meter"``, its own meter process's, if it brings a real meter);
+  ``on_join(code, address, meter)`` registers them and returns the seat's public data.
 
 Every refusal is reported to ``on_refusal(seat, reason)``, the room's log and dashboard.
 """
@@ -89,12 +90,12 @@ class Door:
 
 class Guard:
     """The learners' endpoint on `host`:`port`, forwarding to the node at `upstream`. Calls may
-    target only `contracts` (addresses); `on_join(code, address)` seats a learner and returns
-    its data (raising :class:`ClassroomError` to refuse, with the reason); `on_refusal(seat,
-    reason)` hears of every refused call."""
+    target only `contracts` (addresses); `on_join(code, address, meter)` seats a learner (`meter`
+    may be None) and returns its data, or raises :class:`ClassroomError` to refuse with the
+    reason; `on_refusal(seat, reason)` hears of every refused call."""
 
     def __init__(self, upstream: str, host: str, port: int, contracts: list[str], *,
-                 on_join: Callable[[str, str], dict],
+                 on_join: Callable[[str, str, str | None], dict],
                  on_refusal: Callable[[str, str], None]):
         self.upstream, self.host, self.port = upstream, host, port
         self.contracts = {c.lower() for c in contracts}
@@ -232,15 +233,20 @@ class Guard:
         try:
             body = json.loads(await request.read())
             code, address = str(body["code"]), str(body["address"])
-        except (ValueError, KeyError, TypeError):
+            meter = body.get("meter") and str(body["meter"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             return web.json_response({"error": 'send {"code": ..., "address": ...}'},
                                      status=400)
         try:
             seat = await asyncio.get_running_loop().run_in_executor(
-                None, self.on_join, code, address)
+                None, self.on_join, code, address, meter)
         except ClassroomError as exc:
             self.on_refusal(f"({remote})", f"join refused: {exc}")
             return web.json_response({"error": str(exc)}, status=403)
+        except Exception as exc:  # noqa: BLE001 - the room's own failure: said, not hidden
+            self.on_refusal(f"({remote})", f"join failed: {exc!r}")
+            return web.json_response({"error": f"the room failed to seat you ({exc}): tell "
+                                               "the instructor"}, status=500)
         return web.json_response(seat)
 
     async def _page(self, request: web.Request) -> web.Response:

@@ -78,7 +78,8 @@ class Seat:
     """A learner's seat: its name, its one-time join `code` (None once used) valid until
     `expires` (unix seconds), its meter (the signing key stays with the instructor's meter
     relay), the simulated household's seed and PV; once joined, the learner's `address` (its key
-    never leaves the learner's machine) and the `token` of its door in the guarded endpoint."""
+    never leaves the learner's machine) and the `token` of its door in the guarded endpoint; for
+    a learner who brings a real meter, that meter's address and its process's door."""
 
     name: str
     code: str | None
@@ -88,11 +89,19 @@ class Seat:
     producer: bool
     address: str | None = None
     token: str | None = None
+    own_meter: str | None = None  # a learner's real meter, signing in its own process
+    meter_token: str | None = None  # that meter process's door
 
     @property
     def joined(self) -> bool:
         """True once a learner took the seat."""
         return self.address is not None
+
+    @property
+    def meter_address(self) -> str:
+        """The address of the meter registered for this seat: the learner's own, or the
+        room's simulated one."""
+        return self.own_meter or self.meter.address
 
 
 def lan_address() -> str:
@@ -152,6 +161,7 @@ class Classroom:
         self.clearings: dict[int, object] = {}  # slot: the kernel's Clearing submitted
         self.failures: list[tuple[str, str]] = []  # (seat, what went wrong), also in room.log
         self.absent: set[int] = set()  # traders not waited for, until they act again
+        self.silent: set[int] = set()  # learners' own meters not waited for, until they report
         self.phase: Phase | None = None
         self.on_slot: list = []  # callables(table of the slot billed)
         self.on_phase: list = []  # callables(Phase), at each phase's start
@@ -206,6 +216,8 @@ class Classroom:
             for seat in self.seats:
                 if seat.joined:
                     self.guard.admit(seat.token, seat.name, seat.address)
+                if seat.own_meter:
+                    self.guard.admit(seat.meter_token, f"{seat.name}'s meter", seat.own_meter)
             self._write_pages()
             self._save()
         except BaseException:
@@ -222,7 +234,7 @@ class Classroom:
         self.grid = Account.create().address
         bank = Sender(chain, chain.accounts[0], errors)
         for account, wei in ((self.operator, GAS_MONEY), (self.relay, GAS_MONEY),
-                             (self.registrar, GAS_MONEY * (self.learners + 1))):
+                             (self.registrar, GAS_MONEY * (2 * self.learners + 1))):
             bank.transfer(account.address, wei)
         bank.wait()
         self.auction = deploy_auction(chain, self.operator, [], self.grid_buy,
@@ -246,16 +258,21 @@ class Classroom:
                            self.seed * 1000 + i, i % 5 < PRODUCERS)
                       for i in range(self.learners)]
 
-    def seat_learner(self, code: str, address: str) -> dict:
+    def seat_learner(self, code: str, address: str, meter: str | None = None) -> dict:
         """Seat the learner holding join `code` at `address` (its own key's): fund it with gas
-        money and credits, register its seat's meter as its household's, open its door in the
-        guarded endpoint, and return what the learner needs (:meth:`seat_data`). A code is good
-        once, until it expires; anything else raises :class:`ClassroomError` saying why."""
+        money and credits, register its seat's meter as its household's (`meter`: the address
+        of the learner's own meter process instead of the room's simulated meter; it is funded
+        and gets a door too), open its door in the guarded endpoint, and return what the
+        learner needs (:meth:`seat_data`). A code is good once, until it expires; anything else
+        raises :class:`ClassroomError` saying why."""
         code = code.strip().upper()
         try:
             address = Web3.to_checksum_address(address)
+            meter = meter and Web3.to_checksum_address(meter)
         except (ValueError, TypeError):
-            raise ClassroomError(f"{address!r} is not an account address") from None
+            raise ClassroomError(f"{address!r} or {meter!r} is not an account address") from None
+        if meter == address:
+            raise ClassroomError("the meter needs a key of its own, not the account's")
         with self._joining:
             seat = next((s for s in self.seats if s.code is not None and s.code == code), None)
             if seat is None:
@@ -265,16 +282,25 @@ class Classroom:
                                      "for a new one")
             if any(s.address == address for s in self.seats):
                 raise ClassroomError(f"{address} already has a seat: make a new key to join")
-            public_id = public_id_bytes(seat.name)
+            public_id, metered = public_id_bytes(seat.name), meter or seat.meter.address
             send = self.registrations.send
             send(self.auction.credit, "mint", address, self.credits)
-            send(self.auction.market, "register", [(seat.meter.address, public_id, address)])
-            send(self.ledger, "register", [(seat.meter.address, public_id, address)])
+            send(self.auction.market, "register", [(metered, public_id, address)])
+            send(self.ledger, "register", [(metered, public_id, address)])
             self.registrations.transfer(address, GAS_MONEY)
-            self.registrations.wait()
+            if meter:
+                self.registrations.transfer(meter, GAS_MONEY)
+            outcomes = self.registrations.wait(strict=False)
+            refused = [o for o in outcomes if isinstance(o, TransactionReverted)]
+            if refused:
+                raise ClassroomError(f"cannot register that meter: {refused[0]}")
             seat.code, seat.address, seat.token = None, address, secrets.token_urlsafe(18)
-            self._meters[self.seats.index(seat)] = ProfileMeter(seat.seed, seat.producer,
-                                                                self.schedule)
+            if meter:
+                seat.own_meter, seat.meter_token = meter, secrets.token_urlsafe(18)
+                self.guard.admit(seat.meter_token, f"{seat.name}'s meter", meter)
+            else:
+                self._meters[self.seats.index(seat)] = ProfileMeter(seat.seed, seat.producer,
+                                                                    self.schedule)
             self.guard.admit(seat.token, seat.name, address)
         self.report(seat.name, f"joined as {address}", failure=False)
         return self.seat_data(seat)
@@ -289,8 +315,10 @@ class Classroom:
                           "auction": self.auction.market.address,
                           "ledger": self.ledger.address},
             "grid": {"buy": self.grid_buy, "sell": self.grid_sell, "account": self.grid},
-            "meter": {"address": seat.meter.address, "seed": seat.seed,
-                      "producer": seat.producer},
+            "meter": {"address": seat.meter_address, "seed": seat.seed,
+                      "producer": seat.producer, "own": seat.own_meter is not None,
+                      **({"rpc": f"{self.url}/rpc/{seat.meter_token}"} if seat.own_meter
+                         else {})},
             "schedule": self.schedule.to_json(),
         }
 
@@ -339,10 +367,12 @@ class Classroom:
                           "ledger": self.ledger.address},
             "schedule": self.schedule.to_json(), "slot": self._current,
             "billed": sorted(self._billed), "absent": sorted(self.absent),
+            "silent": sorted(self.silent),
             "indexes": {str(i): list(v) for i, v in self._indexes.items()},
             "seats": [{"name": s.name, "code": s.code, "expires": s.expires,
                        "meter_key": s.meter.key.to_0x_hex(), "seed": s.seed,
-                       "producer": s.producer, "address": s.address, "token": s.token}
+                       "producer": s.producer, "address": s.address, "token": s.token,
+                       "own_meter": s.own_meter, "meter_token": s.meter_token}
                       for s in self.seats],
         }
         chain_state = self.chain.w3.provider.make_request("anvil_dumpState", [])["result"]
@@ -378,13 +408,14 @@ class Classroom:
         self.meter_relay = Sender(chain, self.relay, errors)
         self.schedule = Schedule.from_json(saved["schedule"])
         self.seats = [Seat(s["name"], s["code"], s["expires"], Account.from_key(s["meter_key"]),
-                           s["seed"], s["producer"], s["address"], s["token"])
+                           s["seed"], s["producer"], s["address"], s["token"], s["own_meter"],
+                           s["meter_token"])
                       for s in saved["seats"]]
         self.learners = len(self.seats)
         self._meters = {i: ProfileMeter(s.seed, s.producer, self.schedule)
-                        for i, s in enumerate(self.seats) if s.joined}
+                        for i, s in enumerate(self.seats) if s.joined and not s.own_meter}
         self._current, self._billed = saved["slot"], set(saved["billed"])
-        self.absent = set(saved["absent"])
+        self.absent, self.silent = set(saved["absent"]), set(saved["silent"])
         self._indexes = {int(i): tuple(v) for i, v in saved["indexes"].items()}
         if self.results_path.exists():
             self.results = pd.read_csv(self.results_path)
@@ -532,7 +563,7 @@ class Classroom:
 
     def _phase(self, phase: Phase, seconds: float) -> None:
         """Wait until every seat expected has done its part in `phase`, or `seconds` pass; a
-        seat that let the time run out is flagged (`silent` meter, `absent` trader) and not
+        seat that let the time run out is flagged (`absent` trader, `silent` own meter) and not
         waited for again until it does that part."""
         self.phase = phase
         for listener in self.on_phase:
@@ -573,14 +604,15 @@ class Classroom:
             _, concerned, done = duties[0]
             return (me not in concerned or me in done
                     or not self.reader.unopened(phase))
-        ((_, _, traded),) = duties
+        _, _, traded = duties[0]
         sealed = any(o.slot == phase.trading for o in self.reader.orders_placed)
         return me in traded or sealed or self.reader.waiting.is_set()
 
     def _duties(self, phase: Phase) -> list[tuple[set[int], set[int], set[int]]]:
         """What `phase` asks of the seated learners, as (flag set, seats concerned, seats done).
-        Commit: every trader seals an order for the next slot (if the room trades it). Reveal:
-        the traders who sealed orders for the next slot open them all."""
+        Commit: every trader seals an order for the next slot (if the room trades it), and a
+        learner's own meter reports the slot that ended. Reveal: the traders who sealed orders
+        for the next slot open them all."""
         trading = phase.trading
         seats = {i: s.address for i, s in enumerate(self.seats) if s.joined}
         commitments = self.auction.commitments(trading) if self.schedule.trades(trading) else []
@@ -591,7 +623,13 @@ class Classroom:
         committed = {c[0] for c in commitments}
         traders = {i for i, a in seats.items()
                    if not self.schedule.trades(trading) or a in committed}
-        return [(self.absent, set(seats), traders)]
+        duties = [(self.absent, set(seats), traders)]
+        own = {i for i in seats if self.seats[i].own_meter}
+        if own and phase.slot - 1 >= self.schedule.first_slot - 1:
+            reported = {i for i in own if self.ledger.lastReading(
+                self.seats[i].own_meter)[1] >= phase.slot - 1}
+            duties.append((self.silent, own, reported))
+        return duties
 
     def _read_meters(self, ended: int) -> None:
         """The meter relay's part, as each slot ends: every seated learner's meter signs its
@@ -635,7 +673,7 @@ class Classroom:
                   self.ledger.web3.events.ReadingAccepted.get_logs(from_block=self.first_block)}
         energy = np.zeros((len(self.seats), 2), np.int64)
         for i, seat in enumerate(self.seats):
-            now = latest.get(seat.meter.address)
+            now = latest.get(seat.meter_address)
             if now and i in self._indexes:
                 energy[i] = (now[0] - self._indexes[i][0], now[1] - self._indexes[i][1])
             if now:

@@ -35,6 +35,7 @@ from requests.exceptions import RequestException
 from web3.logs import DISCARD
 
 from daisee_lab.chain import Chain, ChainError, TransactionReverted
+from daisee_lab.classroom.meter_process import LedgerForecast, MeterProcess
 from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.schedule import ClassroomError, Phase, Schedule
 from daisee_lab.classroom.sender import Sender, revert_decoder
@@ -334,11 +335,15 @@ def join(source: str | Path | Mapping, code: str | None = None, meter=None,
     room's address (``http://host:port``): a fresh account key is made here, only its address is
     sent, and the seat (key included) is written to `keep` if given (a file only you can read).
     Without `code`, `source` is such a kept seat (its path or its data): you reconnect, after a
-    break or a restart of the room. `meter` is a :class:`SerialMeter` for a real meter's
-    forecasts (default: the simulated household the room gives the seat)."""
+    break or a restart of the room. `meter`: the learner's own real meter, a
+    :class:`~daisee_lab.classroom.meter_process.MeterProcess` (it signs and reports in its own
+    process; the room registers it for the seat and the learner forecasts from its readings in
+    the ledger), or a :class:`SerialMeter` only for forecasts (default: the simulated household
+    the room gives the seat, and meters)."""
+    own = meter if isinstance(meter, MeterProcess) else None
     if code is not None:
         account = Account.create()
-        info = _ask_for_seat(str(source), code, account.address)
+        info = _ask_for_seat(str(source), code, account.address, own and own.address)
         kept = {"account_key": account.key.to_0x_hex(), "seat": info}
         if keep is not None:
             path = Path(keep)
@@ -363,10 +368,11 @@ def join(source: str | Path | Mapping, code: str | None = None, meter=None,
     return _connect(kept, meter)
 
 
-def _ask_for_seat(room: str, code: str, address: str) -> dict:
-    """The room's join desk: a seat for `address`, with `code`."""
+def _ask_for_seat(room: str, code: str, address: str, meter: str | None) -> dict:
+    """The room's join desk: a seat for `address` (and its own `meter`), with `code`."""
     request = urllib.request.Request(
-        room.rstrip("/") + "/join", json.dumps({"code": code, "address": address}).encode(),
+        room.rstrip("/") + "/join",
+        json.dumps({"code": code, "address": address, "meter": meter}).encode(),
         {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -399,4 +405,11 @@ def _connect(kept: Mapping, meter) -> Learner:
     if chain.w3.eth.chain_id != chain_id:
         raise ClassroomError(f"the room at {url} runs chain {chain.w3.eth.chain_id}, not "
                              f"{chain_id}: the session has ended; ask for a new code")
+    if isinstance(meter, MeterProcess):
+        if meter.address != info["meter"]["address"]:
+            raise ClassroomError(f"this seat's meter is {info['meter']['address']}, not the "
+                                 f"meter process's {meter.address}: start it with its key file")
+        meter.attach(info)
+        meter = LedgerForecast(chain.at("MeterRegistry", info["contracts"]["ledger"]),
+                               meter.address)
     return Learner(chain, account, info, meter)

@@ -12,7 +12,7 @@ import pandas as pd
 from daisee_lab.classroom.bills import format_slot, leaderboard
 from daisee_lab.classroom.instructor import Classroom
 from daisee_lab.classroom.learner import Learner, join
-from daisee_lab.classroom.meters import SerialMeter
+from daisee_lab.classroom.meter_process import MeterProcess
 from daisee_lab.classroom.schedule import Phase
 
 FAILURES_SHOWN = 8  # on the dashboard, the latest
@@ -43,12 +43,19 @@ def attend(source: str | Path, code: str | None = None, keep: str | Path | None 
            echo: Callable[[str], None] = print, patience: float | None = None) -> Learner:
     """A learner's terminal session: join (with `code`: a new seat kept in `keep`; without:
     the seat kept in `source`), then place one order per slot from the meter's forecast and
-    reveal it, printing each order and refusal, until the session ends. `meter_port` reads a
-    real meter (or ``daisee-lab meter simulate``'s pty) for the forecasts instead of the
-    simulated household of the seat. `patience`: seconds to keep calling a room that stopped
-    answering (default :attr:`Learner.patience`)."""
-    learner = join(source, code, SerialMeter(meter_port, protocol) if meter_port else None,
-                   keep)
+    reveal it, printing each order and refusal, until the session ends. `meter_port` brings a
+    real meter (or ``daisee-lab meter simulate``'s pty) instead of the simulated household of
+    the seat: it signs and reports in a process of its own (:class:`MeterProcess`, its key
+    kept beside the seat). `patience`: seconds to keep calling a room that stopped answering
+    (default :attr:`Learner.patience`)."""
+    process = meter_port and MeterProcess(
+        meter_port, protocol, Path(keep or source).with_suffix(".meter-key.json"))
+    try:
+        learner = join(source, code, process or None, keep)
+    except BaseException:
+        if process:
+            process.close()
+        raise
     if patience is not None:
         learner.patience = patience
     echo(f"{learner.name}: account {learner.account.address} on {learner.chain.rpc_url}, "
@@ -66,6 +73,8 @@ def attend(source: str | Path, code: str | None = None, keep: str | Path | None 
             orders, errors = len(learner.orders_placed), len(learner.errors)
     finally:
         learner.stop()
+        if process:
+            process.close()
     if learner.failure is not None:
         raise learner.failure
     echo(learner.orders().to_string())
@@ -74,8 +83,8 @@ def attend(source: str | Path, code: str | None = None, keep: str | Path | None 
 
 
 class Dashboard:
-    """The instructor's projected view: the phase, the leaderboard, and a button that ends the
-    current phase. It follows `room` by itself (display it, then run the room, e.g. in a
+    """The instructor's projected view: the phase, the leaderboard, the latest failures with the
+    seat that caused each, and a button that ends the current phase. It follows `room` by itself (display it, then run the room, e.g. in a
     thread: ``threading.Thread(target=room.run).start()``). Needs ipywidgets."""
 
     def __init__(self, room: Classroom):
