@@ -1,4 +1,6 @@
-"""Checks on the chapters as nbval runs them, beyond comparing kept outputs.
+"""A pytest plugin (``-p nbval_checks``, in pyproject.toml): checks on the chapters as nbval
+runs them, beyond comparing kept outputs. A plugin rather than a book/conftest.py, which the
+tests' ``from conftest import ...`` could pick up instead of tests/conftest.py.
 
 Every output of every cell is looked at: a figure must reach the reader as an image, never as
 its text repr (``<Figure size 800x350 with 1 Axes>``), which is what a bare matplotlib figure
