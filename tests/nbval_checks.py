@@ -32,6 +32,6 @@ def pytest_runtest_call(item):
     result = yield
     shown = figures_shown_as_text(getattr(item, "test_outputs", None) or [])
     if shown:
-        raise AssertionError(f"{item.name}: a figure reached the reader as text ({shown[0]}), "
+        raise AssertionError(f"{item.nodeid}: a figure reached the reader as text ({shown[0]}), "
                              "not as an image: return a daisee_lab.plots.Figure or call plt.show()")
     return result
