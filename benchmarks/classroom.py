@@ -10,8 +10,8 @@ laptops; here one Python interpreter signs for everyone, on 2 cores shared with 
 
 * **room**: a whole session (:class:`~daisee_lab.classroom.Classroom`, every learner in auto
   mode): every transaction mined while the clock runs (the meters' reports and deliveries,
-  commits, reveals, clearings) over the clock's wall time. Phases end as soon as everyone is done, so this is the
-  rate the room sustains, waits included;
+  commits, reveals, clearings) over the clock's wall time. Phases end as soon as everyone is
+  done, so this is the rate the room sustains, waits included;
 * **burst**: each learner seals 10 orders (``--small``: 4) at once, through the room's guarded
   endpoint (every transaction checked: its signer, its target, its gas; every call counted
   against the learner's rate limit), with the library's two transports side by side:

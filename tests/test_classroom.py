@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import threading
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np

@@ -4,7 +4,6 @@ oversized requests and orders, commitment spam). The room never fails, the hosti
 the only ones in its failure log, and every honest learner's bill is right to the µ€ against
 the clearing kernel and the grid's prices."""
 
-import json
 import os
 import subprocess
 import sys

@@ -145,7 +145,8 @@ class Learner:
     def _send_commit(self, slot: int, is_bid: bool, price: int, qty: int,
                      deposit: int | None) -> list:
         """Send the commitment of an order for `slot`; what :meth:`_settle` needs."""
-        for name, value, low, high in (("price", price, 0, MAX_PRICE), ("qty", qty, 1, MAX_ORDER_WH)):
+        for name, value, low, high in (("price", price, 0, MAX_PRICE),
+                                       ("qty", qty, 1, MAX_ORDER_WH)):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ClassroomError(f"{name} must be an integer in [{low}, {high}], "
                                      f"got {value!r}")

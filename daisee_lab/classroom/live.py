@@ -84,8 +84,9 @@ def attend(source: str | Path, code: str | None = None, keep: str | Path | None 
 
 class Dashboard:
     """The instructor's projected view: the phase, the leaderboard, the latest failures with the
-    seat that caused each, and a button that ends the current phase. It follows `room` by itself (display it, then run the room, e.g. in a
-    thread: ``threading.Thread(target=room.run).start()``). Needs ipywidgets."""
+    seat that caused each, and a button that ends the current phase. It follows `room` by
+    itself (display it, then run the room, e.g. in a thread:
+    ``threading.Thread(target=room.run).start()``). Needs ipywidgets."""
 
     def __init__(self, room: Classroom):
         import ipywidgets as w
@@ -121,8 +122,8 @@ class Dashboard:
     def show_failure(self, *_: object) -> None:
         """Show the last failures, each with the seat that caused it."""
         last = self.room.failures[-FAILURES_SHOWN:]
-        self.failures.value = "".join(
-            f"<div>⚠ <b>{html.escape(seat)}</b>: {html.escape(what)}</div>" for seat, what in last)
+        self.failures.value = "".join(f"<div>⚠ <b>{html.escape(seat)}</b>: "
+                                      f"{html.escape(what)}</div>" for seat, what in last)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

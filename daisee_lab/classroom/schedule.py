@@ -5,9 +5,9 @@ chain's time to ``c·900`` when it starts, and to ``(c+1)·900 - REVEAL_SECONDS`
 share of its real time. Between the two jumps the chain's time runs at wall-clock speed, which
 the bounds on ``slot_seconds`` keep inside each window. While slot ``c`` is under way:
 
-* **commit**: chain time in ``[c·900, (c+1)·900 - REVEAL_SECONDS)``. Learners report their
-  meter's reading at the end of slot ``c-1``, show what they delivered in ``c-1``, and seal
-  orders for slot ``c+1``. The clock has just cleared slot ``c``.
+* **commit**: chain time in ``[c·900, (c+1)·900 - REVEAL_SECONDS)``. Learners seal orders for
+  slot ``c+1``. The clock has just cleared slot ``c``, and the meters have reported their
+  readings at the end of slot ``c-1`` and shown what their households delivered in ``c-1``.
 * **reveal**: chain time in ``[(c+1)·900 - REVEAL_SECONDS, (c+1)·900)``. Learners open their
   orders for ``c+1``. At the jump the clock has settled the sales of ``c-1`` nobody showed
   delivered (their delivery window, ``DELIVERY_SECONDS``, is over) and billed slot ``c-1``.
@@ -32,7 +32,7 @@ MIN_SLOT_SECONDS, MAX_SLOT_SECONDS = 3, 600  # real seconds; commit and reveal f
 
 
 class ClassroomError(DaiseeError):
-    """A classroom could not start, lost its node, or was given a bad setting or join file."""
+    """A classroom could not start, lost its node, or was given a bad setting, code or seat."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class Schedule:
         return self.slot_seconds - self.commit_seconds
 
     def to_json(self) -> dict:
-        """The schedule as a join file stores it."""
+        """The schedule as a seat's data (and the room's saved state) holds it."""
         return {"first_slot": self.first_slot, "slots": self.slots,
                 "slot_seconds": self.slot_seconds, "start": self.start.isoformat(),
                 "chain_slot": CHAIN_SLOT, "reveal_seconds": REVEAL_SECONDS,
@@ -104,5 +104,5 @@ class Schedule:
             return cls(int(data["first_slot"]), data["slots"], float(data["slot_seconds"]),
                        datetime.fromisoformat(data["start"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ClassroomError(f"bad schedule in the join file ({exc!r}): ask the instructor "
-                                 "for a fresh join file") from None
+            raise ClassroomError(f"bad schedule in the seat's data ({exc!r}): join again with "
+                                 "a code from the instructor") from None
