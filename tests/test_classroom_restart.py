@@ -48,3 +48,14 @@ def test_a_stopped_room_resumes_where_it_was_and_its_learners_come_back(tmp_path
             again.auction.market.address)
     with pytest.raises(ClassroomError, match="cannot reach a JSON-RPC node"):
         join(tmp_path / "seat-0.json")  # the room is closed for good now
+    with Classroom(3, tmp_path, port=None, slots=SLOTS, slot_seconds=4) as new:
+        assert not new.resumed and all(s.code for s in new.seats)  # that session was over
+
+
+def test_a_room_not_to_resume_starts_a_new_session(tmp_path):
+    with Classroom(1, tmp_path, port=None, slots=1, slot_seconds=3) as room:
+        code = room.seats[0].code
+    with Classroom(1, tmp_path, port=None, slots=1, slot_seconds=3) as again:
+        assert again.resumed and again.seats[0].code == code
+    with Classroom(1, tmp_path, port=None, slots=1, slot_seconds=3, resume=False) as new:
+        assert not new.resumed and new.seats[0].code != code

@@ -130,14 +130,16 @@ class Classroom:
     address learners use (default: `host`, or this machine's LAN address for ``0.0.0.0``).
     `slots`: how many slots to trade (None: until stopped); `slot_seconds`: real seconds per
     slot; `credits`: µ€ per learner; `grid_buy`/`grid_sell`: the grid's prices (µ€/kWh);
-    `seed`: the simulated meters'; `code_hours`: how long a join code stays valid.
+    `seed`: the simulated meters'; `code_hours`: how long a join code stays valid; `resume`:
+    resume the session `out_dir` holds if it was stopped before its end (False: a new one).
     """
 
     def __init__(self, learners: int, out_dir: str | Path = "classroom", *,
                  host: str = "127.0.0.1", port: int | None = 8545, slot_seconds: float = 60,
                  slots: int | None = None, credits: int = CREDITS, grid_buy: int = GRID_BUY,
                  grid_sell: int = GRID_SELL, seed: int = 0, advertise: str | None = None,
-                 start: datetime = DEFAULT_START, code_hours: float = 12.0):
+                 start: datetime = DEFAULT_START, code_hours: float = 12.0,
+                 resume: bool = True):
         if isinstance(learners, bool) or not isinstance(learners, int) or not 1 <= learners <= 500:
             raise ClassroomError(f"learners={learners!r}: give 1 to 500 seats")
         if not 0 <= grid_sell <= grid_buy <= MAX_PRICE:
@@ -151,7 +153,7 @@ class Classroom:
         self.host, self.port, self.slot_seconds, self.slots = host, port, slot_seconds, slots
         self.credits, self.grid_buy, self.grid_sell, self.seed = credits, grid_buy, grid_sell, seed
         self.advertise = advertise or (lan_address() if host == "0.0.0.0" else host)
-        self.start_time, self.code_hours = start, code_hours
+        self.start_time, self.code_hours, self.resume = start, code_hours, resume
         Schedule(1, slots, slot_seconds, start)  # check the settings before starting anything
         self.anvil: Anvil | None = None
         self.chain: Chain | None = None
@@ -170,6 +172,7 @@ class Classroom:
         self._reader_seat = -1
         self.resumed = False  # True if open() resumed a session stopped earlier
         self._current: int | None = None  # the chain slot under way
+        self._finished = False  # the last slot is billed: the folder holds a session over
         self._billed: set[int] = set()
         self._meters: dict[int, ProfileMeter] = {}  # seat: the simulated meter the relay reads
         self._indexes: dict[int, tuple[int, int]] = {}  # seat: ledger indexes at the last bill
@@ -191,9 +194,9 @@ class Classroom:
 
     def open(self) -> Classroom:
         """Start anvil on loopback, deploy, make the seats and their join codes, and open the
-        learners' guarded endpoint; or, if `out_dir` holds a session stopped earlier
+        learners' guarded endpoint; or, if `out_dir` holds a session stopped before its end
         (``state.json``), resume it: its chain, seats, codes and learners' doors, on the same
-        port, from the slot it was in. A missing anvil or a port in use raises an error with
+        port, from the slot it was in (a session played to its end is replaced by a new one). A missing anvil or a port in use raises an error with
         what to do."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "stop").unlink(missing_ok=True)
@@ -338,13 +341,13 @@ class Classroom:
 
     def _load_state(self) -> dict | None:
         path = self.out_dir / STATE_FILE
-        if not path.exists():
+        if not self.resume or not path.exists():
             return None
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
             if saved.get("format") != STATE_FORMAT:
                 raise ValueError(f"format {saved.get('format')!r}")
-            return saved
+            return None if saved.get("finished") else saved  # over: a new one starts here
         except ValueError as exc:
             raise ClassroomError(f"{path} is not a session this version can resume ({exc}): "
                                  "start the new session in another folder (--out)") from None
@@ -366,6 +369,7 @@ class Classroom:
                           "auction": self.auction.market.address,
                           "ledger": self.ledger.address},
             "schedule": self.schedule.to_json(), "slot": self._current,
+            "finished": self._finished,
             "billed": sorted(self._billed), "absent": sorted(self.absent),
             "silent": sorted(self.silent),
             "indexes": {str(i): list(v) for i, v in self._indexes.items()},
@@ -509,6 +513,7 @@ class Classroom:
                                             + schedule.slots):
                 self._slot(slot)
                 slot += 1
+            self._finished = not self._stopping()
         except ClassroomError:
             raise
         except Exception as exc:
