@@ -233,6 +233,8 @@ def test_dashboard_shows_the_phase_and_the_leaderboard(session):
     assert f"<td>{best.learner}</td>" in board.board.value
     board.show_phase(Phase(session.first + 1, "reveal"))
     assert "slot 2 of 10" in board.status.value and "reveal" in board.status.value
+    board.show_phase(Phase(session.first + SLOTS, "commit"))
+    assert "the 10 slots are played" in board.status.value
 
 
 def test_anvil_missing_or_its_port_taken_is_a_clear_error(tmp_path, monkeypatch):

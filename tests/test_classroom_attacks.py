@@ -168,6 +168,8 @@ def test_attack_2_the_node_admin_methods_are_refused(room):
     limited = [r for r in seen.rate if "error" in r]
     assert limited and all(r["error"]["code"] == -32005 for r in limited)
     assert any("result" in r for r in seen.rate)
+    flood = [what for seat, what in room.room.failures if "calls a second" in what]
+    assert len(flood) <= 3 < len(limited)  # the flood is refused call by call, logged once
 
 
 def test_attack_3_a_learner_cannot_sign_for_its_meter(room):

@@ -18,7 +18,8 @@ aiohttp server that
   machine (and ``"meter"``, its own meter process's, if it brings a real meter);
   ``on_join(code, address, meter)`` registers them and returns the seat's public data.
 
-Every refusal is reported to ``on_refusal(seat, reason)``, the room's log and dashboard.
+Every refusal is reported to ``on_refusal(seat, reason)``, the room's log and dashboard (the
+same refusal of the same seat at most once a second).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ MAX_GAS = 3_000_000  # per learner transaction: ten times a delivery, a tenth of
 JOIN_RATE, JOIN_BURST = 5.0, 500  # join attempts per remote address (a room behind one NAT
 # joins at once); with 40-bit codes, guessing one of 500 seats takes years at that rate
 REFUSED = -32601  # JSON-RPC "method not found", for every refusal
+REPORT_SECONDS = 1.0  # the same refusal of the same seat is reported at most this often
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Door:
     seat: str
     address: str
     bucket: Bucket = field(default_factory=lambda: Bucket(RATE, BURST))
+    told: dict[str, float] = field(default_factory=dict)  # refusal: when last reported
 
 
 class Guard:
@@ -157,6 +160,14 @@ class Guard:
 
     # --- the learners' JSON-RPC -----------------------------------------------------------
 
+    def _refuse(self, door: Door, reason: str) -> None:
+        """Report a refusal, once per :data:`REPORT_SECONDS` for the same seat and reason: a
+        flood of bad calls costs the flooder its budget, not the room's log."""
+        now = time.monotonic()
+        if now - door.told.get(reason, -REPORT_SECONDS) >= REPORT_SECONDS:
+            door.told[reason] = now
+            self.on_refusal(door.seat, reason)
+
     async def _rpc(self, request: web.Request) -> web.Response:
         door = self.doors.get(request.match_info["token"])
         if door is None:
@@ -165,17 +176,17 @@ class Guard:
         try:
             body = json.loads(await request.read())
         except web.HTTPRequestEntityTooLarge:
-            self.on_refusal(door.seat, f"a request above {MAX_REQUEST_BYTES} bytes")
+            self._refuse(door, f"a request above {MAX_REQUEST_BYTES} bytes")
             raise
         except ValueError:
-            self.on_refusal(door.seat, "a request that is not JSON")
+            self._refuse(door, "a request that is not JSON")
             return web.json_response(_error(None, -32700, "parse error: send JSON-RPC"))
         calls = body if isinstance(body, list) else [body]
         if not calls or len(calls) > MAX_BATCH:
-            self.on_refusal(door.seat, f"a batch of {len(calls)} calls")
+            self._refuse(door, f"a batch of {len(calls)} calls")
             return web.json_response(_error(None, -32600, f"send 1 to {MAX_BATCH} calls"))
         if not door.bucket.take(len(calls)):
-            self.on_refusal(door.seat, f"more than {RATE:g} calls a second")
+            self._refuse(door, f"more than {RATE:g} calls a second")
             return web.json_response(
                 [_error(_id(c), -32005, f"rate limit: at most {RATE:g} calls a second")
                  for c in calls] if isinstance(body, list) else
@@ -185,7 +196,7 @@ class Guard:
 
     async def _call(self, door: Door, call: object) -> dict:
         if not isinstance(call, dict) or not isinstance(call.get("method"), str):
-            self.on_refusal(door.seat, "a call that is not JSON-RPC")
+            self._refuse(door, "a call that is not JSON-RPC")
             return _error(None, -32600, "invalid JSON-RPC call")
         method, params = call["method"], call.get("params", [])
         reason = None
@@ -196,7 +207,7 @@ class Guard:
         elif method not in READS:
             reason = f"{method} is not open to learners (reads and signed transactions only)"
         if reason:
-            self.on_refusal(door.seat, reason)
+            self._refuse(door, reason)
             return _error(_id(call), REFUSED, reason)
         forwarded = {"jsonrpc": "2.0", "id": _id(call), "method": method, "params": params}
         async with self._session.post(self.upstream, json=forwarded) as response:

@@ -56,7 +56,8 @@ class Learner:
 
     `orders_placed` lists the sealed orders, `errors` the transactions the chain refused
     (``(slot, TransactionReverted)``). Set `auto` to let the background loop place an order
-    per slot from the meter's forecast (:meth:`auto_order`).
+    per slot from the meter's forecast (:meth:`auto_order`). `waiting` is set while
+    :meth:`wait_for` or :meth:`wait` blocks (a room paced by this learner goes on then).
     """
 
     def __init__(self, chain: Chain, account: LocalAccount, info: Mapping, meter=None):

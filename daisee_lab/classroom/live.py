@@ -108,6 +108,10 @@ class Dashboard:
         """Show where the room is."""
         schedule = self.room.schedule
         number = phase.slot - schedule.first_slot + 1
+        if schedule.slots is not None and number > schedule.slots:
+            self.status.value = (f"<b>the {schedule.slots} slots are played</b> (chain slot "
+                                 f"{phase.slot}): the last one is being billed")
+            return
         total = "" if schedule.slots is None else f" of {schedule.slots}"
         self.status.value = (f"<b>slot {number}{total}</b> (chain slot {phase.slot}): "
                              f"<b>{phase.name}</b> orders for the next slot")
