@@ -196,8 +196,8 @@ class Classroom:
         """Start anvil on loopback, deploy, make the seats and their join codes, and open the
         learners' guarded endpoint; or, if `out_dir` holds a session stopped before its end
         (``state.json``), resume it: its chain, seats, codes and learners' doors, on the same
-        port, from the slot it was in (a session played to its end is replaced by a new one). A missing anvil or a port in use raises an error with
-        what to do."""
+        port, from the slot it was in (a session played to its end is replaced by a new one).
+        A missing anvil or a port in use raises an error with what to do."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "stop").unlink(missing_ok=True)
         saved = self._load_state()
