@@ -173,6 +173,8 @@ def test_a_bad_order_reverts_with_its_reason_and_the_round_goes_on(session):
     assert refused[1].revert.args == {"deposit": 1, "required": 20_000}
     assert "AuctionMarket.reveal reverted: InsufficientDeposit" in str(refused[1])
     assert caught["small"].slot == slot
+    logged = [what for seat, what in session.room.failures if seat == leaver.name]
+    assert any("refused on chain: InsufficientDeposit" in what for what in logged)
     row = session.results[(session.results.slot == slot)]
     assert row.volume_wh.iloc[0] > 0  # the others traded
     assert row.set_index("learner").auction_ueur[leaver.name] >= 1  # the sealed deposit is lost

@@ -204,6 +204,7 @@ def test_every_refusal_is_logged_with_its_seat(room):
     assert any("anvil_setStorageAt is not open" in f for f in failures)
     assert any("calls a second" in f for f in failures)
     assert any("not by the seat's account" in f for f in failures)
+    assert any("AuctionMarket refused on chain: BadOrder" in f for f in failures)  # attack 4
     log = (room.out / "room.log").read_text()
     assert f"{hostile}: anvil_impersonateAccount is not open to learners" in log
     board = Dashboard(room.room)

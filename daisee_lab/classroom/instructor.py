@@ -56,7 +56,7 @@ from daisee_lab.classroom.learner import CONTRACTS
 from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.schedule import (CHAIN_SLOT, DELIVERY_SECONDS, REVEAL_SECONDS,
                                            ClassroomError, Phase, Schedule)
-from daisee_lab.classroom.sender import Sender, revert_decoder
+from daisee_lab.classroom.sender import Sender, revert_decoder, why_reverted
 from daisee_lab.contracts import Auction, deploy_auction, public_id_bytes, sign_reading
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
@@ -174,6 +174,7 @@ class Classroom:
         self._current: int | None = None  # the chain slot under way
         self._finished = False  # the last slot is billed: the folder holds a session over
         self._billed: set[int] = set()
+        self._scanned = 0  # the last block looked at for learners' refused transactions
         self._meters: dict[int, ProfileMeter] = {}  # seat: the simulated meter the relay reads
         self._indexes: dict[int, tuple[int, int]] = {}  # seat: ledger indexes at the last bill
         self._stop, self._advance = threading.Event(), threading.Event()
@@ -369,7 +370,7 @@ class Classroom:
                           "auction": self.auction.market.address,
                           "ledger": self.ledger.address},
             "schedule": self.schedule.to_json(), "slot": self._current,
-            "finished": self._finished,
+            "finished": self._finished, "scanned": self._scanned,
             "billed": sorted(self._billed), "absent": sorted(self.absent),
             "silent": sorted(self.silent),
             "indexes": {str(i): list(v) for i, v in self._indexes.items()},
@@ -419,6 +420,7 @@ class Classroom:
         self._meters = {i: ProfileMeter(s.seed, s.producer, self.schedule)
                         for i, s in enumerate(self.seats) if s.joined and not s.own_meter}
         self._current, self._billed = saved["slot"], set(saved["billed"])
+        self._scanned = saved["scanned"]
         self.absent, self.silent = set(saved["absent"]), set(saved["silent"])
         self._indexes = {int(i): tuple(v) for i, v in saved["indexes"].items()}
         if self.results_path.exists():
@@ -547,6 +549,7 @@ class Classroom:
                 self._billed.add(c - 1)
         except DaiseeError as exc:
             self.report("clock", f"slot {c - 1} could not be billed: {exc}")
+        self._log_refused()
         self._phase(Phase(c, "reveal"), self.schedule.reveal_seconds)
 
     def _clear(self, slot: int) -> None:
@@ -670,6 +673,23 @@ class Classroom:
             for outcome in self.meter_relay.wait(strict=False):
                 if isinstance(outcome, TransactionReverted):
                     self.report("meter relay", str(outcome))
+
+    def _log_refused(self) -> None:
+        """Log every transaction of a learner (or of its own meter) that the chain refused since
+        the last look, with its seat and the decoded reason."""
+        w3, latest = self.chain.w3, self.chain.w3.eth.block_number
+        senders = {s.address: s.name for s in self.seats if s.joined}
+        senders.update({s.own_meter: f"{s.name}'s meter" for s in self.seats if s.own_meter})
+        names = {self.auction.credit.address: "EnergyCredit",
+                 self.auction.market.address: "AuctionMarket", self.ledger.address: "ledger"}
+        for number in range(max(self._scanned, self.first_block) + 1, latest + 1):
+            for tx in w3.eth.get_block(number, full_transactions=True).transactions:
+                seat = senders.get(tx["from"])
+                if seat and w3.eth.get_transaction_receipt(tx["hash"])["status"] == 0:
+                    why = why_reverted(self.chain, self.operations.errors, tx, number)
+                    self.report(seat, f"a call to {names.get(tx['to'], tx['to'])} refused on "
+                                      f"chain: {why.message}")
+        self._scanned = latest
 
     def _bill(self, slot: int) -> None:
         """Settle the sales of `slot` nobody showed delivered, then bill it from the ledger's

@@ -85,10 +85,16 @@ class Sender:
         return outcomes
 
     def _replay(self, tx: dict, block: int) -> Revert:
-        call = {"from": self.account.address, "to": tx["to"], "data": tx["data"],
-                "value": tx["value"]}
-        try:
-            self.chain.w3.eth.call(call, block - 1)
-        except REVERT_EXCEPTIONS as exc:
-            return decode_revert(exc, self.errors)
-        return Revert("empty", "", {}, "reverted in its block but not on replay")
+        return why_reverted(self.chain, self.errors, {**tx, "from": self.account.address}, block)
+
+
+def why_reverted(chain: Chain, errors: dict[bytes, dict], tx: dict, block: int) -> Revert:
+    """Why transaction `tx` (from, to, data, value) reverted in `block`: replayed on the state
+    before that block, its revert decoded (`errors`: :func:`revert_decoder`)."""
+    call = {"from": tx["from"], "to": tx["to"], "data": tx.get("data", tx.get("input")),
+            "value": tx["value"]}
+    try:
+        chain.w3.eth.call(call, block - 1)
+    except REVERT_EXCEPTIONS as exc:
+        return decode_revert(exc, errors)
+    return Revert("empty", "", {}, "reverted in its block but not on replay")
