@@ -14,8 +14,6 @@ locally with their keys, and record every transaction's gas in :attr:`Chain.gas`
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -89,19 +87,6 @@ class CatchRevert:
         return f"reverted as expected: {self.revert.message}" if self.revert else "no revert yet"
 
 
-@dataclass(frozen=True)
-class Joined:
-    """A seat in a shared chain, from a join file (see :meth:`Chain.join`): the learner's
-    `name`, `account` and `meter_key`, the `contracts`' addresses by role, and the whole file as
-    `info`."""
-
-    name: str
-    account: LocalAccount
-    meter_key: LocalAccount
-    contracts: dict[str, str]
-    info: dict = field(repr=False)
-
-
 def _in_notebook() -> bool:
     try:
         from IPython import get_ipython
@@ -148,36 +133,6 @@ class Chain:
         self._artifacts: dict[str, list[Artifact]] | None = None
         self._errors: dict[bytes, dict] = {}
         self._events: dict[tuple[bytes, int], Any] = {}
-
-    @classmethod
-    def join(cls, source: str | Path | Mapping, *, timeout: float = 30.0) -> tuple[Chain, Joined]:
-        """Connect to the node named by a join file (its path, or its parsed JSON): the chain,
-        and the seat it gives (account and meter keys, contract addresses). A classroom writes
-        these files (``daisee_lab.classroom``); the file holds private keys, keep it to yourself.
-        """
-        where = "the join data" if isinstance(source, Mapping) else f"join file {source}"
-        try:
-            info = dict(source) if isinstance(source, Mapping) else json.loads(
-                Path(source).read_text(encoding="utf-8"))
-            url, chain_id = str(info["url"]), int(info["chain_id"])
-            account = Account.from_key(info["account_key"])
-            meter_key = Account.from_key(info["meter_key"])
-            contracts = {str(k): Web3.to_checksum_address(v)
-                         for k, v in dict(info["contracts"]).items()}
-            name = str(info.get("learner", account.address))
-        except OSError as exc:
-            raise ChainError(f"cannot read {where}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise ChainError(f"{where} is not JSON ({exc}): ask for a fresh copy") from None
-        except KeyError as exc:
-            raise ChainError(f"{where} has no {exc.args[0]!r}: ask for a fresh copy") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ChainError(f"{where} has a bad value ({exc}): ask for a fresh copy") from None
-        chain = cls(url, timeout=timeout)
-        if chain.w3.eth.chain_id != chain_id:
-            raise ChainError(f"the node at {url} runs chain {chain.w3.eth.chain_id}, but {where} "
-                             f"is for chain {chain_id}: check the address")
-        return chain, Joined(name, account, meter_key, contracts, info)
 
     def __repr__(self) -> str:
         where = self.rpc_url or "eth-tester (py-evm, in process)"
