@@ -33,8 +33,9 @@ test: setup  ## run every test: library, contracts, book chapters, the site in C
 	DAISEE_CHROMIUM=$$chromium $(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \
 		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg
 
+# As root (a container, say) JupyterLab must be told that it may run.
 lab: setup  ## open the book in JupyterLab
-	$(BIN)/jupyter lab book/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book/
 
 docs: setup  ## build the documentation site into site/ (DAISEE_EDITION=student: without solutions)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
