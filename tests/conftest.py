@@ -10,6 +10,13 @@ TEST_CONTRACTS = REPO / "tests" / "contracts"
 TESTDATA = REPO / "tests" / "data"  # real meter captures; provenance and licences in its READMEs
 
 
+def pytest_collection_modifyitems(items):
+    """Files with a test marked slow run first: under ``-n 2 --dist loadfile`` a long file
+    started last would keep one worker busy after the other has finished everything else."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: each file's order is kept
+
+
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     """The folder of real meter captures (tests/data/tic, tests/data/dsmr)."""

@@ -24,6 +24,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # builds the site, running every chapter: a few minutes
+
 # `make test` finds or installs one (tests/chromium.sh) and passes its path on.
 CHROMIUM = os.environ.get("DAISEE_CHROMIUM") or shutil.which("chromium")
 PAGES = ["", "getting-started.html", "book/02-a-live-meter.html", "hardware/index.html",

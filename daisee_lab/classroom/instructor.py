@@ -582,13 +582,18 @@ class Classroom:
         while True:
             duties = self._duties(phase)  # (flagged set, seats concerned, seats done)
             ready = self._reader_ready(phase, duties)
-            if not any(concerned for _, concerned, _ in duties) and ready:
+            # A commit phase while seats are still empty runs its whole time: learners who have
+            # not joined yet (the first minutes of a class) find the session still there.
+            waiting_for_seats = phase.name == "commit" and not all(s.joined for s in self.seats)
+            if not any(concerned for _, concerned, _ in duties) and ready \
+                    and not waiting_for_seats:
                 return
             for flagged, _, done in duties:
                 flagged -= done
             expected = [(flagged, concerned - flagged - reader, done)
                         for flagged, concerned, done in duties]
-            if (ready and (reader or any(waited for _, waited, _ in expected))
+            if (ready and not waiting_for_seats
+                    and (reader or any(waited for _, waited, _ in expected))
                     and all(waited <= done for _, waited, done in expected)):
                 return
             if self._advance.is_set() or self._stopping():
