@@ -41,7 +41,8 @@ def test_a_stopped_room_resumes_where_it_was_and_its_learners_come_back(tmp_path
             assert cleared and (volume, price) == (kernel.volume, max(kernel.price, 0))
             assert (asks.escrow == 0).all()
         after = [o for l in learners for o in l.orders_placed if o.slot >= first + 2]
-        assert after and all(l.opened(o) is not None for l in learners for o in l.orders_placed)
+        assert after and all(l.opened(o) is not None for l in learners for o in l.orders_placed), \
+            [(l.name, l.errors) for l in learners]
         credit = again.auction.credit
         assert credit.totalSupply() == sum(credit.balanceOf(l.account.address)
                                            for l in learners) + credit.balanceOf(
