@@ -10,7 +10,7 @@ SLOTS = 4
 
 
 def test_a_stopped_room_resumes_where_it_was_and_its_learners_come_back(tmp_path):
-    room = Classroom(3, tmp_path, port=None, slots=SLOTS, slot_seconds=20, seed=2)
+    room = Classroom(3, tmp_path, port=None, slots=SLOTS, slot_seconds=60, seed=2)
     with room:
         learners = [join(room.url, seat.code, keep=tmp_path / f"seat-{i}.json")
                     for i, seat in enumerate(room.seats)]
@@ -23,7 +23,7 @@ def test_a_stopped_room_resumes_where_it_was_and_its_learners_come_back(tmp_path
     assert not room.anvil.alive() and sorted(room.results.slot.unique()) == [first, first + 1]
     assert all(learner.running for learner in learners)  # calling the silent room again
 
-    again = Classroom(3, tmp_path, port=None, slots=SLOTS, slot_seconds=20, seed=2)
+    again = Classroom(3, tmp_path, port=None, slots=SLOTS, slot_seconds=60, seed=2)
     with again:
         assert again.resumed and again.url == url and again.schedule.first_slot == first
         assert [s.address for s in again.seats] == [l.account.address for l in learners]

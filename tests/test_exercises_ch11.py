@@ -10,10 +10,11 @@ from daisee_lab.exercises import check
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    with Classroom(3, tmp_path_factory.mktemp("room"), port=None, slots=2, slot_seconds=3,
+    with Classroom(3, tmp_path_factory.mktemp("room"), port=None, slots=2, slot_seconds=6,
                    seed=5) as room:
         learners = [join(room.url, code=seat.code) for seat in room.seats]
         me = learners[0]
+        room.pace(me)  # as in the chapter: a loaded machine cannot make `me` miss a window
         for learner in learners[1:]:
             learner.start(auto=True)
         me.start()
