@@ -49,7 +49,7 @@ def room(tmp_path_factory):
         return kernel(*book, **options)
 
     with pytest.MonkeyPatch.context() as patch, Classroom(
-            4, out, port=None, slots=3, slot_seconds=4, seed=7) as room:
+            4, out, port=None, slots=3, slot_seconds=8, seed=7) as room:
         patch.setattr(instructor_module, "clear_double_auction", failing_kernel)
         seen.voided_slot_clearing = False
         codes = [seat.code for seat in room.seats]

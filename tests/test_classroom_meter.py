@@ -13,7 +13,7 @@ SLOTS = 3
 def test_a_learners_own_meter_signs_in_its_own_process(tmp_path):
     key_file = tmp_path / "meter-key.json"
     with MeterSimulator(producer=True, seed=4, speed=60) as linky, Classroom(
-            2, tmp_path / "room", port=None, slots=SLOTS, slot_seconds=4, seed=9) as room:
+            2, tmp_path / "room", port=None, slots=SLOTS, slot_seconds=8, seed=9) as room:
         process = MeterProcess(linky.port, key_file=key_file)
         try:
             me = join(room.url, room.seats[0].code, process, keep=tmp_path / "seat.json")
