@@ -86,25 +86,25 @@ def _fold_solutions(html: str, keep: bool = True) -> str:
 def _execute(chapter: Path, scratch: Path) -> Path:
     """Run `chapter` in a fresh kernel with `scratch` (a copy of the book) as its folder; write
     the executed notebook there and return its path."""
-    for run in range(RUNS):
+    for run in range(1, RUNS + 1):
         notebook = nbformat.read(chapter, as_version=4)
         client = NotebookClient(notebook, timeout=CELL_TIMEOUT, allow_errors=False,
                                 store_widget_state=True, kernel_name="python3",
                                 resources={"metadata": {"path": str(scratch)}})
         try:
             client.execute()
-        except CellTimeoutError:
-            if run == RUNS - 1:
-                raise
-            continue
+            break
+        except CellTimeoutError as exc:
+            if run == RUNS:
+                raise PluginError(f"{chapter.name}: a cell got no reply in {RUNS} runs: {exc}") \
+                    from None
         except CellExecutionError as exc:
             plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # the traceback's colours
             raise PluginError(f"{chapter.name} failed: {plain}") from None
-        executed = scratch / "executed" / "book" / chapter.name  # mkdocs-jupyter: book/*.ipynb
-        executed.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, executed)
-        return executed
-    raise AssertionError("unreachable")
+    executed = scratch / "executed" / "book" / chapter.name  # mkdocs-jupyter: book/*.ipynb
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, executed)
+    return executed
 
 
 def on_files(files, config):

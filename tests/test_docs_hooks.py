@@ -136,3 +136,21 @@ def test_the_download_link_sits_under_the_chapter_title():
     out = mkdocs_hooks.on_page_content(html, page("book/02-a.ipynb"), {}, files())
     assert out == ('<div><h1 id="t">2. A<a class="anchor-link" href="#t">¶</a></h1>' + DOWNLOAD
                    + "<p>text</p></div>")
+
+
+def test_a_chapter_whose_cell_gets_no_reply_is_run_once_more(tmp_path, monkeypatch):
+    monkeypatch.setattr(mkdocs_hooks, "CELL_TIMEOUT", 3)
+    chapter = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import pathlib, time\nfirst = not pathlib.Path('ran').exists()\n"
+        "pathlib.Path('ran').touch()\nif first:\n    time.sleep(30)  # no reply in time\n"
+        "print('second run')")])
+    chapter.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}
+    nbformat.write(chapter, tmp_path / "01-x.ipynb")
+    executed = mkdocs_hooks._execute(tmp_path / "01-x.ipynb", tmp_path)
+    (output,) = nbformat.read(executed, as_version=4).cells[0].outputs
+    assert output.text == "second run\n"
+    monkeypatch.setattr(mkdocs_hooks, "RUNS", 1)
+    (tmp_path / "ran").unlink()
+    with pytest.raises(PluginError, match="01-x.ipynb: a cell got no reply in 1 runs"):
+        mkdocs_hooks._execute(tmp_path / "01-x.ipynb", tmp_path)
