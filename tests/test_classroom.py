@@ -23,6 +23,7 @@ from daisee_lab.contracts import MAX_PRICE
 from daisee_lab.meter import MeterSimulator
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.settlement.reference import settle as reference_settle
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 
 LEARNERS, SLOTS, CREDITS = 20, 10, 20_000_000
 GONE, LEAVER = 1, 2  # seats: one vanishes mid-round, one leaves the market after a bad order
@@ -147,8 +148,8 @@ def test_bills_are_the_auction_payments_plus_the_grid_remainder(session):
             energy.append(used)
             rest.append((max(remainder, 0), max(-remainder, 0)))
         energy, rest = np.array(energy), np.array(rest)
-        grid = reference_settle(rest[:, :1], rest[:, 1:], 250_000, 100_000, "none").payments[:, 0]
-        baseline = reference_settle(energy[:, :1], energy[:, 1:], 250_000, 100_000,
+        grid = reference_settle(rest[:, :1], rest[:, 1:], GRID_BUY, GRID_SELL, "none").payments[:, 0]
+        baseline = reference_settle(energy[:, :1], energy[:, 1:], GRID_BUY, GRID_SELL,
                                     "none").payments[:, 0]
         billed = results[results.slot == slot].set_index("learner")
         for (name, imported, exported, bought, delivered, auction), g, b in zip(rows, grid,

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from daisee_lab.classroom import Classroom
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.settlement.reference import settle as reference_settle
 
 LEARNERS, SLOTS, HOSTILE = 30, 10, (7, 19)
-GRID_BUY, GRID_SELL = 250_000, 100_000
 
 # A hostile learner: joins with its code, then until the session ends, each new phase, tries
 # everything it can from its seat, until stopped; it prints what it tried, and any attempt the

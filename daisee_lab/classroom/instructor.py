@@ -61,11 +61,11 @@ from daisee_lab.contracts import Auction, deploy_auction, public_id_bytes, sign_
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
 from daisee_lab.settlement import clear_double_auction
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
 from daisee_lab.units import MAX_ORDERS, MAX_PRICE
 
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
 CREDITS = 20_000_000  # µ€ per learner: 20 €
-GRID_BUY, GRID_SELL = 250_000, 100_000  # µ€/kWh
 PRODUCERS = 2  # learners 0, 1 of every 5 have PV: 40 %, as community.make_households
 POLL_SECONDS = 0.1
 WAIT_SLOTS = 96  # the first slot traded is a chain day ahead: learners may join for that long
