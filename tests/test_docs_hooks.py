@@ -73,16 +73,21 @@ def test_markdown_pages_are_left_alone():
     assert mkdocs_hooks.on_page_content(CELL, page("hardware/index.md"), {}, files()) == CELL
 
 
+def write_chapter(path, source):
+    """A one-cell chapter for the python3 kernel."""
+    chapter = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    chapter.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}
+    nbformat.write(chapter, path)
+
+
 def test_a_chapter_runs_in_the_scratch_copy_and_writes_there(tmp_path):
     book, scratch = tmp_path / "book", tmp_path / "scratch"
     book.mkdir()
     scratch.mkdir()
-    chapter = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from pathlib import Path\nPath('lab').mkdir()\nPath('lab/key').write_text('secret')\n"
-        "print(Path.cwd().name)")])
-    chapter.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}
-    nbformat.write(chapter, book / "01-x.ipynb")
+    write_chapter(book / "01-x.ipynb",
+                  "from pathlib import Path\nPath('lab').mkdir()\nPath('lab/key').write_text("
+                  "'secret')\nprint(Path.cwd().name)")
     executed = mkdocs_hooks._execute(book / "01-x.ipynb", scratch)
     assert executed == scratch / "executed" / "book" / "01-x.ipynb"
     (output,) = nbformat.read(executed, as_version=4).cells[0].outputs
@@ -91,10 +96,7 @@ def test_a_chapter_runs_in_the_scratch_copy_and_writes_there(tmp_path):
 
 
 def test_a_failing_chapter_fails_the_build_with_its_error(tmp_path):
-    chapter = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")])
-    chapter.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}
-    nbformat.write(chapter, tmp_path / "01-x.ipynb")
+    write_chapter(tmp_path / "01-x.ipynb", "1 / 0")
     with pytest.raises(PluginError, match=r"(?s)01-x.ipynb failed.*\nZeroDivisionError: division"):
         mkdocs_hooks._execute(tmp_path / "01-x.ipynb", tmp_path)
 
@@ -140,13 +142,10 @@ def test_the_download_link_sits_under_the_chapter_title():
 
 def test_a_chapter_whose_cell_gets_no_reply_is_run_once_more(tmp_path, monkeypatch):
     monkeypatch.setattr(mkdocs_hooks, "CELL_TIMEOUT", 3)
-    chapter = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import pathlib, time\nfirst = not pathlib.Path('ran').exists()\n"
-        "pathlib.Path('ran').touch()\nif first:\n    time.sleep(30)  # no reply in time\n"
-        "print('second run')")])
-    chapter.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}
-    nbformat.write(chapter, tmp_path / "01-x.ipynb")
+    write_chapter(tmp_path / "01-x.ipynb",
+                  "import pathlib, time\nfirst = not pathlib.Path('ran').exists()\n"
+                  "pathlib.Path('ran').touch()\nif first:\n    time.sleep(30)  # no reply in time\n"
+                  "print('second run')")
     executed = mkdocs_hooks._execute(tmp_path / "01-x.ipynb", tmp_path)
     (output,) = nbformat.read(executed, as_version=4).cells[0].outputs
     assert output.text == "second run\n"
