@@ -43,11 +43,10 @@ from eth_utils import keccak
 
 from daisee_lab.chain import Chain, Contract, Receipt
 from daisee_lab.errors import DaiseeError
-from daisee_lab.units import MAX_ORDER_WH, MAX_PRICE
+from daisee_lab.units import MAX_INDEX_WH, MAX_ORDER_WH, MAX_PRICE
 
 SLOT_SECONDS = 900
 MAX_SLOT = 2**32 - 1
-MAX_INDEX_WH = 2**40 - 1  # the registry stores indexes in 40 bits (1.1 TWh)
 PAGE = 500  # items per call of a paged view: a page stays far below a node's call gas limit
 METHODS = {"mmr": 0, "bill_sharing": 1, "sdr": 2}  # CommunityMarket.Method
 DOMAIN_NAME, DOMAIN_VERSION = "DAISEE MeterRegistry", "1"

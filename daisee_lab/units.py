@@ -12,3 +12,4 @@ MAX_WH = 400_000_000_000  # Wh: one side of one auction, at most (400 GWh)
 MAX_ORDERS = 1000  # revealed orders per side of one auction: its clearing fits in a block
 MAX_ORDER_WH = MAX_WH // MAX_ORDERS  # Wh per order: MAX_ORDERS of them make at most MAX_WH
 MAX_COMMITS = 16  # sealed orders per trader and auction
+MAX_INDEX_WH = 2**40 - 1  # a meter's cumulative index: the registry stores it in 40 bits (1.1 TWh)
