@@ -2,7 +2,7 @@
 
 Three drawings, written next to this file:
 
-- ``tic_interface.svg``: the Linky TIC demodulator (optocoupler, MOSFET, three resistors);
+- ``tic_interface.svg``: the Linky TIC demodulator (optocoupler, MOSFET, resistors, an RXD LED);
 - ``tic_wiring.svg``: Linky terminals -> demodulator board -> Raspberry Pi header;
 - ``p1_cable.svg``: a DSMR P1 cable for a Raspberry Pi (RJ12 plug, transistor inverter).
 
@@ -36,8 +36,10 @@ PARTS = {
         "R1": "1.2 kΩ",
         "U1": "SFH620A",
         "R2": "10 kΩ",
-        "Q1": "BS170",
+        "Q1": "BSS138",
         "R3": "4.7 kΩ",
+        "D1": "red LED",
+        "R7": "1 kΩ",
         "J2": "3-pin header",
     },
     "p1_cable.svg": {
@@ -110,7 +112,10 @@ def _notes(d: schemdraw.Drawing, at: tuple[float, float], *lines: str) -> None:
 
 
 def tic_interface() -> schemdraw.Drawing:
-    """The TIC demodulator: Linky I1/I2 -> SFH620A -> BS170 -> 3.3 V UART for the Pi's RXD."""
+    """The TIC demodulator: Linky I1/I2 -> SFH620A -> BSS138 -> 3.3 V UART for the Pi's RXD.
+
+    D1 and R7 light while the meter sends (RXD low): the activity LED that 54E recommends.
+    """
     d = _new_drawing()
     j1 = d.add(elm.Header(rows=2, cols=1, style="screw", pinspacing=2.0, pinfontsizeleft=12,
                           pinsleft=["I1", "I2"]).label(_part("J1"), loc="bottom"))
@@ -138,12 +143,17 @@ def tic_interface() -> schemdraw.Drawing:
     rxd = d.add(elm.Dot())
     d.add(elm.Resistor().up().label(_part("R3"), loc="bottom"))
     d.add(elm.Vdd().label("+3V3"))
+    d.add(elm.Line(at=rxd.center).right(2.4))
+    led_tap = d.add(elm.Dot())
+    d.add(elm.LED().up(1.6).reverse().label(_part("D1"), loc="bottom"))
+    d.add(elm.Resistor().up().label(_part("R7"), loc="bottom"))
+    d.add(elm.Vdd().label("+3V3"))
     j2 = d.add(elm.Header(rows=3, cols=1, pinspacing=1.0, pinfontsizeright=11,
                           pinsright=["3V3 → Pi pin 1", "GND → Pi pin 6",
                                      "RXD → Pi pin 10 (GPIO15)"])
-               .anchor("pin3").at((rxd.center.x + 2.8, rxd.center.y))
+               .anchor("pin3").at((led_tap.center.x + 3.2, rxd.center.y))
                .label(_part("J2"), loc="bottom"))
-    d.add(elm.Line(at=rxd.center).tox(j2.pin3.x).label("RXD", loc="top"))
+    d.add(elm.Line(at=led_tap.center).tox(j2.pin3.x).label("RXD", loc="top"))
     d.add(elm.Line(at=j2.pin1).left(0.7))
     d.add(elm.Vdd().label("+3V3"))
     d.add(elm.Line(at=j2.pin2).left(0.7))
@@ -151,7 +161,8 @@ def tic_interface() -> schemdraw.Drawing:
 
     _notes(d, (j1.pin2.x - 1.0, j1.pin2.y - 3.4),
            "carrier present = bit 0, no carrier = bit 1 (idle line)",
-           "UART 7E1: 1200 baud (historic mode), 9600 baud (standard mode)")
+           "UART 7E1: 1200 baud (historic mode), 9600 baud (standard mode)",
+           "R1 fusible: a wire landed on 230 V opens it; D1 lights while the meter sends")
     return d
 
 
