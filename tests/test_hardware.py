@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from markdown.extensions.toc import slugify
 
+from daisee_lab import tic
+
 HARDWARE = Path(__file__).resolve().parents[1] / "hardware"
 PAGES = sorted(HARDWARE.glob("*.md"))
 BOM_COLUMNS = ["reference", "part", "value", "package", "quantity", "role", "supplier_or_note",
@@ -169,3 +171,113 @@ def test_a_page_that_shows_a_schematic_lists_its_parts_as_the_bom_does():
                 if row["drawing"] == drawing:
                     expected = [row["reference"], row["part"], row["value"], row["package"]]
                     assert expected in rows, f"{page.name} does not list {expected}"
+
+
+# ------------------------------------------------- the fixes of issue 18, each with its source
+
+def _page(name: str) -> str:
+    return (HARDWARE / name).read_text(encoding="utf-8")
+
+
+def _ohms(value: str) -> float:
+    number, unit = re.fullmatch(r"([0-9.]+) (k?)Ω", value).groups()
+    return float(number) * (1000 if unit else 1)
+
+
+def _code_blocks(page: str, after: str) -> list[str]:
+    """The fenced code blocks of `page` that follow the first line containing `after`."""
+    text = _page(page)
+    return re.findall(r"^```[a-z]*\n(.*?)^```", text[text.index(after):], flags=re.M | re.S)
+
+
+def _bom_row(ref: str) -> dict[str, str]:
+    return next(row for row in _bom_rows() if ref in _references(row))
+
+
+def test_q1_is_a_logic_level_mosfet_in_the_bom_and_on_the_drawing():
+    # The BS170's threshold reaches 3.0 V: marginal from a 3.3 V emitter follower.
+    assert _bom_row("Q1")["value"] in {"BSS138", "CJ2302"}
+    assert schematic.PARTS["tic_interface.svg"]["Q1"] == _bom_row("Q1")["value"]
+
+
+def test_r1_is_fusible_and_inside_54e_load_range():
+    row = _bom_row("R1")
+    assert "fusible" in (row["part"] + row["package"]).lower()
+    assert 560 <= _ohms(row["value"]) <= 2000  # 54E: 500-2000 Ω; 560 Ω the lowest E12 above
+
+
+def test_the_drawing_has_the_rxd_activity_led():
+    parts = schematic.PARTS["tic_interface.svg"]
+    assert "LED" in parts["D1"] and _bom_row("D1")["drawing"] == "tic_interface.svg"
+
+
+@pytest.mark.parametrize("page, facts", [
+    ("tic-demodulator.md", ["500 Ω to 2000 Ω", "older ERDF", "1.2 V to 5 V peak",
+                            "100 Ω to 2 kΩ", "25 V", "0.4 mm to 1.4 mm", "fusible",
+                            "BSS138", "activity"]),
+    ("raspberry-pi.md", ["### Raspberry Pi 5", "dtparam=uart0=on", "/dev/ttyAMA0",
+                         "ttyAMA10", "debug connector", "uart0_console",
+                         "560 Ω", "standard-mode frame"]),
+    ("dsmr-p1.md", ["DSMR 4.x 100 mA", "DSMR 5 and e-MUCS 250 mA", "5 mA", "2.2 kΩ",
+                    "ftdi_eeprom", "invert_rxd", "Schmitt", "inverted: true",
+                    "Sibelga", "ORES", "Fluvius",
+                    "GUEK", "Creos", "32 hexadecimal digits", "Austria",
+                    "capacity tariff", "1 January 2023", "2.5 kW", "1-0:1.4.0", "1-0:1.6.0",
+                    "0-0:98.1.0", "Brussels", "Wallonia"]),
+])
+def test_page_states_the_fixes_of_issue_18(page, facts):
+    text = _page(page)
+    missing = [fact for fact in facts if fact not in text]
+    assert not missing, f"{page} does not say {missing}"
+
+
+@pytest.mark.parametrize("page, wrong", [
+    ("tic-demodulator.md", "keep its resistive load between about 750 Ω and 5 kΩ"),
+    ("raspberry-pi.md", "step 1 is enough"),
+    ("dsmr-p1.md", "DSMR 5 only"),
+    ("dsmr-p1.md", "1 kΩ pull-up to the adapter's VCC"),
+])
+def test_page_no_longer_says_what_issue_18_found_wrong(page, wrong):
+    assert wrong not in " ".join(_page(page).split())
+
+
+def test_the_dsmr_page_lists_what_is_covered_and_what_is_not():
+    text = _page("dsmr-p1.md")
+    covered = text[text.index("## Meters and countries covered"):text.index("**Not covered:**")]
+    rows = {row[0] for row in _table_rows(HARDWARE / "dsmr-p1.md")}
+    for country in ("Netherlands, DSMR 2.2", "Netherlands, DSMR 4", "Netherlands, DSMR 5",
+                    "Belgium, e-MUCS", "Luxembourg, Smarty", "Austria", "Sweden",
+                    "Germany, EasyMeter Q3D"):
+        assert any(row.startswith(country) for row in rows), country
+        assert country in covered
+    not_covered = text[text.index("**Not covered:**"):text.index("## The port")]
+    for meter in ("SML", "Norway", "Denmark", "M-Bus", "Linky"):
+        assert meter in not_covered, meter
+
+
+def test_the_documented_key_is_32_hex_digits():
+    commands = [line for block in _code_blocks("dsmr-p1.md", "## Luxembourg") for line in
+                block.splitlines() if "--key" in line]
+    assert commands, "no daisee-lab command with --key on the DSMR page"
+    for line in commands:
+        assert re.search(r"--protocol dsmr --key [0-9A-Fa-f]{32}\b", line), line
+
+
+@pytest.mark.parametrize("after, mode", [("A historic-mode frame", "historic"),
+                                         ("A standard-mode frame", "standard")])
+def test_the_sample_frames_are_real_groups_with_valid_checksums(after, mode):
+    block = _code_blocks("raspberry-pi.md", after)[0]
+    raw = b"".join(b"\n" + line.encode("ascii") + b"\r" for line in block.splitlines())
+    groups, rejected = tic.decode_groups(raw)
+    assert not rejected and len(groups) == len(block.splitlines()) >= 6
+    separator = "\t" if mode == "standard" else " "
+    assert all(separator in line for line in block.splitlines())
+
+
+@pytest.mark.parametrize("page", ["tic-demodulator.md", "raspberry-pi.md", "dsmr-p1.md"])
+def test_a_page_of_facts_ends_with_its_dated_sources(page):
+    text = _page(page)
+    assert "## Sources" in text, f"{page} has no Sources section"
+    sources = text[text.index("## Sources"):]
+    assert re.search(r"Checked on 20\d\d-\d\d-\d\d", sources), f"{page}: sources carry no date"
+    assert len(re.findall(r"^- ", sources, flags=re.M)) >= 3
