@@ -13,3 +13,14 @@ MAX_ORDERS = 1000  # revealed orders per side of one auction: its clearing fits 
 MAX_ORDER_WH = MAX_WH // MAX_ORDERS  # Wh per order: MAX_ORDERS of them make at most MAX_WH
 MAX_COMMITS = 16  # sealed orders per trader and auction
 MAX_INDEX_WH = 2**40 - 1  # a meter's cumulative index: the registry stores it in 40 bits (1.1 TWh)
+MIN_ORDER_WH = 10  # Wh: the smallest order an auction takes (a 40 W load for a quarter hour)
+MAX_ORDERS_PER_TRADER = 2  # revealed orders per trader, side and auction
+MAX_MEMBERS = MAX_ORDERS // MAX_ORDERS_PER_TRADER  # households an auction registers: all fit
+MAX_DEPOSIT = 2**64 - 1  # µ€ sealed with one order (1.8e13 €)
+# A meter's power caps the energy of a reading: power x 15 min per slot (the registry stores it in
+# 31 bits). The default is the largest subscribed power of a French residential connection: the
+# regulated "tarif bleu" and the Linky meter serve connections up to 36 kVA (Code de l'energie,
+# art. L337-7; "un compteur d'une puissance inferieure ou egale a 36 kVA", Coussy avocats,
+# 2019-07-05, https://coussyavocats.com/2019/07/05/plafonnement-de-la-part-fixe-des-tarifs-bleus-delectricite/).
+DEFAULT_POWER_VA = 36_000
+MAX_POWER_VA = 2**31 - 1
