@@ -264,7 +264,7 @@ def p1_cable() -> schemdraw.Drawing:
 
     _notes(d, (j3.pin6.x - 4.0, j3.pin6.y - 1.6),
            "P1 Data is open collector and inverted: R4 pulls it up, Q2 inverts it to 3.3 V UART",
-           "DSMR 4 and 5: 115200 baud 8N1; DSMR 2.2 and 3: 9600 baud 7E1")
+           "DSMR 5: 115200 baud 8N1; DSMR 4: 115200 8N1 or 7E1; DSMR 2.2 and 3: 9600 baud 7E1")
     return d
 
 
