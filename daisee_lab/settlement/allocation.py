@@ -1,0 +1,315 @@
+"""Collective self-consumption allocation, the numba kernels: the integers of
+:mod:`.allocation_reference`, fast. The keys, the rounding rule, the bounds and the sources are
+there; this module only computes them.
+
+Every key gives, in each slot t, exact shares with one common denominator D_t: a_i* = n_i/D_t
+(static and dynamic_full: D = 10**6 and n_i = min(c_i·10**6, k_i·P); dynamic_default: D = C and
+n_i = c_i·P when P < C, else D = 1 and n_i = c_i; dynamic_simple: D = 10**6·K_u and
+n_i = c_i·D for the consumers served in full, k_i·N for the others, where N/D is the level μ).
+Cumulative rounding is then a carry per slot: x = carry + n_i, a_i = x // D, carry = x % D.
+
+The passes, each over chunks of consumers in parallel, rows read contiguously:
+
+1. sums per chunk and slot: consumption (and, for the static keys, the numerators); for
+   dynamic_simple, the consumption of consumers with a coefficient;
+2. dynamic_simple only: the level μ per slot, by the re-sharing rounds themselves: from
+   μ = P/10**6, each round counts the consumers served in full at μ, gives what they leave to
+   the others (μ = (K·P/10**6 - their consumption)/(their coefficients' complement)), and stops
+   when nobody new is served in full. Each round is Newton's step on a concave piecewise-linear
+   function from below, so μ rises to the exact level in a few rounds;
+3. each chunk's starting carry, from the chunks before it (128-bit products where needed);
+4. the allocation, one streaming pass writing allocated and complement.
+
+Divisions use the float-then-correct trick of :mod:`.kernels` (``_div``): x < 2**63 and
+x/D < 2**50 hold because every a_i <= ``MAX_ACC_WH``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from daisee_lab.settlement import allocation_reference as ref
+from daisee_lab.settlement.allocation_reference import (COEFFICIENT_SCALE, KEYS, MAX_ACC_WH,
+                                                        Allocation)
+from daisee_lab.settlement.kernels import _div, _divmod128, _mul128
+
+_STATIC, _DEFAULT, _SIMPLE, _FULL = range(4)
+_KEY_CODES = dict(zip(KEYS, range(4)))
+_S = COEFFICIENT_SCALE
+_PARALLEL_MIN = 1 << 20  # consumer-slots below which one thread beats waking the pool
+# per-slot modes of dynamic_simple
+_NOTHING, _ALL_SERVED, _LEVEL = 0, 1, 2
+
+__all__ = ["KEYS", "Allocation", "allocate"]
+
+
+def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=None,
+             by_producer=True):
+    """Allocate each slot's production among the consumers, as Enedis does.
+
+    ``consumption_wh``: integer Wh (consumers, slots); ``production_wh``: (producers, slots) or
+    (slots,); ``key``: ``"static"``, ``"dynamic_default"``, ``"dynamic_simple"`` or
+    ``"dynamic_full"``; ``coefficients``: fractions (at most 6 decimals, summing to at most 1)
+    per consumer, or per consumer and slot for ``"dynamic_full"``. Returns an
+    :class:`~daisee_lab.settlement.allocation_reference.Allocation`, the same integers as
+    :func:`.allocation_reference.allocate`; ``by_producer=False`` skips the
+    (producers, consumers, slots) split. Raises :class:`~daisee_lab.errors.SettlementError`
+    naming the problem. Rules, rounding and sources: :mod:`.allocation_reference`.
+    """
+    cons, prod = ref.check_energies(consumption_wh, production_wh)
+    ppm = ref.check_coefficients(key, coefficients, cons.shape)
+    code = _KEY_CODES[key]
+    consumers, slots = cons.shape
+    total = prod.sum(axis=0)
+    parallel = cons.size >= _PARALLEL_MIN
+    chunks = max(1, min(consumers, 4 * numba.get_num_threads())) if parallel else 1
+    k1 = ppm if ppm is not None and ppm.ndim == 1 else np.zeros(1, np.int64)
+    k2 = ppm if ppm is not None and ppm.ndim == 2 else np.zeros((1, 1), np.int32)
+    c_sums = np.zeros((chunks, slots), np.int64)
+    n_sums = np.zeros((chunks, slots), np.int64)
+    (_sums_parallel if parallel else _sums_serial)(cons, total, code, k1, k2, c_sums, n_sums)
+    if code == _SIMPLE:
+        mode, num, den, open_sums = _simple_levels(cons, total, k1, n_sums, parallel)
+        carry = _start_carries(code, num, den, open_sums)
+    else:
+        mode = np.zeros(slots, np.int64)
+        num, den = _plain_fractions(code, total, c_sums.sum(axis=0))
+        carry = _start_carries(code, num, den, n_sums if code != _DEFAULT else c_sums)
+    allocated = np.empty_like(cons)
+    complement = np.empty_like(cons)
+    (_allocate_parallel if parallel else _allocate_serial)(
+        cons, total, code, k1, k2, mode, num, den, 1.0 / den, carry, allocated, complement)
+    given = allocated.sum(axis=0, dtype=np.int64)
+    sold = _share_among(prod, given)
+    split = None
+    if by_producer and prod.shape[0] > 1:
+        split = np.zeros((prod.shape[0], consumers, slots), np.int64)
+        _split_by_producer(allocated, sold, split)
+    return Allocation(allocated, complement, total - given, sold, prod - sold, split)
+
+
+# --- per-slot fractions -------------------------------------------------------------------------
+
+def _plain_fractions(code, production, consumption):
+    """(num, den) per slot for static, dynamic_full (num = P) and dynamic_default (num = P or 1)."""
+    if code == _DEFAULT:
+        short = production < consumption  # the production is shared pro rata
+        return np.where(short, production, 1), np.where(short, consumption, 1)
+    return production.copy(), np.full(production.shape, _S, np.int64)
+
+
+def _simple_levels(cons, production, k, served_sums, parallel):
+    """dynamic_simple: per slot the mode, the level μ = num/den (Wh per millionth), and per
+    chunk the coefficients of the consumers not served in full at that level."""
+    weight = int(k.sum())
+    served_total = served_sums.sum(axis=0)  # consumption of consumers with a coefficient
+    pool_floor = weight * production // _S
+    mode = np.where(weight * production == 0, _NOTHING,
+                    np.where(served_total <= pool_floor, _ALL_SERVED, _LEVEL)).astype(np.int64)
+    num = np.where(mode == _LEVEL, weight * production, 1).astype(np.int64)
+    den = np.where(mode == _LEVEL, _S * weight, 1).astype(np.int64)
+    open_weight = np.where(mode == _LEVEL, weight, 0).astype(np.int64)
+    chunks = served_sums.shape[0]
+    full = np.zeros((chunks, len(mode)), np.int64)
+    rest = np.zeros((chunks, len(mode)), np.int64)
+    pending = mode == _LEVEL
+    while pending.any():
+        (_rounds_parallel if parallel else _rounds_serial)(cons, k, mode, num, den, full, rest)
+        served, left = full.sum(axis=0), rest.sum(axis=0)
+        changed = pending & (left != open_weight)
+        num = np.where(changed, weight * production - _S * served, num)
+        den = np.where(changed, _S * left, den)
+        open_weight = np.where(changed, left, open_weight)
+        pending = changed
+    return mode, num, den, rest
+
+
+def _start_carries(code, num, den, sums):
+    """(chunks, slots): the carry each chunk starts from, (sum of numerators before it) % den.
+
+    ``sums`` per chunk: static/full, the numerators themselves (their total is <= 10**6·P);
+    default, the consumption (numerators P·c); simple, the open coefficients (numerators k·N,
+    plus c·den for those served in full, which is 0 modulo den)."""
+    chunks, slots = sums.shape
+    carry = np.zeros((chunks, slots), np.int64)
+    before = np.cumsum(sums, axis=0)[:-1]
+    if code in (_STATIC, _FULL):
+        carry[1:] = before % den
+    elif chunks > 1:
+        _carries_128(num, den, before, carry[1:])
+    return carry
+
+
+@njit(cache=True)
+def _carries_128(num, den, before, carry):
+    """carry = (num·before) % den with a 128-bit product (slots with den = 1 stay 0)."""
+    for j in range(carry.shape[0]):
+        for t in range(carry.shape[1]):
+            if den[t] > 1:
+                hi, lo = _mul128(num[t], before[j, t])
+                carry[j, t] = _divmod128(hi, lo, den[t])[1]
+
+
+def _share_among(prod, given):
+    """Each producer's sold Wh: the allocated total pro rata of injections, cumulatively
+    rounded over producers (so sold <= injection and the columns add up to ``given``)."""
+    total = prod.sum(axis=0)
+    sold = np.zeros(prod.shape, np.int64)
+    if prod.shape[0] == 1:
+        sold[0] = given
+        return sold
+    _cumulative_split(prod, given, total, sold)
+    return sold
+
+
+@njit(cache=True)
+def _cumulative_split(weights, amount, total, out):
+    for t in range(weights.shape[1]):
+        carry = 0
+        if total[t] == 0:
+            continue
+        for p in range(weights.shape[0]):
+            x = carry + amount[t] * weights[p, t]
+            out[p, t] = x // total[t]
+            carry = x % total[t]
+
+
+@njit(cache=True)
+def _split_by_producer(allocated, sold, split):
+    """(producers, consumers, slots): each consumer's share in proportion to what each producer
+    still has to sell, consumers in order, cumulatively rounded over producers."""
+    producers, slots = sold.shape
+    left = sold.copy()
+    remaining = np.zeros(slots, np.int64)
+    for p in range(producers):
+        remaining += left[p]
+    for i in range(allocated.shape[0]):
+        for t in range(slots):
+            a = np.int64(allocated[i, t])
+            if a == 0:
+                continue
+            carry = 0
+            r = remaining[t]
+            for p in range(producers):
+                x = carry + a * left[p, t]
+                part = x // r
+                carry = x % r
+                split[p, i, t] = part
+                left[p, t] -= part
+            remaining[t] -= a
+
+
+# --- pass 1: sums ------------------------------------------------------------------------------
+
+@njit(parallel=True, cache=True, nogil=True)
+def _sums_parallel(cons, production, code, k1, k2, c_sums, n_sums):
+    for j in prange(c_sums.shape[0]):
+        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums)
+
+
+@njit(cache=True, nogil=True)
+def _sums_serial(cons, production, code, k1, k2, c_sums, n_sums):
+    for j in range(c_sums.shape[0]):
+        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums)
+
+
+@njit(cache=True, nogil=True)
+def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums):
+    """Chunk ``j``: consumption per slot; static/full: numerators min(c·S, k·P); simple: the
+    consumption of consumers with a coefficient."""
+    i0, i1 = _chunk(cons.shape[0], c_sums.shape[0], j)
+    cs, ns = c_sums[j], n_sums[j]
+    for i in range(i0, i1):
+        row = cons[i]
+        for t in range(row.shape[0]):
+            c = np.int64(row[t])
+            cs[t] += c
+            if code == _STATIC:
+                ns[t] += min(c * _S, k1[i] * production[t])
+            elif code == _FULL:
+                ns[t] += min(c * _S, np.int64(k2[i, t]) * production[t])
+            elif code == _SIMPLE and k1[i] > 0:
+                ns[t] += c
+
+
+@njit(cache=True, nogil=True)
+def _chunk(items, chunks, k):
+    size = (items + chunks - 1) // chunks
+    return min(items, k * size), min(items, (k + 1) * size)
+
+
+# --- pass 2: dynamic_simple's rounds ------------------------------------------------------------
+
+@njit(parallel=True, cache=True, nogil=True)
+def _rounds_parallel(cons, k, mode, num, den, full, rest):
+    for j in prange(full.shape[0]):
+        _round_task(cons, k, mode, num, den, j, full, rest)
+
+
+@njit(cache=True, nogil=True)
+def _rounds_serial(cons, k, mode, num, den, full, rest):
+    for j in range(full.shape[0]):
+        _round_task(cons, k, mode, num, den, j, full, rest)
+
+
+@njit(cache=True, nogil=True)
+def _round_task(cons, k, mode, num, den, j, full, rest):
+    """Chunk ``j`` at level num/den: consumption of those served in full (c·den <= k·num) and
+    coefficients of the others, per slot (consumers with k = 0 count in neither)."""
+    i0, i1 = _chunk(cons.shape[0], full.shape[0], j)
+    f, r = full[j], rest[j]
+    f[:] = 0
+    r[:] = 0
+    for i in range(i0, i1):
+        ki = k[i]
+        if ki == 0:
+            continue
+        row = cons[i]
+        for t in range(row.shape[0]):
+            c = np.int64(row[t])
+            served = c * den[t] <= ki * num[t]
+            f[t] += c if served else 0
+            r[t] += 0 if served else ki
+
+
+# --- pass 4: allocation -------------------------------------------------------------------------
+
+@njit(parallel=True, cache=True, nogil=True)
+def _allocate_parallel(cons, production, code, k1, k2, mode, num, den, inv, carry, out, comp):
+    for j in prange(carry.shape[0]):
+        _allocate_task(cons, production, code, k1, k2, mode, num, den, inv, carry, j, out, comp)
+
+
+@njit(cache=True, nogil=True)
+def _allocate_serial(cons, production, code, k1, k2, mode, num, den, inv, carry, out, comp):
+    for j in range(carry.shape[0]):
+        _allocate_task(cons, production, code, k1, k2, mode, num, den, inv, carry, j, out, comp)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _allocate_task(cons, production, code, k1, k2, mode, num, den, inv, carry, j, out, comp):
+    """Chunk ``j``: x = carry + n_i, a_i = x // den, carry = x % den, per slot, rows in order."""
+    i0, i1 = _chunk(cons.shape[0], carry.shape[0], j)
+    r = carry[j]
+    slots = cons.shape[1]
+    for i in range(i0, i1):
+        row, o_row, c_row = cons[i], out[i], comp[i]
+        ki = k1[i] if code == _STATIC or code == _SIMPLE else np.int64(0)
+        for t in range(slots):
+            c = np.int64(row[t])
+            if code == _DEFAULT:
+                n = c * num[t]
+            elif code == _SIMPLE:
+                if mode[t] == _LEVEL:
+                    n = c * den[t] if c * den[t] <= ki * num[t] else ki * num[t]
+                else:
+                    n = c if (mode[t] == _ALL_SERVED and ki > 0) else np.int64(0)
+            else:
+                kt = ki if code == _STATIC else np.int64(k2[i, t])
+                n = min(c * _S, kt * production[t])
+            a, rem = _div(r[t] + n, den[t], inv[t])
+            r[t] = rem
+            o_row[t] = a
+            c_row[t] = c - a
