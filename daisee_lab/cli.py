@@ -1,43 +1,241 @@
-"""The ``daisee-lab`` command. Thin: it parses arguments and calls the library."""
+"""The ``daisee-lab`` command. Thin: it parses and checks the arguments and calls the library.
+
+Every argument is checked as it is parsed (its type, choices and range, taken from the
+library's own constants): a bad one exits 2 with one line naming it and what it accepts,
+before anything starts. A failure at run time (a library error, or the system's: a port gone,
+a full disk, an address in use, a permission) exits 1 with one line saying what to do; with
+``--debug`` its traceback is shown instead. Ctrl-C exits 130. Only the chosen sub-command's
+arguments are built, so that ``meter read`` does not wait for the chain's libraries to load.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import inspect
+import math
+import re
 import signal
+import socket
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from itertools import islice
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from daisee_lab import __version__
 from daisee_lab.errors import DaiseeError
 
+# Bounds the library states only in its checks; one definition here until it exports them.
+MAX_RUN_SEED = 999_999  # run_day's seed
+MAX_LEARNERS = 500  # seats of a Classroom
+MAX_CREDITS = 2**64 - 1  # µ€ per learner, as a Classroom accepts them
+SIMULATOR_PHASES = (1, 3)  # a simulated Linky's phases
+SIMULATOR_TARIFFS = ("base", "hchp")  # a simulated Linky's tariff options
+AES128_HEX_DIGITS = 32  # a DSMR meter's decryption key, as the grid operator gives it
+RPC_SCHEMES = ("http", "https")  # what Chain(rpc_url) speaks
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``daisee-lab`` command, with every sub-command."""
-    parser = argparse.ArgumentParser(
-        prog="daisee-lab",
-        description="Local energy markets, from the meter's bytes to on-chain settlement.",
-    )
+
+# --- the parser -------------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``PROG: error: MESSAGE``, and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+@dataclass
+class _Command:
+    """A sub-command: its help, the function adding its arguments, the function running it, and
+    an optional check across its arguments (returning an error message, or None)."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    check: Callable[[argparse.Namespace], str | None] = lambda args: None
+    description: str | None = None
+
+
+@dataclass
+class _Group:
+    """A sub-command with actions of its own (``meter read``, ``classroom serve``...)."""
+
+    help: str
+    actions: dict[str, _Command] = field(default_factory=dict)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``daisee-lab`` command. Given `argv`, only the sub-command it
+    names gets its arguments (the others need not import their libraries); else all do."""
+    words = [word for word in (argv or []) if not word.startswith("-")][:2]
+    parser = _Parser(prog="daisee-lab",
+                     description="Local energy markets, from the meter's bytes to on-chain "
+                                 "settlement.")
     parser.add_argument("--version", action="version", version=f"daisee-lab {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on a failure, show its traceback instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    toolchain = sub.add_parser(
-        "toolchain",
-        help="compile the contracts, deploy them on an in-process chain, print a gas table",
-    )
-    toolchain.set_defaults(func=_toolchain)
-    _add_run_command(sub)
-    _add_meter_commands(sub)
-    _add_classroom_commands(sub)
-
-    book = sub.add_parser("book", help="tools for the book's notebooks")
-    book_actions = book.add_subparsers(dest="book_command", metavar="ACTION", required=True)
-    student = book_actions.add_parser("student", help="write the learners' edition: the "
-                                      "chapters without the exercises' solutions")
-    student.add_argument("--book", default="book", help="the chapters' folder (default book)")
-    student.add_argument("--out", default="student", help="where to write (default student)")
-    student.set_defaults(func=_book_student)
+    for name, entry in COMMANDS.items():
+        if isinstance(entry, _Command):
+            _add_command(sub, name, entry, argv is None or words[:1] == [name])
+            continue
+        group = sub.add_parser(name, help=entry.help)
+        actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+        for action, command in entry.actions.items():
+            _add_command(actions, action, command, argv is None or words == [name, action])
     return parser
+
+
+def _add_command(sub: argparse._SubParsersAction, name: str, command: _Command,
+                 full: bool) -> None:
+    parser = sub.add_parser(name, help=command.help, description=command.description)
+    if full:
+        command.arguments(parser)
+    parser.set_defaults(func=command.run, check=command.check, parser=parser)
+
+
+def _defaults(function: Callable) -> dict:
+    """The default values of `function`'s keyword parameters: one definition, the library's."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
+# --- argument types: each refuses a bad value with what it accepts ----------------------------
+
+def _checked(convert: Callable[[str], object], accepted: Callable[[object], bool],
+             accepts: str) -> Callable[[str], object]:
+    """A type for argparse: `convert` the text, keep it if `accepted`, else say `accepts`."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepted(value):
+            raise argparse.ArgumentTypeError(f"give {accepts}, not {text!r}")
+        return value
+    return parse
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A whole number from `low` to `high` (None: no upper bound)."""
+    if high is None:
+        return _checked(int, lambda value: value >= low, f"a whole number, {low} or more")
+    return _checked(int, lambda value: low <= value <= high,
+                    f"a whole number from {low} to {high}")
+
+
+def _number(low: float, high: float, accepts: str) -> Callable[[str], float]:
+    """A number from `low` to `high` inclusive; never nan."""
+    return _checked(float, lambda value: low <= value <= high, accepts)
+
+
+_SECONDS_ABOVE_0 = _checked(float, lambda value: 0 < value < math.inf,
+                            "a number of seconds above 0")
+_SECONDS_OR_INF = _number(0, math.inf, "a number of seconds, 0 or more (inf: forever)")
+_RATE = _number(0, 1, "a rate from 0 to 1")
+
+
+def _day(text: str) -> date:
+    return _checked(date.fromisoformat, lambda value: len(text) == 10,
+                    "a day as YYYY-MM-DD")(text)
+
+
+def _moment(text: str) -> datetime:
+    return _checked(datetime.fromisoformat, lambda value: value.utcoffset() is not None,
+                    "an ISO 8601 time with its offset, e.g. 2025-06-21T12:00+02:00")(text)
+
+
+def _rpc_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in RPC_SCHEMES or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"give a JSON-RPC node's URL, such as http://127.0.0.1:8545, not {text!r}")
+    return text
+
+
+def _room_address(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in RPC_SCHEMES and bool(parts.hostname)
+
+
+def _host(text: str) -> str:
+    """A name or address this machine can listen on: it must at least resolve."""
+    try:
+        if text:
+            socket.getaddrinfo(text, None)
+            return text
+    except (OSError, UnicodeError):
+        pass
+    raise argparse.ArgumentTypeError(
+        f"{text!r} does not resolve: give an address or name of this machine (127.0.0.1, or "
+        "0.0.0.0 for the room's network)")
+
+
+def _key(text: str) -> bytes:
+    """An AES-128 key; the message does not repeat it (it is a secret)."""
+    if not re.fullmatch(f"[0-9A-Fa-f]{{{AES128_HEX_DIGITS}}}", text):
+        raise argparse.ArgumentTypeError(
+            f"give the key your grid operator sent as {AES128_HEX_DIGITS} hex digits (0-9, "
+            f"A-F); got {len(text)} characters")
+    return bytes.fromhex(text)
+
+
+def _existing_folder(text: str) -> Path:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"give a folder that exists, not {text!r}")
+    return Path(text)
+
+
+def _folder_to_write(text: str) -> Path:
+    """A folder, existing or to be made: neither it nor any parent is a file."""
+    path = Path(text)
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise argparse.ArgumentTypeError(
+                    f"give a folder (new or existing), not {text!r}: {place} is a file")
+            return path
+    return path
+
+
+def _file_to_write(text: str) -> Path:
+    """A file, existing or to be made, in a folder that exists."""
+    path = Path(text)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"give a file in an existing folder, not {text!r}: {path.parent} is not a folder")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"give a file, not {text!r}: it is a folder")
+    return path
+
+
+def _link_to_make(text: str) -> Path:
+    """A symlink's path: new, or an old link (replaced); never a file, which it would replace."""
+    path = _file_to_write(text)
+    if path.exists() and not path.is_symlink():
+        raise argparse.ArgumentTypeError(
+            f"give a new path or an old link, not {text!r}: it is a file and would be replaced")
+    return path
+
+
+# --- toolchain and book -----------------------------------------------------------------------
+
+def _toolchain(args: argparse.Namespace) -> int:
+    from daisee_lab.chain.demo import run_toolchain_demo
+
+    run_toolchain_demo()
+    return 0
+
+
+def _book_arguments(student: argparse.ArgumentParser) -> None:
+    student.add_argument("--book", type=_existing_folder, default="book",
+                         help="the chapters' folder (default: %(default)s)")
+    student.add_argument("--out", type=_folder_to_write, default="student",
+                         help="where to write (default: %(default)s)")
 
 
 def _book_student(args: argparse.Namespace) -> int:
@@ -48,159 +246,101 @@ def _book_student(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_run_command(sub: argparse._SubParsersAction) -> None:
-    """``run``: the main job, a community day from the meters' bytes to on-chain settlement."""
-    run = sub.add_parser("run", help="simulate and read a community's meters for a day, settle "
-                         "it with the kernel and on chain, and write a report",
-                         description="A community day from its meters' bytes to on-chain "
-                         "settlement; each stage's time is printed as it ends, then the bills "
-                         "and where the report is.")
-    run.add_argument("--households", type=int, metavar="N", help="1 to 50 (default 8)")
-    run.add_argument("--date", metavar="YYYY-MM-DD", help="the local day (default 2026-06-21; "
-                     "with --method auction, tomorrow)")
-    run.add_argument("--method", help="mmr (default), bill_sharing, sdr or auction")
-    run.add_argument("--rpc", metavar="URL", help="a JSON-RPC node, e.g. anvil's (default: "
-                     "eth-tester in process)")
-    run.add_argument("--out", metavar="DIR", help="the report folder: new, empty or a previous "
-                     "report's (default reports/DATE-METHOD)")
-    run.add_argument("--seed", type=int, metavar="N", help="0 to 999999 (default 0)")
-    run.add_argument("--slots", type=int, metavar="N", help="settle only the day's first N "
-                     "slots")
-    run.set_defaults(func=_run)
+# --- run --------------------------------------------------------------------------------------
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
+    from daisee_lab.run import DEFAULT_DATE, MAX_HOUSEHOLDS, METHODS, run_day
+
+    given = _defaults(run_day)
+    run.add_argument("--households", type=_whole(1, MAX_HOUSEHOLDS), metavar="N",
+                     default=given["households"],
+                     help=f"1 to {MAX_HOUSEHOLDS} (default: %(default)s)")
+    run.add_argument("--date", type=_day, metavar="YYYY-MM-DD",
+                     help=f"the local day (default: {DEFAULT_DATE}; with --method auction, "
+                     "tomorrow)")
+    run.add_argument("--method", choices=METHODS, default=given["method"],
+                     help="how the community prices its energy (default: %(default)s)")
+    run.add_argument("--rpc", type=_rpc_url, metavar="URL",
+                     help="a JSON-RPC node, e.g. anvil's (default: eth-tester in process)")
+    run.add_argument("--out", type=_folder_to_write, metavar="DIR",
+                     help="the report folder: new, empty or a previous report's (default: "
+                     "reports/DATE-METHOD)")
+    run.add_argument("--seed", type=_whole(0, MAX_RUN_SEED), metavar="N",
+                     default=given["seed"], help=f"0 to {MAX_RUN_SEED} (default: %(default)s)")
+    run.add_argument("--slots", type=_whole(1), metavar="N",
+                     help="settle only the day's first N slots (default: all)")
 
 
 def _run(args: argparse.Namespace) -> int:
     from daisee_lab.run import RunArgumentError, run_day
 
-    given = {name: getattr(args, name) for name in (
-        "households", "date", "method", "rpc", "out", "seed", "slots")}
     try:
-        report = run_day(**{name: value for name, value in given.items() if value is not None},
-                         echo=lambda text: print(text, flush=True))
-    except RunArgumentError as exc:
+        report = run_day(args.households, args.date, args.method, args.rpc, args.out,
+                         args.seed, args.slots, echo=lambda text: print(text, flush=True))
+    except RunArgumentError as exc:  # found once the day (and its slots) or the node is known
+        if args.debug:
+            raise
         print(f"daisee-lab run: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
     return 0
 
 
-def _toolchain(args: argparse.Namespace) -> int:
-    from daisee_lab.chain.demo import run_toolchain_demo
+# --- meter ------------------------------------------------------------------------------------
 
-    run_toolchain_demo()
-    return 0
+def _modes() -> dict[str, tuple[str, ...]]:
+    """Each protocol's modes, ``auto`` (detect) first."""
+    from daisee_lab.meter import DSMR_LINES, TIC_LINES
 
-
-def _add_meter_commands(sub: argparse._SubParsersAction) -> None:
-    """``meter read``, ``meter simulate`` and ``meter record``."""
-    meter = sub.add_parser("meter", help="read, simulate or record a Linky (TIC) or DSMR meter")
-    actions = meter.add_subparsers(dest="meter_command", metavar="ACTION", required=True)
-
-    read = actions.add_parser("read", help="print one line per reading from a port or URL")
-    record = actions.add_parser("record", help="store every reading in a SQLite database")
-    record.add_argument("--db", required=True, help="the recorder database (created if missing)")
-    for parser, func in ((read, _meter_read), (record, _meter_record)):
-        parser.add_argument("port", metavar="PORT", help="device path or pyserial URL")
-        parser.add_argument("--protocol", default="tic", help="tic (default) or dsmr")
-        parser.add_argument("--mode", default="auto",
-                            help="auto (default); tic: historic, standard; dsmr: 5, 2.2")
-        parser.add_argument("--count", type=_positive_int, help="stop after this many readings")
-        parser.add_argument("--reconnect-timeout", type=float, default=60.0,
-                            help="seconds to wait for a vanished port to come back (default 60)")
-        parser.set_defaults(func=func)
-
-    simulate = actions.add_parser(
-        "simulate", help="stream a simulated Linky on a pseudo-terminal; prints its path")
-    simulate.add_argument("--mode", default="standard", help="standard (default) or historic")
-    simulate.add_argument("--phases", type=int, default=1, help="1 (default) or 3")
-    simulate.add_argument("--producer", action="store_true", help="with 3 kWp of PV")
-    simulate.add_argument("--tariff", default="base", help="base (default) or hchp")
-    simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("--speed", type=float, default=1.0,
-                          help="times real time, for both the bytes and the clock (default 1)")
-    simulate.add_argument("--start", type=datetime.fromisoformat,
-                          help="simulated start, ISO 8601 with offset (default: now)")
-    simulate.add_argument("--link", help="also make this symlink to the pty: a stable path")
-    for fault in ("bit-flip", "drop", "eot"):
-        simulate.add_argument(f"--{fault}", type=float, default=0.0,
-                              help=f"{fault} fault rate (per byte; eot: per frame)")
-    simulate.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
-    simulate.set_defaults(func=_meter_simulate)
+    return {"tic": ("auto", *TIC_LINES), "dsmr": ("auto", *DSMR_LINES)}
 
 
-def _add_classroom_commands(sub: argparse._SubParsersAction) -> None:
-    """``classroom serve``, ``classroom join`` and ``classroom stop``."""
-    room = sub.add_parser("classroom", help="a live neighbourhood market for a room of learners")
-    actions = room.add_subparsers(dest="classroom_command", metavar="ACTION", required=True)
-    serve = actions.add_parser("serve", help="start anvil, open the learners' endpoint, run "
-                               "the slot clock")
-    serve.add_argument("--learners", type=_positive_int, required=True, help="how many seats")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="where learners reach the room (default loopback; 0.0.0.0: the "
-                       "room's network); the node itself stays on loopback")
-    serve.add_argument("--port", type=int, default=8545,
-                       help="the learners' endpoint's port (default 8545; 0: any free port)")
-    serve.add_argument("--slot-seconds", type=float, default=60.0,
-                       help="real seconds per slot, at most (default 60)")
-    serve.add_argument("--slots", type=_positive_int,
-                       help="slots to trade (default: until stopped)")
-    serve.add_argument("--out", default="classroom", help="folder for pages and results")
-    serve.add_argument("--credits", type=_positive_int, default=20_000_000,
-                       help="credits per learner, µ€ (default 20 €)")
-    serve.add_argument("--seed", type=int, default=0, help="seed of the simulated meters")
-    serve.add_argument("--qr", action="store_true", help="also draw the room's QR code here")
-    serve.set_defaults(func=_classroom_serve)
-    join = actions.add_parser("join", help="take a seat and trade automatically")
-    join.add_argument("source", metavar="ROOM_OR_SEAT",
-                      help="the room's address (with --code), or your kept seat file")
-    join.add_argument("--code", help="the one-time join code your instructor gave you")
-    join.add_argument("--keep", default="daisee-seat.json",
-                      help="where a new seat (your key) is kept (default daisee-seat.json)")
-    join.add_argument("--meter", help="a real meter's port (default: a simulated household)")
-    join.add_argument("--protocol", default="tic", help="the real meter's: tic (default) or dsmr")
-    join.add_argument("--patience", type=float, default=120.0,
-                      help="seconds to keep calling a room that stopped answering (default 120)")
-    join.set_defaults(func=_classroom_join)
-    stop = actions.add_parser("stop", help="stop the classroom serving from a folder")
-    stop.add_argument("--out", default="classroom", help="the folder serve writes to")
-    stop.set_defaults(func=_classroom_stop)
+def _meter_arguments(parser: argparse.ArgumentParser) -> None:
+    from daisee_lab.meter import Meter
+
+    modes, given = _modes(), _defaults(Meter)
+    parser.add_argument("port", metavar="PORT", help="device path or pyserial URL")
+    parser.add_argument("--protocol", choices=tuple(modes), default=given["protocol"],
+                        help="tic: a Linky; dsmr: a P1 port (default: %(default)s)")
+    parser.add_argument("--mode", choices=tuple(dict.fromkeys(sum(modes.values(), ()))),
+                        default=given["mode"],
+                        help="; ".join(f"{protocol}: {', '.join(names)}"
+                                       for protocol, names in modes.items())
+                        + " (default: %(default)s, found by decoding)")
+    parser.add_argument("--count", type=_whole(1), help="stop after this many readings")
+    parser.add_argument("--reconnect-timeout", type=_SECONDS_OR_INF,
+                        default=given["reconnect_timeout"], metavar="SECONDS",
+                        help="how long to wait for a vanished port to come back "
+                        "(default: %(default)s)")
+    parser.add_argument("--key", type=_key, metavar="HEX",
+                        help=f"the AES-128 key of an encrypted DSMR meter (Luxembourg's Smarty, "
+                        f"Austria), {AES128_HEX_DIGITS} hex digits from the grid operator; "
+                        "only with --protocol dsmr")
 
 
-def _classroom_serve(args: argparse.Namespace) -> int:
-    from daisee_lab.classroom import serve
-
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly: results, anvil
-    serve(args.learners, args.out, host=args.host, port=args.port or None,
-          slot_seconds=args.slot_seconds, slots=args.slots, credits=args.credits,
-          seed=args.seed, qr=args.qr, echo=lambda text: print(text, flush=True))
-    return 0
+def _record_arguments(record: argparse.ArgumentParser) -> None:
+    _meter_arguments(record)
+    record.add_argument("--db", type=_file_to_write, required=True,
+                        help="the recorder database (created once the meter answers)")
 
 
-def _classroom_join(args: argparse.Namespace) -> int:
-    from daisee_lab.classroom import attend
-
-    attend(args.source, args.code, args.keep if args.code else None, args.meter,
-           args.protocol, echo=lambda text: print(text, flush=True), patience=args.patience)
-    return 0
-
-
-def _classroom_stop(args: argparse.Namespace) -> int:
-    from daisee_lab.classroom import stop
-
-    stop(args.out)
-    print(f"asked the classroom in {args.out} to stop")
-    return 0
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
+def _check_meter(args: argparse.Namespace) -> str | None:
+    modes = _modes()[args.protocol]
+    if args.mode not in modes:
+        return (f"argument --mode: {args.mode!r} is not a {args.protocol} mode: give one of "
+                + "; ".join(f"{protocol}: {', '.join(names)}"
+                            for protocol, names in _modes().items()))
+    if args.key is not None and args.protocol != "dsmr":
+        return "argument --key: a key decrypts DSMR telegrams: only with --protocol dsmr"
+    return None
 
 
 def _meter_options(args: argparse.Namespace) -> dict:
-    return {"reconnect_timeout": args.reconnect_timeout,
-            "on_status": lambda text: print(f"meter: {text}", file=sys.stderr, flush=True)}
+    options = {"reconnect_timeout": args.reconnect_timeout,
+               "on_status": lambda text: print(f"meter: {text}", file=sys.stderr, flush=True)}
+    if args.key is not None:
+        options["key"] = args.key
+    return options
 
 
 def _meter_read(args: argparse.Namespace) -> int:
@@ -216,12 +356,44 @@ def _meter_record(args: argparse.Namespace) -> int:
     from daisee_lab.meter import open_meter, summarize
     from daisee_lab.recorder import Recorder
 
-    with (Recorder(args.db) as recorder,
-          open_meter(args.port, args.protocol, args.mode, **_meter_options(args)) as meter):
+    # the meter first: a port that does not answer leaves no empty database behind
+    with (open_meter(args.port, args.protocol, args.mode, **_meter_options(args)) as meter,
+          Recorder(args.db) as recorder):
         for reading, raw in islice(meter.readings(), args.count):
             row = recorder.record(reading, raw)
             print(f"committed row {row}: {summarize(reading)}", flush=True)
     return 0
+
+
+def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
+    from daisee_lab.meter import TIC_LINES, MeterSimulator
+
+    given = _defaults(MeterSimulator)
+    simulate.add_argument("--mode", choices=tuple(TIC_LINES), default=given["mode"],
+                          help="the Linky's TIC mode (default: %(default)s)")
+    simulate.add_argument("--phases", choices=SIMULATOR_PHASES, default=given["phases"],
+                          type=_checked(int, lambda n: True,
+                                        f"one of {', '.join(map(str, SIMULATOR_PHASES))}"),
+                          help="the Linky's phases (default: %(default)s)")
+    simulate.add_argument("--producer", action="store_true", help="with 3 kWp of PV")
+    simulate.add_argument("--tariff", choices=SIMULATOR_TARIFFS, default=given["tariff"],
+                          help="base, or hchp: off-peak 22:00-06:00 (default: %(default)s)")
+    simulate.add_argument("--seed", type=_whole(0), default=given["seed"],
+                          help="same seed, same bytes (default: %(default)s)")
+    simulate.add_argument("--speed", type=_checked(float, lambda x: 0 < x < math.inf,
+                                                   "a number above 0 (not inf)"),
+                          default=given["speed"],
+                          help="times real time, for both the bytes and the clock "
+                          "(default: %(default)s)")
+    simulate.add_argument("--start", type=_moment,
+                          help="simulated start, ISO 8601 with offset (default: now)")
+    simulate.add_argument("--link", type=_link_to_make,
+                          help="also make this symlink to the pty: a stable path")
+    for fault, unit in (("bit-flip", "byte"), ("drop", "byte"), ("eot", "frame")):
+        simulate.add_argument(f"--{fault}", type=_RATE, default=0.0, metavar="RATE",
+                              help=f"{fault} faults per {unit}, 0 to 1 (default: %(default)s)")
+    simulate.add_argument("--duration", type=_SECONDS_ABOVE_0, metavar="SECONDS",
+                          help="how long to run (default: until Ctrl-C)")
 
 
 def _meter_simulate(args: argparse.Namespace) -> int:
@@ -239,17 +411,192 @@ def _meter_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- classroom --------------------------------------------------------------------------------
+
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+    from daisee_lab.classroom import Classroom
+    from daisee_lab.classroom.schedule import MAX_SLOT_SECONDS, MIN_SLOT_SECONDS
+
+    given = _defaults(Classroom)
+    serve.add_argument("--learners", type=_whole(1, MAX_LEARNERS), required=True,
+                       help=f"how many seats, 1 to {MAX_LEARNERS}")
+    serve.add_argument("--host", type=_host, default=given["host"],
+                       help="where learners reach the room (default: %(default)s, loopback; "
+                       "0.0.0.0: the room's network); the node itself stays on loopback")
+    serve.add_argument("--port", type=_whole(0, 65535), default=given["port"],
+                       help="the learners' endpoint's port (default: %(default)s; 0: any free "
+                       "port)")
+    serve.add_argument("--slot-seconds", default=given["slot_seconds"], metavar="SECONDS",
+                       type=_number(MIN_SLOT_SECONDS, MAX_SLOT_SECONDS,
+                                    f"a number from {MIN_SLOT_SECONDS} to {MAX_SLOT_SECONDS}"),
+                       help=f"real seconds per slot at most, {MIN_SLOT_SECONDS} to "
+                       f"{MAX_SLOT_SECONDS} (default: %(default)s)")
+    serve.add_argument("--slots", type=_whole(1), help="slots to trade (default: until stopped)")
+    serve.add_argument("--out", type=_folder_to_write, default=given["out_dir"],
+                       help="folder for pages and results (default: %(default)s)")
+    serve.add_argument("--credits", type=_whole(1, MAX_CREDITS), default=given["credits"],
+                       help="credits per learner, µ€ (default: %(default)s)")
+    serve.add_argument("--seed", type=_whole(0), default=given["seed"],
+                       help="seed of the simulated meters (default: %(default)s)")
+    serve.add_argument("--qr", action="store_true", help="also draw the room's QR code here")
+
+
+def _classroom_serve(args: argparse.Namespace) -> int:
+    from daisee_lab.classroom import serve
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly: results, anvil
+    serve(args.learners, args.out, host=args.host, port=args.port or None,
+          slot_seconds=args.slot_seconds, slots=args.slots, credits=args.credits,
+          seed=args.seed, qr=args.qr, echo=lambda text: print(text, flush=True))
+    return 0
+
+
+def _join_arguments(join: argparse.ArgumentParser) -> None:
+    from daisee_lab.classroom import attend
+    from daisee_lab.classroom.instructor import CODE_ALPHABET
+    from daisee_lab.classroom.learner import PATIENCE
+
+    code = f"[{CODE_ALPHABET}]{{4}}-[{CODE_ALPHABET}]{{4}}"
+    join.add_argument("source", metavar="ROOM_OR_SEAT",
+                      help="the room's address, http://HOST:PORT (with --code), or your kept "
+                      "seat file")
+    join.add_argument("--code", type=_checked(str.upper, lambda text: re.fullmatch(code, text),
+                                              "the join code your instructor gave you, "
+                                              "XXXX-XXXX"),
+                      help="the one-time join code your instructor gave you")
+    join.add_argument("--keep", type=_file_to_write, default="daisee-seat.json",
+                      help="where a new seat (your key) is kept (default: %(default)s)")
+    join.add_argument("--meter", metavar="PORT",
+                      help="a real meter's port (default: a simulated household)")
+    join.add_argument("--protocol", choices=tuple(_modes()),
+                      default=_defaults(attend)["protocol"],
+                      help="the real meter's (default: %(default)s)")
+    join.add_argument("--patience", type=_SECONDS_OR_INF, default=PATIENCE, metavar="SECONDS",
+                      help="how long to keep calling a room that stopped answering "
+                      "(default: %(default)s)")
+
+
+def _check_join(args: argparse.Namespace) -> str | None:
+    if args.code is None and _room_address(args.source):
+        return ("argument --code: a room's address needs the join code your instructor gave "
+                "you (--code XXXX-XXXX); to come back, give your seat file instead")
+    if args.code is not None and not _room_address(args.source):
+        return (f"argument ROOM_OR_SEAT: with --code, give the room's address as "
+                f"http://HOST:PORT, not {args.source!r}")
+    return None
+
+
+def _classroom_join(args: argparse.Namespace) -> int:
+    from daisee_lab.classroom import attend
+
+    attend(args.source, args.code, args.keep if args.code else None, args.meter,
+           args.protocol, echo=lambda text: print(text, flush=True), patience=args.patience)
+    return 0
+
+
+def _stop_arguments(stop: argparse.ArgumentParser) -> None:
+    stop.add_argument("--out", type=_folder_to_write, default="classroom",
+                      help="the folder serve writes to (default: %(default)s)")
+
+
+def _classroom_stop(args: argparse.Namespace) -> int:
+    from daisee_lab.classroom import stop
+
+    stop(args.out)
+    print(f"asked the classroom in {args.out} to stop")
+    return 0
+
+
+COMMANDS: dict[str, _Command | _Group] = {
+    "toolchain": _Command("compile the contracts, deploy them on an in-process chain, print a "
+                          "gas table", lambda parser: None, _toolchain),
+    "run": _Command("simulate and read a community's meters for a day, settle it with the "
+                    "kernel and on chain, and write a report", _run_arguments, _run,
+                    description="A community day from its meters' bytes to on-chain "
+                    "settlement; each stage's time is printed as it ends, then the bills and "
+                    "where the report is."),
+    "meter": _Group("read, simulate or record a Linky (TIC) or DSMR meter", {
+        "read": _Command("print one line per reading from a port or URL", _meter_arguments,
+                         _meter_read, _check_meter),
+        "record": _Command("store every reading in a SQLite database", _record_arguments,
+                           _meter_record, _check_meter),
+        "simulate": _Command("stream a simulated Linky on a pseudo-terminal; prints its path",
+                             _simulate_arguments, _meter_simulate),
+    }),
+    "classroom": _Group("a live neighbourhood market for a room of learners", {
+        "serve": _Command("start anvil, open the learners' endpoint, run the slot clock",
+                          _serve_arguments, _classroom_serve),
+        "join": _Command("take a seat and trade automatically", _join_arguments,
+                         _classroom_join, _check_join),
+        "stop": _Command("stop the classroom serving from a folder", _stop_arguments,
+                         _classroom_stop),
+    }),
+    "book": _Group("tools for the book's notebooks", {
+        "student": _Command("write the learners' edition: the chapters without the exercises' "
+                            "solutions", _book_arguments, _book_student),
+    }),
+}
+
+
+# --- running ----------------------------------------------------------------------------------
+
+_ADVICE = {
+    errno.ENOSPC: "the disk is full: free some space, then run it again",
+    errno.EDQUOT: "your disk quota is used up: free some space, then run it again",
+    errno.EACCES: "permission denied: give a path you may write to, or change its permissions",
+    errno.EPERM: "permission denied: give a path you may write to, or change its permissions",
+    errno.EROFS: "a read-only file system: give a path on a writable disk",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "it is a folder: give a file",
+    errno.EADDRINUSE: "that address is already in use: choose another --port, or stop the "
+                      "program using it",
+    errno.EADDRNOTAVAIL: "that address is not this machine's: choose another --host",
+    errno.ECONNREFUSED: "nothing answers there: check the address and that the node or room "
+                        "is running",
+    errno.ECONNRESET: "the other end closed the connection: check that it is still running",
+    errno.ETIMEDOUT: "no answer in time: check the address and the network",
+    errno.EHOSTUNREACH: "that host cannot be reached: check the address and the network",
+    errno.ENETUNREACH: "the network cannot be reached: check this machine's connection",
+}
+
+
+def explain_os_error(exc: OSError) -> str:
+    """One line saying what the system refused, where, and what to do about it."""
+    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
+    if isinstance(exc, socket.gaierror):
+        advice = "that host name does not resolve: check it and the network"
+    else:
+        advice = _ADVICE.get(exc.errno, f"{exc.strerror or exc or type(exc).__name__}")
+    line = f"{where}: {advice}" if where else str(advice)
+    return " ".join(line.split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the sub-command; library errors become one line on stderr and exit 1."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point: run the sub-command and return the exit status: 2 for a bad argument, 1
+    for a failure (one line on stderr; its traceback with ``--debug``), 130 for Ctrl-C."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a bad argument (2), or --help and --version (0)
+        return exc.code
+    error = args.check(args)
+    if error is not None:
+        try:
+            args.parser.error(error)
+        except SystemExit as exc:
+            return exc.code
     try:
         return args.func(args)
-    except DaiseeError as exc:
-        print(f"daisee-lab: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except (DaiseeError, OSError) as exc:
+        if args.debug:
+            raise
+        text = str(exc) if isinstance(exc, DaiseeError) else explain_os_error(exc)
+        print(f"daisee-lab: error: {' '.join(text.split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
