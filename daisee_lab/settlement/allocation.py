@@ -46,7 +46,7 @@ __all__ = ["KEYS", "Allocation", "allocate"]
 
 
 def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=None,
-             by_producer=True):
+             by_producer=True, parallel=True):
     """Allocate each slot's production among the consumers, as Enedis does.
 
     ``consumption_wh``: integer Wh (consumers, slots); ``production_wh``: (producers, slots) or
@@ -55,7 +55,8 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
     per consumer, or per consumer and slot for ``"dynamic_full"``. Returns an
     :class:`~daisee_lab.settlement.allocation_reference.Allocation`, the same integers as
     :func:`.allocation_reference.allocate`; ``by_producer=False`` skips the
-    (producers, consumers, slots) split. Raises :class:`~daisee_lab.errors.SettlementError`
+    (producers, consumers, slots) split; ``parallel=False`` stays on the calling thread (Dask
+    workers). Raises :class:`~daisee_lab.errors.SettlementError`
     naming the problem. Rules, rounding and sources: :mod:`.allocation_reference`.
     """
     cons, prod = ref.check_energies(consumption_wh, production_wh)
@@ -63,7 +64,7 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
     code = _KEY_CODES[key]
     consumers, slots = cons.shape
     total = prod.sum(axis=0)
-    parallel = cons.size >= _PARALLEL_MIN
+    parallel = parallel and cons.size >= _PARALLEL_MIN
     chunks = max(1, min(consumers, 4 * numba.get_num_threads())) if parallel else 1
     k1 = ppm if ppm is not None and ppm.ndim == 1 else np.zeros(1, np.int64)
     k2 = ppm if ppm is not None and ppm.ndim == 2 else np.zeros((1, 1), np.int32)

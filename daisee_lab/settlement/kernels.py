@@ -63,6 +63,8 @@ def settle_stack(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr
     window = check_method(method, window)
     cons, prod = check_energy(consumption_wh, production_wh, ndim=3)
     buy, sell = check_prices(grid_buy, grid_sell, cons.shape[2])
+    if method in reference.ACC_METHODS:  # French ACC keys, one operation at a time
+        return _settle_acc_stack(cons, prod, buy, sell, method, parallel)
     parallel = parallel and cons.size >= _PARALLEL_MIN
     tasks = 4 * numba.get_num_threads() if parallel else 1  # a few per thread, for balance
     demand, surplus = _slot_sums(cons, prod, tasks, parallel)
@@ -75,6 +77,18 @@ def settle_stack(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr
         rounding[...] = paid - grid_bill
     return Settlement(payments, buy_price, sell_price, grid_import, grid_export, grid_bill,
                       rounding)
+
+
+def _settle_acc_stack(cons, prod, buy, sell, method, parallel):
+    """Each community of the stack settled under an ACC key by the allocation kernels."""
+    from functools import partial
+
+    from daisee_lab.settlement import acc_methods, allocation
+    allocate = partial(allocation.allocate, parallel=parallel)
+    results = [acc_methods.settle_acc(c, p, buy, sell, method, allocate)
+               for c, p in zip(cons, prod)]
+    return Settlement(*(np.stack(values) for values in zip(*(vars(r).values()
+                                                            for r in results))))
 
 
 def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *,

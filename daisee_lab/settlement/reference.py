@@ -21,6 +21,10 @@ price the buyers pay and a price the sellers receive, both exact fractions of µ
     export revenue among the sellers in proportion to their surplus. Pbuy = import cost / D,
     Psell = export revenue / G (0 for an empty side). Per slot, sellers receive nothing in a slot
     where the community imports: their energy lowers the buyers' share of the import cost instead.
+``"acc_static"``, ``"acc_dynamic_default"``, ``"acc_dynamic_simple"``
+    French collective self-consumption: Enedis's allocation keys at the mid-market price, the
+    rest at λb / λs (rules, sources and rounding: :mod:`.acc_methods`,
+    :mod:`.allocation_reference`).
 
 Billing window (``bill_sharing`` only). ``window=k`` settles the bill once every ``k`` slots
 (96 = daily billing), as a supplier's bill would be: over the window, each household's demand is
@@ -64,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 METHODS = ("none", "mmr", "bill_sharing", "sdr")
+ACC_METHODS = ("acc_static", "acc_dynamic_default", "acc_dynamic_simple")  # .acc_methods
 MAX_PRICE = 10_000_000  # µ€/kWh, 10 €/kWh
 MAX_WH = 400_000_000_000  # Wh
 
@@ -92,6 +97,10 @@ def settle(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", win
     every slot. Raises ValueError naming the argument on bad input.
     """
     window = check_method(method, window)
+    if method in ACC_METHODS:  # French collective self-consumption keys
+        from daisee_lab.settlement import acc_methods, allocation_reference
+        return acc_methods.settle_acc(consumption_wh, production_wh, grid_buy, grid_sell,
+                                      method, allocation_reference.allocate)
     cons, prod = check_energy(consumption_wh, production_wh, ndim=2)
     households, slots = cons.shape
     buy, sell = check_prices(grid_buy, grid_sell, slots)
@@ -238,8 +247,8 @@ def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *
 
 def check_method(method, window):
     """Validate ``method`` and ``window``; return the window length in slots (1 = every slot)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in METHODS + ACC_METHODS:
+        raise ValueError(f"method must be one of {METHODS + ACC_METHODS}, got {method!r}")
     if window is None:
         return 1
     if method != "bill_sharing":
