@@ -483,6 +483,9 @@ def _check_join(args: argparse.Namespace) -> str | None:
     if args.code is not None and not _room_address(args.source):
         return (f"argument ROOM_OR_SEAT: with --code, give the room's address as "
                 f"http://HOST:PORT, not {args.source!r}")
+    if args.code is not None and args.keep.exists():  # it may hold the key of an earlier seat
+        return (f"argument --keep: {str(args.keep)!r} exists: give a new file for the new seat, "
+                f"or come back to that seat with `daisee-lab classroom join {args.keep}`")
     return None
 
 

@@ -122,6 +122,8 @@ BAD_ARGUMENTS = [
      "--keep", "existing folder"),
     (["classroom", "join", "http://127.0.0.1:8545", "--code", "ABCD-EFGH", "--keep", "{dir}"],
      "--keep", "it is a folder"),
+    (["classroom", "join", "http://127.0.0.1:8545", "--code", "ABCD-EFGH", "--keep", "{file}"],
+     "--keep", "come back to that seat"),
     (["classroom", "join", "seat.json", "--meter", "/dev/null", "--protocol", "foo"],
      "--protocol", "choose from"),
     (["classroom", "join", "seat.json", "--patience", "-1"], "--patience", "0 or more"),
