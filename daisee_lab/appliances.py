@@ -33,7 +33,7 @@ to 17:30-18:30, in bed at 22:30-23:30) or, one day in three, a *home day* (up at
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import numpy as np
 import pandas as pd
