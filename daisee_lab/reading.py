@@ -20,6 +20,13 @@ class Reading:
     EAST, or the DSMR delivered registers); `export_wh` the total injected (EAIT or the DSMR
     returned registers), None when the meter cannot report injection (TIC historic mode).
     `registers` holds every energy index by its label or OBIS code, in Wh.
+
+    `flags` says why an index of this reading must not be used: the stream decoder found it
+    implausible against the meter's previous readings (it went backwards, or forwards by more
+    than the subscribed power allows over the time elapsed). A flagged index is left out of
+    `registers`, and the total it belongs to (`import_wh` or `export_wh`) is None, so code that
+    never looks at `flags` cannot use it either; `index_ok` is False. Never sign or bill a
+    reading that is not `index_ok`.
     """
 
     protocol: str                      # "tic" or "dsmr"
@@ -39,3 +46,9 @@ class Reading:
     meter_time: datetime | None = None
     status: dict[str, object] | None = None  # decoded STGE (TIC standard)
     warnings: tuple[str, ...] = ()           # plausibility problems: flagged, never dropped
+    flags: tuple[str, ...] = ()              # implausible indexes, left out (see above)
+
+    @property
+    def index_ok(self) -> bool:
+        """True unless an index of this reading was found implausible (see `flags`)."""
+        return not self.flags

@@ -9,6 +9,27 @@ The decoder never raises on bad bytes. Noise bytes (control characters other tha
 ones, DEL, anything above 0x7F) are dropped; each remaining group is validated on its own, so a
 group whose LF or CR was lost is still accepted when its checksum holds; a bad group is rejected
 with a reason and counted; EOT drops the frame in progress. Pure module: no I/O, no clock.
+
+What a 6-bit checksum cannot catch, a stream decoder (`TicDecoder`) checks against the stream's
+history (issue 18):
+
+* Historic groups have two checksum variants (method 1, the specification's, and method 2);
+  a stream uses one. The decoder learns it by a vote of the historic groups of the first
+  frames (each group checks under exactly one method; ties go to method 1), fixed once
+  `LEARN_GROUPS` groups have voted, and from then on rejects a group that checks only under
+  the other method (reason "method"). Before it is fixed, each frame is held to the vote so
+  far. A new decoder (after a reconnection) learns again.
+* An energy index that goes backwards, or forwards by more than twice the subscribed power
+  (historic ISOUSC x 200 VA a phase, standard PREF kVA) allows over the time elapsed, is
+  flagged (`Frame.flags`, `Reading.flags`) and not used: it is left out of the reading's
+  registers and totals. Elapsed time comes from the meter's clock (the DATE horodate of
+  standard frames), else from the times the caller passes to `TicDecoder.feed` (`at`); with
+  neither (historic frames fed without `at`), only a backward move is caught. The first
+  reading of a meter has nothing to compare to and is taken as it is; if
+  `REANCHOR_READINGS` flagged readings in a row agree with each other, they win: the last of
+  them is taken as the new reference, with a warning (the earlier reference was the wrong one,
+  or the meter was reset).
+* An index above `daisee_lab.units.MAX_INDEX_WH` is an invalid register.
 """
 
 from __future__ import annotations
@@ -16,12 +37,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
+from daisee_lab.units import MAX_INDEX_WH
 
 __all__ = [
     "PARIS", "TicError", "Group", "Rejected", "Frame", "DecoderStats", "TicDecoder",
@@ -32,6 +54,10 @@ __all__ = [
 PARIS = ZoneInfo("Europe/Paris")
 STX, ETX, EOT, LF, CR = 0x02, 0x03, 0x04, 0x0A, 0x0D
 MAX_GROUP_BYTES = 256  # the longest real group (PJOURF+1) is about 115 bytes
+LEARN_GROUPS = 8  # historic groups whose vote fixes a stream's checksum method (a frame has 10+)
+REANCHOR_READINGS = 3  # flagged readings in a row that agree replace the reference index
+CLOCK_SLACK_S = 1  # added to an elapsed time: the meter's clock counts whole seconds
+_TRACKED_METERS = 8  # meters whose last index a decoder keeps (a line has one; noise makes more)
 _NOISE = bytes(b for b in range(256) if b != 0x09 and not 0x20 <= b <= 0x7E)
 _LABEL = re.compile(r"[A-Z0-9+\-]{1,9}")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
@@ -44,7 +70,8 @@ class TicError(DaiseeError, ValueError):
 
 @dataclass(frozen=True)
 class Group:
-    """One valid group: `data` exactly as sent; `time` is the decoded `horodate`, if any."""
+    """One valid group: `data` exactly as sent; `time` is the decoded `horodate`, if any;
+    `method` the historic checksum method it checks under (1 or 2; None in standard mode)."""
 
     label: str
     data: str
@@ -52,6 +79,7 @@ class Group:
     mode: str
     horodate: str | None = None
     time: datetime | None = None
+    method: int | None = None
 
     @property
     def degraded_clock(self) -> bool:
@@ -63,7 +91,8 @@ class Group:
 class Rejected:
     """A group the decoder refused: the bytes as received, a `reason` code and a readable detail.
 
-    Reasons: "malformed", "checksum", "label", "horodate", "too long", "mode".
+    Reasons: "malformed", "checksum", "label", "horodate", "too long", "mode", and "method"
+    (a historic group that checks only under the checksum method the stream does not use).
     """
 
     raw: bytes
@@ -198,7 +227,7 @@ def _parse_group(raw: bytes) -> Group | Rejected | None:
         label, *middle, cs = fields
         if len(middle) == 2:
             horodate = middle[0]
-        data, valid = middle[-1], (checksum(body[:-1]),)
+        data, valid, method = middle[-1], (checksum(body[:-1]),), None
     else:
         mode = "historic"
         label, _, rest = body.partition(" ")
@@ -209,13 +238,25 @@ def _parse_group(raw: bytes) -> Group | Rejected | None:
         valid = (checksum(body[:-2]), checksum(body[:-1]))  # method 1, method 2
     if cs not in valid:
         return Rejected(raw, "checksum", f"{label}: checksum {cs!r}, computed {valid[0]!r}")
+    if mode == "historic":
+        method = valid.index(cs) + 1  # the two never agree: they differ by 0x20 mod 0x40
     if not _LABEL.fullmatch(label):
         return Rejected(raw, "label", f"label {label!r} is not 1 to 9 of A-Z, 0-9, + and -")
     try:
         time = None if horodate is None else parse_horodate(horodate)
     except TicError as exc:
         return Rejected(raw, "horodate", f"{label}: {exc}")
-    return Group(label, data, cs, mode, horodate, time)
+    return Group(label, data, cs, mode, horodate, time, method)
+
+
+def _majority(votes: Counter) -> int:
+    """The checksum method most historic groups used; a tie goes to method 1."""
+    return 1 if votes[1] >= votes[2] else 2
+
+
+def _wrong_method(raw: bytes, group: Group, method: int) -> Rejected:
+    return Rejected(raw, "method", f"{group.label}: checksum {group.checksum!r} holds only "
+                    f"under method {group.method}, and this stream uses method {method}")
 
 
 class _Splitter:
@@ -263,15 +304,23 @@ class DecoderStats:
     skipped_bytes: int = 0     # bytes outside any frame
     noise_bytes: int = 0       # noise bytes dropped from inside groups
     reframed: int = 0          # valid groups whose LF or CR was missing
+    flagged: int = 0           # frames returned with an implausible index (`Frame.flags`)
 
 
 @dataclass(frozen=True)
 class Frame:
-    """A complete frame: its `mode`, its valid groups in order and the groups it rejected."""
+    """A complete frame: its `mode`, its valid groups in order and the groups it rejected.
+
+    `flags` holds ``(label, reason)`` for each index the decoder found implausible against the
+    stream's history, and `notes` what else it concluded (a re-anchored index); both go into
+    the `Reading`.
+    """
 
     mode: str
     groups: tuple[Group, ...]
     rejected: tuple[Rejected, ...] = ()
+    flags: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def values(self) -> dict[str, str]:
@@ -289,17 +338,30 @@ class Frame:
 
 
 class TicDecoder:
-    """Incremental decoder: `feed` it chunks of any size, it returns the frames they complete."""
+    """Incremental decoder of one stream: `feed` it chunks of any size, it returns the frames
+    they complete. It holds the stream to one historic checksum method (`method`, None until
+    learned) and checks each meter's indexes against its previous ones (see the module's
+    docstring)."""
 
     def __init__(self) -> None:
         self.stats = DecoderStats()
+        self.method: int | None = None
+        self._votes: Counter = Counter()
+        self._indexes = _IndexCheck()
         self._splitter = _Splitter(self.stats)
         self._in_frame = False
-        self._groups: list[Group] = []
+        self._groups: list[tuple[bytes, Group]] = []
         self._rejected: list[Rejected] = []
+        self._at: float | None = None
 
-    def feed(self, chunk: bytes) -> list[Frame]:
-        """Decode `chunk`; return every frame it completes. Never raises on bad bytes."""
+    def feed(self, chunk: bytes, at: float | None = None) -> list[Frame]:
+        """Decode `chunk`; return every frame it completes. Never raises on bad bytes.
+
+        `at` is when `chunk` was received, in seconds on any steady clock (``time.monotonic()``):
+        it times the frames it completes, for the index check of frames that carry no clock
+        (historic mode). Leave it out for a capture or a simulator in compressed time.
+        """
+        self._at = at
         frames = []
         for byte in chunk:
             if byte == STX:
@@ -326,23 +388,46 @@ class TicDecoder:
         self._groups, self._rejected = [], []
 
     def _add(self, raw: bytes, item: Group | Rejected | None) -> None:
-        if isinstance(item, Group) and self._groups and item.mode != self._groups[0].mode:
+        if isinstance(item, Group) and self._groups and item.mode != self._groups[0][1].mode:
             item = Rejected(raw, "mode", f"{item.mode} group {item.label} in a "
-                            f"{self._groups[0].mode} frame")
+                            f"{self._groups[0][1].mode} frame")
+        elif isinstance(item, Group) and self.method and item.method not in (None, self.method):
+            item = _wrong_method(raw, item, self.method)
         if isinstance(item, Group):
             self.stats.groups += 1
-            self._groups.append(item)
+            self._groups.append((raw, item))
         elif isinstance(item, Rejected):
             self.stats.rejected[item.reason] += 1
             self._rejected.append(item)
 
+    def _hold_to_method(self) -> None:
+        """While the method is not fixed: count this frame's votes, reject its groups that
+        lose the vote so far, and fix the method once `LEARN_GROUPS` groups have voted."""
+        if self.method is not None or self._groups[0][1].mode != "historic":
+            return
+        self._votes.update(group.method for _, group in self._groups)
+        method = _majority(self._votes)
+        if self._votes.total() >= LEARN_GROUPS:
+            self.method = method
+        losers = [(raw, group) for raw, group in self._groups if group.method != method]
+        self._groups = [(raw, group) for raw, group in self._groups if group.method == method]
+        for raw, group in losers:
+            self.stats.groups -= 1
+            self._add(raw, _wrong_method(raw, group, method))
+
     def _end_frame(self) -> Frame | None:
         self._in_frame = False
+        if self._groups:
+            self._hold_to_method()
         if not self._groups:
             self.stats.empty_frames += 1
             return None
         self.stats.frames += 1
-        return Frame(self._groups[0].mode, tuple(self._groups), tuple(self._rejected))
+        groups = tuple(group for _, group in self._groups)
+        frame = Frame(groups[0].mode, groups, tuple(self._rejected))
+        flags, notes = self._indexes.check(frame, self._at)
+        self.stats.flagged += bool(flags)
+        return replace(frame, flags=flags, notes=notes) if flags or notes else frame
 
 
 def decode_frames(data: bytes) -> list[Frame]:
@@ -354,12 +439,16 @@ def decode_groups(data: bytes) -> tuple[list[Group], list[Rejected]]:
     """Every group in `data`, ignoring frames (for captures that only kept ``LF ... CR``).
 
     STX, ETX and EOT only end a group here; the last group is validated even without its CR.
+    Historic groups are held to the checksum method most of them use (a tie: method 1).
     """
     splitter = _Splitter(DecoderStats())
-    items = [splitter.close()[1] if b in (STX, ETX, EOT) else splitter.push(b)[1] for b in data]
-    items.append(splitter.close()[1])
-    return ([i for i in items if isinstance(i, Group)],
-            [i for i in items if isinstance(i, Rejected)])
+    items = [splitter.close() if b in (STX, ETX, EOT) else splitter.push(b) for b in data]
+    items.append(splitter.close())
+    method = _majority(Counter(i.method for _, i in items if isinstance(i, Group)))
+    items = [(raw, _wrong_method(raw, i, method) if isinstance(i, Group)
+              and i.method not in (None, method) else i) for raw, i in items]
+    return ([i for _, i in items if isinstance(i, Group)],
+            [i for _, i in items if isinstance(i, Rejected)])
 
 
 # ----------------------------------------------------------------------------- status register
@@ -449,6 +538,17 @@ def _phases(values: Mapping[str, str]) -> int:
     return 3 if any(label in _THREE_PHASE for label in values) else 1
 
 
+def _subscribed(values: Mapping[str, str], mode: str) -> tuple[int, str] | None:
+    """The subscribed power in VA and where it comes from (historic: ISOUSC * 200 VA per
+    phase; standard: PREF kVA), or None when the frame does not say."""
+    if mode == "historic":
+        isousc, phases = _int(values, "ISOUSC"), _phases(values)
+        return None if not isousc else (isousc * 200 * phases, f"ISOUSC {isousc} A"
+                                        + (" x 3 phases" if phases == 3 else ""))
+    pref = _int(values, "PREF")
+    return None if not pref else (pref * 1000, f"PREF {pref} kVA")
+
+
 def plausibility_warnings(values: Mapping[str, str], mode: str) -> list[str]:
     """What a checksum cannot catch: numeric fields of the wrong length or not digits, and
     instantaneous powers above twice the reference (historic: ISOUSC * 200 VA per phase;
@@ -458,14 +558,10 @@ def plausibility_warnings(values: Mapping[str, str], mode: str) -> list[str]:
                 if label in _DIGIT_COUNT and not (text.isascii() and text.isdigit()
                                                   and len(text) == _DIGIT_COUNT[label])]
     phases = _phases(values)
-    if mode == "historic":
-        isousc = _int(values, "ISOUSC")
-        reference = None if isousc is None else isousc * 200 * phases
-    else:
-        pref = _int(values, "PREF")
-        reference = None if pref is None else pref * 1000
-    if not reference:
+    subscribed = _subscribed(values, mode)
+    if subscribed is None:
         return warnings
+    reference = subscribed[0]
     checks = [(label, reference) for label in ("PAPP", "SINSTS", "SINST1")]
     if phases == 3:
         checks += [(f"SINSTS{n}", reference // 3) for n in _PHASE3]
@@ -497,6 +593,107 @@ def _import_wh(registers: dict[str, int], mode: str, warnings: list[str]) -> int
     return None
 
 
+def _registers(values: Mapping[str, str], mode: str, warnings: list[str]) -> dict[str, int]:
+    """The energy indexes (Wh) of a frame that are numbers within `MAX_INDEX_WH`; an index
+    above it is an invalid register, named in `warnings`."""
+    registers = {}
+    for label in _ENERGY_LABELS[mode]:
+        wh = _int(values, label)
+        if wh is not None and wh > MAX_INDEX_WH:
+            warnings.append(f"{label} = {wh} Wh: above the largest index {MAX_INDEX_WH} Wh "
+                            "(units.MAX_INDEX_WH): invalid register")
+        elif wh is not None:
+            registers[label] = wh
+    return registers
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """A meter's valid indexes at one frame, and when: its clock (DATE), the caller's `at`."""
+
+    registers: dict[str, int]
+    meter_time: datetime | None
+    at: float | None
+
+    def elapsed(self, before: _Snapshot) -> float | None:
+        """Seconds since `before`, by the meter's clock, else the caller's; None if unknown."""
+        if self.meter_time is not None and before.meter_time is not None:
+            seconds = (self.meter_time - before.meter_time).total_seconds()
+        elif self.at is not None and before.at is not None:
+            seconds = self.at - before.at
+        else:
+            return None
+        return seconds if seconds >= 0 else None
+
+
+@dataclass
+class _Track:
+    """What a decoder remembers of one meter: its last plausible indexes, the flagged readings
+    in a row that agree with each other, and its subscribed power."""
+
+    reference: _Snapshot
+    pending: list[_Snapshot] = field(default_factory=list)
+    subscribed: tuple[int, str] | None = None
+
+
+def _implausible(before: _Snapshot, now: _Snapshot,
+                 subscribed: tuple[int, str] | None) -> tuple[tuple[str, str], ...]:
+    """(label, reason) for each index of `now` that went backwards from `before`, or forwards
+    by more than twice the subscribed power allows over the elapsed time (if known)."""
+    elapsed, flags = now.elapsed(before), []
+    for label, wh in now.registers.items():
+        last = before.registers.get(label)
+        if last is None:
+            continue
+        if wh < last:
+            flags.append((label, f"{label} = {wh} Wh: below {last} Wh, the last plausible "
+                                 "index: an index never goes backwards"))
+        elif elapsed is not None and subscribed is not None:
+            va, source = subscribed
+            allowed = 1 + _PLAUSIBLE_FACTOR * va * (elapsed + CLOCK_SLACK_S) / 3600
+            if wh - last > allowed:
+                flags.append((label, f"{label} = {wh} Wh: {wh - last} Wh more than {last} Wh, "
+                              f"the last plausible index, {elapsed:g} s earlier; twice the "
+                              f"subscribed {va} VA ({source}) allows {int(allowed)} Wh"))
+    return tuple(flags)
+
+
+class _IndexCheck:
+    """The index check of a stream decoder (see the module's docstring), per meter id."""
+
+    def __init__(self) -> None:
+        self._meters: dict[str, _Track] = {}
+
+    def check(self, frame: Frame, at: float | None) -> tuple[tuple[tuple[str, str], ...],
+                                                             tuple[str, ...]]:
+        """(flags, notes) for `frame`, received at `at`; remembers its plausible indexes."""
+        values = frame.values
+        meter_id = values.get("ADCO" if frame.mode == "historic" else "ADSC")
+        registers = _registers(values, frame.mode, [])
+        if not meter_id or not registers:
+            return (), ()
+        now = _Snapshot(registers, frame.horodates.get("DATE"), at)
+        track = self._meters.get(meter_id)
+        if track is None:
+            if len(self._meters) >= _TRACKED_METERS:
+                del self._meters[next(iter(self._meters))]
+            self._meters[meter_id] = _Track(now, subscribed=_subscribed(values, frame.mode))
+            return (), ()
+        track.subscribed = _subscribed(values, frame.mode) or track.subscribed
+        flags = _implausible(track.reference, now, track.subscribed)
+        if not flags:
+            track.reference, track.pending = now, []
+            return (), ()
+        agrees = track.pending and not _implausible(track.pending[-1], now, track.subscribed)
+        track.pending = [*track.pending, now] if agrees else [now]
+        if len(track.pending) < REANCHOR_READINGS:
+            return flags, ()
+        track.reference, track.pending = now, []
+        return (), (f"index re-anchored: {REANCHOR_READINGS} readings in a row agree with each "
+                    f"other, not with the last plausible one ({'; '.join(r for _, r in flags)})"
+                    ": that one was wrong, or the meter was reset",)
+
+
 def _season_warnings(groups: Iterable[Group]) -> list[str]:
     warnings, degraded = [], [g.label for g in groups if g.degraded_clock]
     if degraded:
@@ -519,8 +716,9 @@ def _reading(frame: Frame) -> Reading:
                        f"{lost or 'none'}); skip this frame or use Frame.values")
     phases = _phases(values)
     warnings = plausibility_warnings(values, mode)
-    registers = {label: wh for label in _ENERGY_LABELS[mode]
-                 if (wh := _int(values, label)) is not None}
+    flagged = dict(frame.flags)
+    registers = {label: wh for label, wh in _registers(values, mode, warnings).items()
+                 if label not in flagged}
     short = [label for label in values if label.startswith("ADIR")]
     if short:
         warnings.append(f"over-current short frame ({', '.join(short)}): no energy index")
@@ -530,6 +728,7 @@ def _reading(frame: Frame) -> Reading:
     if "ADPS" in values:
         warnings.append(f"ADPS = {values['ADPS']!r}: current over the subscribed ISOUSC")
     warnings += _season_warnings(frame.groups)
+    warnings += frame.notes
 
     def per_phase(prefix: str, single: str) -> tuple[int, ...]:
         labels = [prefix + n for n in _PHASE3] if phases == 3 else [single]
@@ -550,5 +749,5 @@ def _reading(frame: Frame) -> Reading:
         tariff_period=tariff.strip() if tariff is not None else None,
         meter_time=frame.horodates.get("DATE"),
         status=decode_stge(stge) if _HEX8.fullmatch(stge) else None,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), flags=tuple(flagged.values()),
     )
