@@ -166,7 +166,8 @@ def operations(draw):
                                      max_size=int(np.prod(shape))))).reshape(shape)
     scale = draw(st.sampled_from([COEFFICIENT_SCALE, 700_000]))
     total = np.maximum(weights.sum(axis=0), 1)
-    coefficients = None if key == "dynamic_default" else weights * scale // total / COEFFICIENT_SCALE
+    shares = weights * scale // total / COEFFICIENT_SCALE
+    coefficients = None if key == "dynamic_default" else shares
     return cons, prod.reshape(producers, slots), key, coefficients
 
 
@@ -193,7 +194,7 @@ def test_int32_in_int32_out():
     assert result.surplus_wh.dtype == np.int64
 
 
-# --- bad input ---------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("allocate_", IMPLEMENTATIONS)
 @pytest.mark.parametrize("args, message", [
@@ -209,7 +210,7 @@ def test_int32_in_int32_out():
     ((CONS, ONE, "static", [0.5, 0.3]), "must have shape (3,)"),
     ((CONS, ONE, "dynamic_full", SHARES), "must have shape (3, 3)"),
     ((CONS, ONE, "static", [0.5, 0.5, 0.2]), "sum to at most 1, got 6/5"),
-    ((CONS, ONE, "dynamic_full", [[0.5, 0.5, 0.5]] * 3), "sum to at most 1, got 3/2 in slot 0"),
+    ((CONS, ONE, "dynamic_full", [[0.5] * 3] * 3), "sum to at most 1, got 3/2 in slot 0"),
     ((CONS, ONE, "static", [0.5, -0.1, 0.2]), "fractions in [0, 1], got -0.1 at (1,)"),
     ((CONS, ONE, "static", [0.5, 0.1234567, 0.2]), "at most 6 decimals"),
     ((CONS, ONE, "static", [Fraction(1, 3)] * 3), "at most 6 decimals"),
