@@ -6,6 +6,12 @@ database in WAL mode. Each `record` call is its own transaction, committed with
 ``kill -9`` of the recording process and a power cut, and readers (`to_dataframe`, another
 process) can query the file while the recorder writes. `record_many` stores many readings in
 one such transaction (all or none), for a reader that takes frames faster than a disk syncs.
+
+Every value is checked before anything is written: an index (`import_wh`, `export_wh`, each of
+`registers`) must lie in 0..`~daisee_lab.units.MAX_INDEX_WH`, the other integers in SQLite's
+64-bit range, else `RecorderError` names the row and the field. A reading's `flags` (indexes the
+decoder found implausible) are stored with it. Files of schema version 1 (before `flags`) gain
+the column when opened.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ from typing import TYPE_CHECKING
 
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
+from daisee_lab.units import MAX_INDEX_WH
 
 if TYPE_CHECKING:
     import pandas as pd
 
 APPLICATION_ID = 0x44534C42  # "DSLB" in the SQLite header: marks a daisee-lab recorder file
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the flags column
+_SQLITE_INT = (-2**63, 2**63 - 1)  # what an INTEGER column holds
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS readings (
@@ -48,6 +56,7 @@ CREATE TABLE IF NOT EXISTS readings (
     voltages_v        TEXT NOT NULL,   -- JSON array, one per phase
     status            TEXT,            -- JSON object: decoded STGE
     warnings          TEXT NOT NULL,   -- JSON array of strings
+    flags             TEXT NOT NULL DEFAULT '[]',  -- JSON array: implausible indexes, left out
     raw               BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS readings_by_meter_time ON readings (meter_id, received_at);
@@ -57,7 +66,8 @@ PRAGMA user_version = {SCHEMA_VERSION};
 
 _INT_COLUMNS = ("import_wh", "export_wh", "apparent_power_va", "injected_power_va",
                 "power_w", "export_power_w")
-_JSON_COLUMNS = ("registers", "currents_a", "voltages_v", "status", "warnings")
+_JSON_COLUMNS = ("registers", "currents_a", "voltages_v", "status", "warnings", "flags")
+_INDEX_COLUMNS = ("import_wh", "export_wh")
 _COLUMNS = ("id", "meter_id", "protocol", "mode", "received_at", "meter_time", *_INT_COLUMNS,
             "phases", "tariff_period", *_JSON_COLUMNS, "raw")
 
@@ -71,6 +81,27 @@ def _utc_text(moment: datetime, name: str) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise RecorderError(f"{name}={moment!r} is naive: pass a timezone-aware datetime")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _check_int(n: int, name: str, value: object, low: int, high: int, unit: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecorderError(f"row {n}: {name}={value!r} is not a whole number")
+    if not low <= value <= high:
+        raise RecorderError(f"row {n}: {name}={value} is outside {low} to {high}{unit}"
+                            + (" (units.MAX_INDEX_WH): not a meter index" if unit else ""))
+
+
+def _check_numbers(n: int, reading: Reading) -> None:
+    """Refuse, naming it, a value of row `n` the database cannot hold or no meter sends."""
+    indexes = [(name, getattr(reading, name)) for name in _INDEX_COLUMNS]
+    indexes += [(f"registers[{label!r}]", wh) for label, wh in reading.registers.items()]
+    for name, wh in indexes:
+        if wh is not None:
+            _check_int(n, name, wh, 0, MAX_INDEX_WH, " Wh")
+    for name in (*_INT_COLUMNS, "phases"):
+        value = getattr(reading, name)
+        if name not in _INDEX_COLUMNS and value is not None:
+            _check_int(n, name, value, *_SQLITE_INT)
 
 
 class Recorder:
@@ -108,6 +139,11 @@ class Recorder:
         if app_id == 0:
             self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 1:  # before flags: add the column, in one transaction
+            self._db.executescript("BEGIN IMMEDIATE; ALTER TABLE readings ADD COLUMN flags TEXT "
+                                   f"NOT NULL DEFAULT '[]'; PRAGMA user_version = "
+                                   f"{SCHEMA_VERSION}; COMMIT;")
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise RecorderError(
                 f"{str(self.path)!r} has recorder schema version {version}; this daisee-lab "
@@ -150,6 +186,7 @@ class Recorder:
             raise RecorderError(f"row {n}: {reading!r} is not a Reading")
         if not isinstance(raw, (bytes, bytearray, memoryview)):
             raise RecorderError(f"row {n}: raw={raw!r} is not bytes: give the frame's bytes")
+        _check_numbers(n, reading)
         received = _utc_text(received_at or datetime.now(UTC), "received_at")
         meter_time = None
         if reading.meter_time is not None:
@@ -162,7 +199,7 @@ class Recorder:
             json.dumps(reading.registers), json.dumps(list(reading.currents_a)),
             json.dumps(list(reading.voltages_v)),
             None if reading.status is None else json.dumps(reading.status, default=str),
-            json.dumps(list(reading.warnings)), bytes(raw),
+            json.dumps(list(reading.warnings)), json.dumps(list(reading.flags)), bytes(raw),
         )
 
     def to_dataframe(self, meter_id: str | None = None, start: datetime | None = None,

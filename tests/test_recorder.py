@@ -3,6 +3,7 @@ pandas, surviving kill -9."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ import pytest
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
 from daisee_lab.recorder import Recorder, RecorderError
+from daisee_lab.units import MAX_INDEX_WH
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
 T0 = datetime(2025, 6, 21, 10, 0, tzinfo=UTC)
@@ -220,3 +222,40 @@ def test_kill_9_loses_no_committed_row(tmp_path, batch):
     assert {row_id: stored.get(row_id) for row_id in reported} == reported
     assert all(raw == bytes([index % 128]) * 300 for raw, index in zip(
         df["raw"], df["import_wh"], strict=True))
+
+
+# ------------------------------------------------------------------------ bounds and flags
+
+@pytest.mark.parametrize("changes, message", [
+    ({"import_wh": 2**63}, "import_wh=9223372036854775808 is outside 0 to 1099511627775 Wh"),
+    ({"export_wh": MAX_INDEX_WH + 1}, "export_wh=1099511627776 is outside 0 to"),
+    ({"import_wh": -1}, "import_wh=-1 is outside"),
+    ({"registers": {"EAST": 2**64}}, r"registers\['EAST'\]=18446744073709551616 is outside"),
+    ({"apparent_power_va": -2**63 - 1}, "apparent_power_va=-9223372036854775809 is outside"),
+    ({"power_w": 1.5}, "power_w=1.5 is not a whole number"),
+    ({"phases": 2**70}, "phases=.* is outside"),
+])
+def test_a_value_out_of_range_is_a_recorder_error_and_stores_nothing(tmp_path, changes, message):
+    bad = dataclasses.replace(standard_reading(), **changes)
+    with Recorder(tmp_path / "r.db") as rec:
+        rec.record(standard_reading(), b"kept", received_at=T0)
+        with pytest.raises(RecorderError, match=f"row 1: {message}"):
+            rec.record_many([(standard_reading(), b"", T0), (bad, b"", T0)])
+        assert list(rec.to_dataframe()["raw"]) == [b"kept"]
+    assert dataclasses.replace(standard_reading(), import_wh=MAX_INDEX_WH).import_wh  # the bound
+
+
+def test_flags_are_kept_and_an_older_file_gains_the_column(tmp_path):
+    path = tmp_path / "r.db"
+    flagged = dataclasses.replace(standard_reading(), import_wh=None,
+                                  flags=("EAST = 13345579 Wh: implausible",))
+    with Recorder(path) as rec:
+        rec.record(standard_reading(), b"old", received_at=T0)
+    db = sqlite3.connect(path)  # make it a file of schema version 1, before flags existed
+    db.executescript("ALTER TABLE readings DROP COLUMN flags; PRAGMA user_version = 1;")
+    db.close()
+    with Recorder(path) as rec:
+        rec.record(flagged, b"new", received_at=T0 + timedelta(seconds=1))
+        df = rec.to_dataframe()
+    assert list(df["flags"]) == [[], ["EAST = 13345579 Wh: implausible"]]
+    assert pd.isna(df["import_wh"].iloc[1])
