@@ -74,9 +74,9 @@ def test_bad_participant_named(site, message):
 
 
 def test_bills_by_hand():
-    """Dynamic simple, two producers (tests/test_allocate.py's case). Consumer A: 612 Wh allocated
-    at 120000 + 50000 µ€/kWh = 104040 µ€, 488 Wh of complement at 194000 = 94672: 198712 µ€.
-    Producer 1: 620 Wh sold at 120000 = 74400, 280 Wh of surplus at 40000 = 11200: 85600 µ€."""
+    """Dynamic simple, two producers (the case of tests/test_allocate.py). Consumer A: 612 Wh
+    allocated at 120000 + 50000 µ€/kWh = 104040 µ€, 488 Wh of complement at 194000 = 94672:
+    198712 µ€. Producer 1: 620 Wh sold at 120000 = 74400, 280 Wh of surplus at 40000 = 11200."""
     cons = np.array([[300, 600, 200], [100, 300, 100], [200, 100, 300]])
     result = allocate(cons, np.array([[700, 200, 0], [300, 400, 0]]), "dynamic_simple",
                       [0.5, 0.3, 0.2])
