@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from daisee_lab.dsmr import (
     LOCAL_TIME,
     ChecksumError,
+    MissingCrcError,
     DsmrDecoder,
     DsmrError,
     TelegramError,
@@ -28,6 +30,7 @@ from daisee_lab.errors import DaiseeError
 DSMR = TESTDATA / "dsmr"
 FILES = sorted(p.name for p in DSMR.glob("*.txt"))
 WITH_CRC = [name for name in FILES if "nocrc" not in name]
+NO_CRC = [name for name in FILES if "nocrc" in name]  # a line sends CRCs always or never
 
 
 def raw(name: str) -> bytes:
@@ -42,8 +45,8 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(timezone.utc)
 
 
-def test_all_seven_published_files_are_here():
-    assert len(FILES) == 7
+def test_all_ten_published_files_are_here():
+    assert len(FILES) == 10
 
 
 # --- CRC ---------------------------------------------------------------------------------------
@@ -98,6 +101,20 @@ EXPECTED = {
         header="/ISk5\\2MT382-1004", version="2.2", crc=None, meter_id="00000000000000",
         time=None, import_wh=2002, export_wh=2002, registers={"1-0:1.8.1": 1001, "1-0:2.8.2": 1001},
         power_w=1010, export_power_w=0, voltages=(), currents=(), phases=1, tariff="0001"),
+    "smarty_lux_plaintext_crcCFDE.txt": dict(
+        header="/Lux5\\253663629_D", version="4.2", crc=0xCFDE, meter_id="",
+        time="2018-01-30T10:21:22+01:00", import_wh=6695, export_wh=25,
+        registers={"1-0:1.8.0": 6695, "1-0:2.8.0": 25}, power_w=0, export_power_w=0,
+        voltages=(), currents=(0, 0, 0), phases=3, tariff=None),
+    "easymeter_q3db1024_gateway_nocrc.txt": dict(
+        header="/ESY5Q3DB1024 V3.04", version="2.2", crc=None, meter_id="1ESY1313002565",
+        time=None, import_wh=52_185_783, export_wh=19_949_322,
+        registers={"1-0:1.8.0": 52_185_783, "1-0:2.8.0": 19_949_322}, power_w=2125,
+        export_power_w=None, voltages=(), currents=(), phases=1, tariff=None),
+    "easymeter_q3da1004_gateway_nocrc.txt": dict(
+        header="/ESY5Q3DA1004 V3.04", version="2.2", crc=None, meter_id="1ESY1336001560",
+        time=None, import_wh=32_549_506, export_wh=None, registers={"1-0:1.8.0": 32_549_506},
+        power_w=1688, export_power_w=None, voltages=(), currents=(), phases=1, tariff=None),
 }
 
 
@@ -130,7 +147,8 @@ def test_real_telegram_decodes_to_the_right_reading(name):
 def test_real_telegrams_parse_without_warnings_except_the_missing_meter_id(name):
     t = telegram(name)
     assert t.warnings == ()
-    expected = ("no equipment identifier (0-0:96.1.1): meter_id is empty",) if "sagemcom" in name else ()
+    no_id = "sagemcom" in name or "smarty" in name
+    expected = ("no equipment identifier (0-0:96.1.1): meter_id is empty",) if no_id else ()
     assert t.reading().warnings == expected
 
 
@@ -278,22 +296,24 @@ def test_unparseable_and_repeated_lines_are_kept_out_with_a_warning():
                         "1-0:1.7.0": "01.5*MW"}
     assert t.warnings == ("line 5 kept out: 'garbage line' is not OBIS(value)",
                           "line 6 kept out: 1-0:1.8.1 sent twice, the first value is kept")
+    assert t.garbled == ("1-0:1.8.1",)
     r = t.reading()
-    assert r.import_wh == 1000 and r.power_w is None
+    assert r.import_wh is None and r.power_w is None  # issue 18: never a partial (or doubtful) total
     assert r.warnings[2:] == ("1-0:1.8.2: cannot read 'abc*kWh' as one of kWh, Wh; left out",
                               "no equipment identifier (0-0:96.1.1): meter_id is empty",
+                              "register 1-0:1.8.1, 1-0:1.8.2 missing or invalid: import_wh not computed",
                               "1-0:1.7.0: cannot read '01.5*MW' as one of kW, W; left out")
 
 
-def test_missing_crc_on_dsmr5_is_a_warning_not_an_error():
+def test_missing_crc_on_dsmr5_is_an_error():
+    # issue 18: a lost CRC used to be a warning, and line noise went through unchecked
     t = telegram("dsmr50_iskra_crc6EEE.txt")
-    r = parse_telegram(encode_telegram(t.header, t.values, crc=False)).reading()
-    assert r.warnings == ("no CRC on a DSMR 5.0 telegram: its bytes could not be checked",)
-    assert r.import_wh == 6825
+    with pytest.raises(MissingCrcError, match="DSMR 4 or later"):
+        parse_telegram(encode_telegram(t.header, t.values, crc=False))
 
 
 def test_an_empty_version_is_kept_as_sent():
-    t = parse_telegram(encode_telegram("/ABC5", {"1-3:0.2.8": ""}, crc=False))
+    t = parse_telegram(encode_telegram("/ABC5", {"1-3:0.2.8": ""}))
     assert (t.version, t.warnings, t.reading().mode) == ("", (), "")
 
 
@@ -307,9 +327,10 @@ def test_a_bad_meter_time_is_a_warning():
 
 def test_kwh_become_exact_wh_without_floats():
     # float(1.005) * 1000 truncates to 1004; the decimal string gives 1005 exactly
-    values = {"1-0:1.8.1": "000001.005*kWh", "1-0:1.8.2": "123456.789*kWh", "1-0:2.8.1": "000000.001*kWh"}
+    values = {"1-0:1.8.1": "000001.005*kWh", "1-0:1.8.2": "123456.789*kWh", "1-0:2.8.1": "000000.001*kWh",
+              "1-0:2.8.2": "000000.000*kWh"}
     r = parse_telegram(encode_telegram("/ABC5", values)).reading()
-    assert r.registers == {"1-0:1.8.1": 1005, "1-0:1.8.2": 123_456_789, "1-0:2.8.1": 1}
+    assert r.registers == {"1-0:1.8.1": 1005, "1-0:1.8.2": 123_456_789, "1-0:2.8.1": 1, "1-0:2.8.2": 0}
     assert r.import_wh == 123_457_794 and r.export_wh == 1
 
 
@@ -318,9 +339,12 @@ def test_total_register_used_alone_and_checked_against_tariffs():
     assert alone.import_wh == 10 and alone.export_wh is None
     values = {"1-0:1.8.0": "000010*Wh", "1-0:1.8.1": "000004*Wh", "1-0:1.8.2": "000005*Wh"}
     r = parse_telegram(encode_telegram("/ABC5", values)).reading()
-    assert r.import_wh == 9
+    assert r.import_wh is None  # issue 18: one of them is corrupted; it used to take the 9
     assert r.warnings == ("no equipment identifier (0-0:96.1.1): meter_id is empty",
-                          "1-0:1.8.0 says 10 Wh but its tariff registers add up to 9 Wh")
+                          "1-0:1.8.0 says 10 Wh but its tariff registers add up to 9 Wh: "
+                          "one was corrupted, import_wh not computed")
+    values["1-0:1.8.0"] = "000009*Wh"
+    assert parse_telegram(encode_telegram("/ABC5", values)).reading().import_wh == 9
 
 
 def test_single_phase_meter():
@@ -389,13 +413,14 @@ def test_encode_refuses_what_would_not_parse_back(header, values, message):
 
 # --- the stream decoder ------------------------------------------------------------------------
 
-def test_decoder_on_files_with_noise_in_random_chunks():
+@pytest.mark.parametrize("files", [WITH_CRC, NO_CRC], ids=["crc", "no_crc"])
+def test_decoder_on_files_with_noise_in_random_chunks(files):
     rng = random.Random(20240601)
     noise = [b"", b"\x00\xff\xfe", b"AT+OK\r\n", b"/garbage without end ", b"!!\r\n", b"/ABC5\r\n\r\n",
              bytes(rng.randrange(256) for _ in range(300))]
     stream, expected = bytearray(), []
     for round_ in range(3):
-        for name in FILES:
+        for name in files:
             stream += rng.choice(noise) + raw(name)
             expected.append(telegram(name))
     stream += b"trailing noise"
@@ -464,7 +489,8 @@ def test_decoder_never_raises_on_arbitrary_bytes(data, sizes):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(FILES), st.binary(max_size=80)), min_size=1, max_size=5),
+@given(st.sampled_from([WITH_CRC, NO_CRC]).flatmap(
+    lambda files: st.lists(st.tuples(st.sampled_from(files), st.binary(max_size=80)), min_size=1, max_size=5)),
        st.randoms(use_true_random=False))
 def test_decoder_yields_exactly_the_telegrams_around_any_noise_without_bang(items, rng):
     stream = b"".join(noise.replace(b"!", b"") + raw(name) for name, noise in items)
@@ -489,7 +515,13 @@ obis = st.one_of(st.sampled_from(OBIS_CODES),
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(obis, value, max_size=12), st.booleans())
 def test_any_well_framed_telegram_round_trips_and_converts_without_raising(values, with_crc):
-    t = parse_telegram(encode_telegram("/XYZ5 fuzz", values, crc=with_crc))
+    data = encode_telegram("/XYZ5 fuzz", values, crc=with_crc)
+    if not with_crc and (values.get("1-3:0.2.8") not in (None, *(f"{n}" for n in range(20, 40)))
+                         or re.fullmatch(r"50[0-9]{3}", values.get("0-0:96.1.4", ""))):
+        with pytest.raises(MissingCrcError):  # its version line promises a CRC
+            parse_telegram(data)
+        return
+    t = parse_telegram(data)
     assert t.values == values
     assert t.crc is None or t.crc == crc16_arc(encode_telegram("/XYZ5 fuzz", values).split(b"!")[0] + b"!")
     r = t.reading()
