@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC1363} from "@openzeppelin/contracts/interfaces/IERC1363.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MeterRegistry} from "./MeterRegistry.sol";
 
 /// @title AuctionMarket: a sealed-bid double auction per 15-minute slot, cleared by verification.
@@ -24,24 +25,33 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 /// the difference is the community's rounding; unused escrow is refunded; the deposits of
 /// commitments never revealed are forfeited to the community.
 /// Deliver: after the slot, a seller's meter readings at the end of slots s-1 and s show what it
-/// exported, which its sales of the slot draw on in turn; every Wh sold but not delivered is
-/// charged to its bond at the grid price and paid to the grid account. A sale nobody shows
-/// delivered within `deliverySeconds` loses its bond.
-/// Each side of a round holds at most `maxOrders` revealed orders, so that its clearing always
-/// fits in a block (about 10,000 gas per order): a flood of tiny orders cannot freeze a round;
-/// a trader seals at most MAX_COMMITS orders a round, and the views page.
+/// exported; its sales of the slot draw on it in the order they were revealed, whoever settles
+/// them and in whatever order (a proof copied onto another sale settles it as its seller
+/// would). Every Wh sold but not delivered is charged to its bond at the grid price and paid to
+/// the grid account. A sale nobody shows delivered within `deliverySeconds` loses its bond.
+/// Flooding: only the community's households (accounts with a registered meter) trade; each
+/// seals at most MAX_COMMITS orders a round and opens at most MAX_ORDERS_PER_TRADER bids and as
+/// many asks, each of at least MIN_ORDER_WH (the commitments it cannot open are forfeited); the
+/// registry stops at `maxOrders / MAX_ORDERS_PER_TRADER` households, so a side's `maxOrders`
+/// places always hold every member's orders: nobody can fill the book to keep others out, and
+/// a clearing always fits in a block (about 10,000 gas per order). The views page.
 /// Payments are pull payments (`withdraw`), checks-effects-interactions.
 contract AuctionMarket is MeterRegistry {
     using SafeERC20 for IERC1363;
 
     uint256 public constant SLOT_SECONDS = 900;
-    // The bounds of daisee_lab/units.py (tests/test_classroom_attacks.py checks they agree): a
-    // round the contract accepts is one the clearing kernel clears, since MAX_ORDERS orders of
+    // The bounds of daisee_lab/units.py (tests/test_contracts_auction.py checks they agree, and
+    // tests/test_units_bounds.py that every stored number holds its largest value): a round the
+    // contract accepts is one the clearing kernel clears, since MAX_ORDERS orders of
     // MAX_ORDER_WH make at most the kernel's MAX_WH per side.
     uint256 public constant MAX_PRICE = 10_000_000; // µ€/kWh
+    uint256 public constant MIN_ORDER_WH = 10; // Wh per order, at least
     uint256 public constant MAX_ORDER_WH = 400_000_000; // Wh per order
     uint256 public constant MAX_ORDERS = 1000; // revealed orders per side and round, at most
+    uint256 public constant MAX_ORDERS_PER_TRADER = 2; // revealed orders per trader and side
+    uint256 public constant MAX_MEMBERS = MAX_ORDERS / MAX_ORDERS_PER_TRADER; // households
     uint256 public constant MAX_COMMITS = 16; // commitments per trader and round
+    uint256 public constant MAX_DEPOSIT = type(uint64).max; // µ€ per commitment
 
     /// A sealed order, its trader and deposit (µ€); `hash` is zeroed once revealed.
     struct Commitment {
@@ -52,12 +62,14 @@ contract AuctionMarket is MeterRegistry {
 
     /// A revealed order. `escrow` is what it still locks (µ€): the deposit until clearing, then
     /// nothing for a bid and the delivery bond for an ask. `filled` is set by the clearing (Wh).
+    /// `prior` is 1 + the index of the same seller's previous ask in the round (0: none).
     struct Order {
         address trader;
         uint24 price;
         uint40 qty;
         uint96 escrow;
         uint40 filled;
+        uint32 prior;
     }
 
     /// A slot's auction: deposits committed and revealed (µ€), and its clearing.
@@ -66,13 +78,22 @@ contract AuctionMarket is MeterRegistry {
         uint88 revealed;
         bool cleared;
         uint24 price;
-        uint40 volume;
+        uint48 volume;
     }
 
-    /// A seller's measured export in a slot, not yet drawn on by its sales (Wh).
+    /// What a trader did in a round: commitments, revealed bids and asks, and 1 + the index of
+    /// its last ask (0: none).
+    struct Tally {
+        uint8 commits;
+        uint8 bids;
+        uint8 asks;
+        uint32 lastAsk;
+    }
+
+    /// A seller's export in a slot (Wh), once measured from its readings.
     struct Export {
         bool measured;
-        uint248 unclaimedWh;
+        uint248 exportedWh;
     }
 
     /// One side of the book while clearing walks it in merit order.
@@ -107,8 +128,7 @@ contract AuctionMarket is MeterRegistry {
     mapping(uint32 slot => Order[]) internal _bids;
     mapping(uint32 slot => Order[]) internal _asks;
     mapping(uint32 slot => mapping(address meter => Export)) internal _exports;
-    /// Commitments each trader made in a round.
-    mapping(uint32 slot => mapping(address trader => uint256)) public commitsOf;
+    mapping(uint32 slot => mapping(address trader => Tally)) internal _tallies;
     /// Credits each trader (or the grid) can withdraw, µ€.
     mapping(address account => uint256) public balanceOf;
     /// The community's account: rounding and forfeited deposits, µ€.
@@ -136,9 +156,11 @@ contract AuctionMarket is MeterRegistry {
     error BadReveal(uint32 slot, uint256 id);
     error BadOrder(uint256 price, uint256 qty);
     error InsufficientDeposit(uint256 deposit, uint256 required);
-    error SellerWithoutMeter(address trader);
+    error NotAMember(address account);
+    error TooManyMembers(uint256 most);
     error BookFull(uint32 slot, bool bids);
     error TooManyCommitments(uint32 slot, address trader, uint256 most);
+    error TooManyOrders(uint32 slot, address trader, bool bids, uint256 most);
     error ClearingTooEarly(uint32 slot, uint256 opensAt);
     error AlreadyCleared(uint32 slot);
     error WrongOrderCount(bool bids, uint256 given, uint256 revealed);
@@ -150,7 +172,6 @@ contract AuctionMarket is MeterRegistry {
     error DeliveryWindowOpen(uint32 slot, uint256 closesAt);
     error WrongMeter(address meter, address sellerMeter);
     error DeliveryNotMeasurable(address meter, uint32 lastSlot);
-    error DeliveryAlreadyMeasured(uint32 slot, address meter);
     error InsufficientBalance(address account, uint256 balance, uint256 amount);
     error ReadingsOnlyForDelivery();
 
@@ -158,19 +179,32 @@ contract AuctionMarket is MeterRegistry {
     /// @param gridBuy_ µ€/kWh charged for energy sold and not delivered (paid to `grid_`).
     /// @param revealSeconds_ length of the reveal window, which ends when the slot starts.
     /// @param deliverySeconds_ time after the slot for a seller to show its delivery.
-    /// @param maxOrders_ revealed orders per side and round (1 to 1,000).
+    /// @param maxOrders_ revealed orders per side and round (MAX_ORDERS_PER_TRADER to
+    /// MAX_ORDERS); the market registers at most maxOrders_ / MAX_ORDERS_PER_TRADER households.
     constructor(address operator, IERC1363 credit_, address grid_, uint256 gridBuy_,
                 uint256 revealSeconds_, uint256 deliverySeconds_, uint256 maxOrders_)
         MeterRegistry(operator)
     {
         if (address(credit_) == address(0) || grid_ == address(0)) revert ZeroAddress();
-        if (gridBuy_ > MAX_PRICE || revealSeconds_ == 0 || maxOrders_ == 0
+        if (gridBuy_ > MAX_PRICE || revealSeconds_ == 0 || maxOrders_ < MAX_ORDERS_PER_TRADER
             || maxOrders_ > MAX_ORDERS) {
             revert BadSettings(gridBuy_, revealSeconds_, maxOrders_);
         }
         (credit, grid, gridBuy) = (credit_, grid_, gridBuy_);
         (revealSeconds, deliverySeconds) = (revealSeconds_, deliverySeconds_);
         maxOrders = maxOrders_;
+    }
+
+    /// @notice How many households the market registers at most: each finds room in the book
+    /// for its MAX_ORDERS_PER_TRADER orders of each side.
+    function maxMembers() public view returns (uint256) {
+        return maxOrders / MAX_ORDERS_PER_TRADER;
+    }
+
+    /// A registration beyond `maxMembers` could let the members fill the book: refused.
+    function _checkRegistration(Registration calldata reg) internal view override {
+        if (meterCount >= maxMembers()) revert TooManyMembers(maxMembers());
+        super._checkRegistration(reg);
     }
 
     // --- commit and reveal ----------------------------------------------------------------
@@ -183,15 +217,16 @@ contract AuctionMarket is MeterRegistry {
     }
 
     /// @notice Seal an order for `slot` with `deposit` µ€ of the caller's credits (approved to
-    /// the market); returns the commitment's id.
+    /// the market); returns the commitment's id. Only households with a registered meter trade.
     function commit(uint32 slot, bytes32 hash, uint256 deposit) external returns (uint256 id) {
         uint256 opens = uint256(slot) * SLOT_SECONDS - revealSeconds;
         if (block.timestamp >= opens) revert CommitClosed(slot, opens);
         if (deposit == 0) revert ZeroAmount();
-        if (deposit >> 88 != 0) revert DepositTooLarge(deposit);
-        if (++commitsOf[slot][msg.sender] > MAX_COMMITS) {
-            revert TooManyCommitments(slot, msg.sender, MAX_COMMITS);
-        }
+        if (deposit > MAX_DEPOSIT) revert DepositTooLarge(deposit);
+        if (meterOf[msg.sender] == address(0)) revert NotAMember(msg.sender);
+        Tally storage tally = _tallies[slot][msg.sender];
+        if (tally.commits == MAX_COMMITS) revert TooManyCommitments(slot, msg.sender, MAX_COMMITS);
+        ++tally.commits;
         id = _commitments[slot].length;
         _commitments[slot].push(Commitment(msg.sender, uint96(deposit), hash));
         rounds[slot].committed += uint88(deposit);
@@ -214,16 +249,37 @@ contract AuctionMarket is MeterRegistry {
         if (c.hash != commitmentHash(slot, msg.sender, isBid, price, qty, salt)) {
             revert BadReveal(slot, id);
         }
-        if (price > MAX_PRICE || qty == 0 || qty > MAX_ORDER_WH) revert BadOrder(price, qty);
+        if (price > MAX_PRICE || qty < MIN_ORDER_WH || qty > MAX_ORDER_WH) {
+            revert BadOrder(price, qty);
+        }
         uint256 required = Math.ceilDiv((isBid ? price : gridBuy) * qty, 1000);
         if (c.deposit < required) revert InsufficientDeposit(c.deposit, required);
-        if (!isBid && meterOf[msg.sender] == address(0)) revert SellerWithoutMeter(msg.sender);
         Order[] storage side = isBid ? _bids[slot] : _asks[slot];
+        // With at most maxMembers households, each holding at most MAX_ORDERS_PER_TRADER
+        // orders a side, a book is full only if the registry changed during the round.
         if (side.length == maxOrders) revert BookFull(slot, isBid);
+        uint32 prior = _count(slot, isBid, side.length);
         c.hash = 0;
         rounds[slot].revealed += uint88(c.deposit);
-        side.push(Order(msg.sender, uint24(price), uint40(qty), c.deposit, 0));
+        side.push(Order(msg.sender, uint24(price), uint40(qty), c.deposit, 0, prior));
         emit Revealed(slot, id, msg.sender, isBid, side.length - 1, price, qty);
+    }
+
+    /// Count the caller's order about to be revealed at `index` of a side of `slot`, refusing
+    /// more than MAX_ORDERS_PER_TRADER; for an ask, return 1 + the index of the caller's
+    /// previous ask in the round (0: none).
+    function _count(uint32 slot, bool isBid, uint256 index) internal returns (uint32 prior) {
+        Tally storage tally = _tallies[slot][msg.sender];
+        uint256 held = isBid ? tally.bids : tally.asks;
+        if (held == MAX_ORDERS_PER_TRADER) {
+            revert TooManyOrders(slot, msg.sender, isBid, MAX_ORDERS_PER_TRADER);
+        }
+        if (isBid) {
+            tally.bids = uint8(held + 1);
+        } else {
+            (prior, tally.asks, tally.lastAsk) = (tally.lastAsk, uint8(held + 1),
+                                                  SafeCast.toUint32(index + 1));
+        }
     }
 
     // --- clearing -------------------------------------------------------------------------
@@ -244,7 +300,8 @@ contract AuctionMarket is MeterRegistry {
         uint256 rounding = p.inflow - p.outflow;
         uint256 forfeited = round.committed - round.revealed;
         communityBalance += rounding + forfeited;
-        (round.cleared, round.price, round.volume) = (true, uint24(price), uint40(volume));
+        (round.cleared, round.price, round.volume) =
+            (true, SafeCast.toUint24(price), SafeCast.toUint48(volume));
         emit Cleared(slot, volume, price, rounding, forfeited);
     }
 
@@ -327,7 +384,7 @@ contract AuctionMarket is MeterRegistry {
             uint256 bond = Math.ceilDiv(fill * gridBuy, 1000);
             (p.outflow, refund, escrow) = (p.outflow + earned, earned + escrow - bond, bond);
         }
-        (o.escrow, o.filled) = (uint96(escrow), uint40(fill));
+        (o.escrow, o.filled) = (SafeCast.toUint96(escrow), SafeCast.toUint40(fill));
         if (refund > 0) balanceOf[o.trader] += refund;
         (uint256 lastIndex, uint256 lastPrice) = (c.index, c.price);
         if (++c.pos == order.length) return;
@@ -349,11 +406,12 @@ contract AuctionMarket is MeterRegistry {
 
     // --- delivery -------------------------------------------------------------------------
 
-    /// @notice Settle ask `ask` of `slot` from what its seller exported in the slot: measured,
-    /// for the seller's first sale of the slot, by `readings` at the end of slot s-1 and of slot
-    /// s (only s if the meter's last reading is at s-1); its later sales of the slot give no
-    /// readings and draw on what is left. Every Wh sold and not delivered is charged to the bond
-    /// at `gridBuy`; the rest of the bond returns.
+    /// @notice Settle ask `ask` of `slot` from what its seller exported in the slot, measured
+    /// once by `readings` at the end of slot s-1 and of slot s (only s if the meter's last
+    /// reading is at s-1); once measured, readings may be left out and any given are not used.
+    /// The seller's sales draw on its export in reveal order, whatever order they are settled
+    /// in. Every Wh sold and not delivered is charged to the bond at `gridBuy`; the rest of the
+    /// bond returns.
     function settleDelivery(uint32 slot, uint256 ask, SignedReading[] calldata readings) external {
         if (block.timestamp < (uint256(slot) + 1) * SLOT_SECONDS) {
             revert DeliveryNotOver(slot, (uint256(slot) + 1) * SLOT_SECONDS);
@@ -362,13 +420,14 @@ contract AuctionMarket is MeterRegistry {
         address sellerMeter = meterOf[o.trader];
         Export storage export = _exports[slot][sellerMeter];
         if (!export.measured) {
-            uint256 exported = _measure(slot, sellerMeter, readings);
-            (export.measured, export.unclaimedWh) = (true, uint248(exported));
-        } else if (readings.length != 0) {
-            revert DeliveryAlreadyMeasured(slot, sellerMeter);
+            uint256 measured = _measure(slot, sellerMeter, readings);
+            (export.measured, export.exportedWh) = (true, uint248(measured));
         }
-        uint256 delivered = Math.min(o.filled, export.unclaimedWh);
-        export.unclaimedWh -= uint248(delivered);
+        uint256 before; // Wh the seller's earlier sales of the slot draw first
+        Order[] storage asks = _asks[slot];
+        for (uint256 p = o.prior; p != 0; p = asks[p - 1].prior) before += asks[p - 1].filled;
+        uint256 left = export.exportedWh - Math.min(export.exportedWh, before);
+        uint256 delivered = Math.min(o.filled, left);
         _closeSale(slot, ask, o, delivered, o.filled - delivered);
     }
 
@@ -417,6 +476,17 @@ contract AuctionMarket is MeterRegistry {
     }
 
     // --- money out and views --------------------------------------------------------------
+
+    /// @notice How many orders `trader` committed for `slot`.
+    function commitsOf(uint32 slot, address trader) external view returns (uint256) {
+        return _tallies[slot][trader].commits;
+    }
+
+    /// @notice How many bids (or asks) `trader` revealed for `slot`.
+    function ordersOf(uint32 slot, address trader, bool bids) external view returns (uint256) {
+        Tally storage tally = _tallies[slot][trader];
+        return bids ? tally.bids : tally.asks;
+    }
 
     /// @notice Withdraw `amount` µ€ of the caller's balance (refunds, sales, bond returns).
     function withdraw(uint256 amount) external {

@@ -43,7 +43,7 @@ from eth_utils import keccak
 
 from daisee_lab.chain import Chain, Contract, Receipt
 from daisee_lab.errors import DaiseeError
-from daisee_lab.units import MAX_INDEX_WH, MAX_ORDER_WH, MAX_PRICE
+from daisee_lab.units import MAX_INDEX_WH, MAX_ORDER_WH, MAX_ORDERS, MAX_PRICE, MIN_ORDER_WH
 
 SLOT_SECONDS = 900
 MAX_SLOT = 2**32 - 1
@@ -351,8 +351,8 @@ class SealedOrder:
 
 
 class Auction:
-    """A deployed AuctionMarket: its `credit` token, `market` (also a meter registry for the
-    sellers), `operator` and `grid` account. Use :func:`deploy_auction`.
+    """A deployed AuctionMarket: its `credit` token, `market` (also the registry of its member
+    households, the only traders), `operator` and `grid` account. Use :func:`deploy_auction`.
 
     A round for delivery slot ``s``: :meth:`commit` until ``s·900 - reveal_seconds``,
     :meth:`reveal` until ``s·900``, then :meth:`clear` with the clearing computed off chain
@@ -392,7 +392,7 @@ class Auction:
         one; salt: 32 secret bytes, random by default). Keep the returned order to reveal it."""
         slot = _check_int("slot", slot, 1, MAX_SLOT)
         price = _check_int("price", price, 0, MAX_PRICE)
-        qty = _check_int("qty", qty, 1, MAX_ORDER_WH)
+        qty = _check_int("qty", qty, MIN_ORDER_WH, MAX_ORDER_WH)
         deposit = self.required_deposit(is_bid, price, qty) if deposit is None else deposit
         salt = secrets.token_bytes(32) if salt is None else salt
         if len(salt) != 32:
@@ -410,8 +410,8 @@ class Auction:
 
     def book(self, slot: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The revealed bids and asks of `slot`, in reveal order: trader, price, qty, escrow,
-        filled (read a page at a time)."""
-        columns = ["trader", "price", "qty", "escrow", "filled"]
+        filled, prior (1 + the index of the seller's previous ask; read a page at a time)."""
+        columns = ["trader", "price", "qty", "escrow", "filled", "prior"]
         return tuple(pd.DataFrame(
             [tuple(o) for o in self._pages(self.market.orderCount(slot, side),
                                            lambda start: self.market.bookPage(
@@ -443,7 +443,8 @@ class Auction:
     def settle_delivery(self, slot: int, ask: int, readings: Sequence[SignedReading],
                         sender: LocalAccount | None = None) -> Receipt:
         """Settle sale `ask` of `slot` from its seller's signed meter readings at the end of
-        slot ``slot - 1`` (unless the meter's last reading is there already) and of `slot`."""
+        slot ``slot - 1`` (unless the meter's last reading is there already) and of `slot`; once
+        one of the seller's sales of the slot is settled, the others need none."""
         return self.market.settleDelivery(slot, ask, [r.calldata() for r in readings],
                                           sender=sender or self.operator)
 
@@ -456,11 +457,13 @@ class Auction:
 
 def deploy_auction(chain: Chain, operator: LocalAccount, sellers: Sequence[Household],
                    grid_buy: int, *, reveal_seconds: int = 600, delivery_seconds: int = 3600,
-                   max_orders: int = 1000, grid: str | None = None) -> Auction:
-    """Deploy EnergyCredit and an AuctionMarket run by `operator`, registering the `sellers`'
-    meters. `grid_buy` (µ€/kWh) prices energy sold and not delivered; reveals close when the
-    slot starts and open `reveal_seconds` before; sellers have `delivery_seconds` after the slot
-    to show their delivery; a round takes at most `max_orders` bids and as many asks."""
+                   max_orders: int = MAX_ORDERS, grid: str | None = None) -> Auction:
+    """Deploy EnergyCredit and an AuctionMarket run by `operator`, registering the households
+    `sellers` (only registered households trade, buyers too). `grid_buy` (µ€/kWh) prices energy
+    sold and not delivered; reveals close when the slot starts and open `reveal_seconds`
+    before; sellers have `delivery_seconds` after the slot to show their delivery; a round takes
+    at most `max_orders` bids and as many asks, and the market at most ``max_orders //
+    MAX_ORDERS_PER_TRADER`` households."""
     grid = grid or operator.address
     credit = chain.deploy("EnergyCredit", operator.address, sender=operator)
     market = chain.deploy("AuctionMarket", operator.address, credit.address, grid, grid_buy,

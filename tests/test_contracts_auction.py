@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, rule,
                                  run_state_machine_as_test)
 
+from daisee_lab import units
 from daisee_lab.chain import Chain
 from daisee_lab.contracts import (Auction, ContractsError, commitment_hash, deploy_auction,
                                   make_households, public_id_bytes, sign_reading)
@@ -23,18 +24,19 @@ NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]  # a chain example tak
 
 
 class World:
-    """One chain: an auction, a buyer and two sellers funded (the sellers' meters registered), an
-    outsider; each test starts from the snapshot."""
+    """One chain: an auction whose members (registered households) are a buyer, two sellers and
+    Eve, all funded, and a funded outsider with no meter; each test starts from the snapshot."""
 
     def __init__(self):
         self.chain = Chain(contract_dirs=[TEST_CONTRACTS])
         accounts = self.chain.accounts
         self.operator, self.buyer, self.seller, self.seller2, self.eve = accounts[:5]
-        self.grid = accounts[9]
-        self.homes = make_households([self.seller.address, self.seller2.address], seed=21)
+        self.outsider, self.grid = accounts[5], accounts[9]
+        self.homes = make_households([self.seller.address, self.seller2.address,
+                                      self.buyer.address, self.eve.address], seed=21)
         self.auction = deploy_auction(self.chain, self.operator, self.homes, GRID_BUY,
                                       grid=self.grid.address)
-        for trader in (self.buyer, self.seller, self.seller2, self.eve):
+        for trader in (self.buyer, self.seller, self.seller2, self.eve, self.outsider):
             self.auction.fund(trader, 100_000_000)
         self.snapshot = self.chain.snapshot()
 
@@ -62,8 +64,8 @@ def kernel_clearing(auction, slot):
 
 
 def held_by_others(world, auction):
-    """Credits the market owes: withdrawable balances, community account, locked escrow."""
-    accounts = [world.buyer, world.seller, world.seller2, world.eve]
+    """Credits the market owes: withdrawable balances and the community account."""
+    accounts = [world.buyer, world.seller, world.seller2, world.eve, world.outsider]
     return (int(auction.balances([a.address for a in accounts] + [world.grid.address]).sum())
             + auction.market.communityBalance())
 
@@ -121,7 +123,7 @@ def test_delivery_charges_what_was_not_exported_at_the_grid_price(world):
     auction, slot, _ = two_by_two(world)
     auction.clear(slot, kernel_clearing(auction, slot))
     world.chain.advance_time(900)
-    home, home2 = world.homes
+    home, home2 = world.homes[:2]
     key, meter = home.meter_key, home.meter
     readings = [sign_reading(key, auction.market.address, auction.chain_id, meter, slot - 1,
                              10_000, 5_000),
@@ -154,7 +156,12 @@ def test_delivery_charges_what_was_not_exported_at_the_grid_price(world):
     assert auction.credit.balanceOf(world.grid.address) == before + 50_000
 
 
-def test_a_sellers_sales_in_one_slot_share_what_its_meter_exported(world):
+def test_a_sellers_sales_draw_on_its_export_in_ask_order_whoever_shows_the_proof(world):
+    """A proof (the seller's signed readings) measures what the seller exported in the slot once;
+    its sales draw on it in the order they were revealed, whichever is settled first and by
+    whom. Copied onto the seller's other sale, the proof settles that sale as the seller would
+    have, and the seller's own call, with the same proof, still goes through (issue 14: it
+    reverted, and the copier chose which sale was served first)."""
     auction, slot = world.fresh()
     orders = [auction.commit(world.buyer, slot, True, 300_000, 1_000),
               auction.commit(world.seller, slot, False, 100_000, 400),
@@ -170,20 +177,26 @@ def test_a_sellers_sales_in_one_slot_share_what_its_meter_exported(world):
     sign = lambda at, wh: sign_reading(home.meter_key, auction.market.address, auction.chain_id,
                                        home.meter, at, 0, wh)
     readings = [sign(slot - 1, 1_000), sign(slot, 1_500)]  # 500 Wh exported for 700 sold
-    first = auction.settle_delivery(slot, 0, readings).events_named("Delivered")[0].args
-    assert (first["deliveredWh"], first["shortWh"]) == (400, 0)
-    with world.chain.expect_revert("DeliveryAlreadyMeasured") as caught:
-        auction.settle_delivery(slot, 1, readings[1:])
-    assert caught.revert.args == {"slot": slot, "meter": home.meter}
-    second = auction.settle_delivery(slot, 1, []).events_named("Delivered")[0].args
+    copied = auction.settle_delivery(slot, 1, readings, sender=world.eve)
+    second = copied.events_named("Delivered")[0].args
     assert (second["deliveredWh"], second["shortWh"], second["charge"]) == (100, 200, 50_000)
+    own = auction.settle_delivery(slot, 0, readings, sender=world.seller)
+    first = own.events_named("Delivered")[0].args
+    assert (first["deliveredWh"], first["shortWh"], first["charge"]) == (400, 0, 0)
+    with world.chain.expect_revert("NothingToSettle"):
+        auction.settle_delivery(slot, 1, readings, sender=world.seller)
+    # the seller ends as if it had settled both sales itself: paid 100 000 x 0.4 + 0.3 kWh at
+    # the clearing price, its bonds back but the 200 Wh it did not deliver
+    price = auction.market.rounds(slot)[3]
+    assert auction.balances([world.seller.address]).tolist() == [
+        400 * price // 1000 + 300 * price // 1000 + 100_000 + 75_000 - 50_000]
 
 
 def test_delivery_errors(world):
     auction, slot, _ = two_by_two(world)
     auction.clear(slot, kernel_clearing(auction, slot))
     chain, market = world.chain, auction.market
-    home, home2 = world.homes
+    home, home2 = world.homes[:2]
     sign = lambda h, s, e: sign_reading(h.meter_key, market.address, auction.chain_id, h.meter,
                                         s, 0, e)
     with chain.expect_revert("DeliveryNotOver"):
@@ -205,9 +218,10 @@ def test_delivery_errors(world):
 
 @st.composite
 def books(draw):
-    """1-4 bids and 1-4 asks on a coarse price grid (ties happen), 1-900 Wh each."""
+    """1-4 bids and 1-4 asks on a coarse price grid (ties happen), of MIN_ORDER_WH to 900 Wh."""
     price = st.integers(0, 8).map(lambda p: p * 50_000)
-    side = st.lists(st.tuples(price, st.integers(1, 900)), min_size=1, max_size=4)
+    side = st.lists(st.tuples(price, st.integers(units.MIN_ORDER_WH, 900)), min_size=1,
+                    max_size=4)
     return draw(side), draw(side)
 
 
@@ -216,8 +230,8 @@ def books(draw):
 def test_on_chain_clearing_equals_clear_double_auction(world, book):
     bids, asks = book
     auction, slot = world.fresh()
-    sealed = [auction.commit(world.buyer, slot, True, p, q) for p, q in bids]
-    sellers = [world.seller, world.seller2]
+    buyers, sellers = [world.buyer, world.eve], [world.seller, world.seller2]
+    sealed = [auction.commit(buyers[i % 2], slot, True, p, q) for i, (p, q) in enumerate(bids)]
     sealed += [auction.commit(sellers[i % 2], slot, False, p, q) for i, (p, q) in enumerate(asks)]
     world.to_reveal(slot)
     for order in sealed:
@@ -236,7 +250,7 @@ def test_on_chain_clearing_equals_clear_double_auction(world, book):
     earned = sum(f * max(reference.price, 0) // 1000 for f in reference.ask_fills.tolist())
     assert event.args["rounding"] == paid - earned
     deposits = sum(o.deposit for o in sealed if o.is_bid)
-    assert auction.balances([world.buyer.address]).tolist() == [deposits - paid]
+    assert sum(auction.balances([world.buyer.address, world.eve.address])) == deposits - paid
     bonds = int(on_asks.escrow.sum())
     assert auction.credit.balanceOf(auction.market.address) == held_by_others(world, auction) \
         + bonds
@@ -332,17 +346,21 @@ def test_orders_are_checked_when_committed_and_revealed(world):
 
     with chain.expect_revert("ZeroAmount"):
         market.commit(slot, salt, 0, sender=world.buyer)
-    with chain.expect_revert("DepositTooLarge"):
-        market.commit(slot, salt, 2**88, sender=world.buyer)
+    with chain.expect_revert("DepositTooLarge") as caught:
+        market.commit(slot, salt, units.MAX_DEPOSIT + 1, sender=world.buyer)
+    assert caught.revert.args == {"deposit": units.MAX_DEPOSIT + 1}
+    with chain.expect_revert("NotAMember") as caught:  # only the community's households trade
+        market.commit(slot, salt, 1, sender=world.outsider)
+    assert caught.revert.args == {"account": world.outsider.address}
     cases = [(world.buyer, True, 10_000_001, 1, 10**7, "BadOrder",
               {"price": 10_000_001, "qty": 1}),
              (world.buyer, True, 1, 0, 1, "BadOrder", {"price": 1, "qty": 0}),
+             (world.buyer, True, 1, units.MIN_ORDER_WH - 1, 1, "BadOrder",
+              {"price": 1, "qty": units.MIN_ORDER_WH - 1}),
              (world.buyer, True, 300_000, 1000, 299_999, "InsufficientDeposit",
               {"deposit": 299_999, "required": 300_000}),
              (world.seller, False, 0, 1000, 249_999, "InsufficientDeposit",
-              {"deposit": 249_999, "required": 250_000}),
-             (world.eve, False, 0, 10, 10_000, "SellerWithoutMeter",
-              {"trader": world.eve.address})]
+              {"deposit": 249_999, "required": 250_000})]
     ids = [sealed(t, b, p, q, d) for t, b, p, q, d, _, _ in cases]
     world.to_reveal(slot)
     with chain.expect_revert("UnknownCommitment") as caught:
@@ -353,7 +371,9 @@ def test_orders_are_checked_when_committed_and_revealed(world):
             market.reveal(slot, id_, is_bid, price, qty, salt, sender=trader)
         assert caught.revert.args == args
     with pytest.raises(ContractsError, match="salt must be 32 bytes"):
-        auction.commit(world.buyer, slot - 1, True, 1, 1, salt=b"short")
+        auction.commit(world.buyer, slot - 1, True, 1, units.MIN_ORDER_WH, salt=b"short")
+    with pytest.raises(ContractsError, match=r"qty must be an integer in \[10, "):
+        auction.commit(world.buyer, slot, True, 1, units.MIN_ORDER_WH - 1)
     with pytest.raises(ContractsError, match="price must be an integer"):
         auction.commit(world.buyer, slot, True, -1, 1)
 
@@ -372,6 +392,8 @@ def test_withdrawals_and_deployment_checks(world):
                         ((operator.address, credit, operator.address, 1, 0, 0, 9), "BadSettings"),
                         ((operator.address, credit, operator.address, 1, 600, 0, 1001),
                          "BadSettings"),
+                        ((operator.address, credit, operator.address, 1, 600, 0, 1),
+                         "BadSettings"),
                         ((operator.address, "0x" + "00" * 20, operator.address, 1, 600, 0, 9),
                          "ZeroAddress")):
         with chain.expect_revert(error):
@@ -386,6 +408,7 @@ def test_a_trader_contract_cannot_reenter_withdraw_to_be_paid_twice(world):
     auction, slot = world.fresh()
     chain, market, credit = world.chain, auction.market, auction.credit
     attacker = chain.deploy("ReentrantHousehold", market.address, sender=world.eve)
+    auction.register(make_households([attacker.address], seed=22))
     credit.mint(attacker.address, 150_000, sender=world.operator)
     act = lambda contract, fn, *args: attacker.execute(  # noqa: E731
         contract.address, contract.web3.encode_abi(fn, args=list(args)), sender=world.eve)
@@ -442,19 +465,43 @@ def test_sorting_the_book_on_chain_runs_out_of_block_gas_where_checking_does_not
     assert gas[200][0] < 2.2 * gas[100][0]  # linear
 
 
-def test_a_round_takes_a_bounded_number_of_orders_so_its_clearing_fits_a_block(world):
-    chain = world.chain
+def test_a_flood_cannot_keep_an_honest_trader_out(world):
+    """Issue 14: Eve revealing a book's worth of 1-Wh orders at the opening of the reveal window
+    made every honest reveal fail with BookFull, and her deposits came back. Now only members
+    trade, a round holds at most MAX_ORDERS_PER_TRADER orders of a member per side, so a book
+    of `maxOrders` always has room for every member (registration stops at maxOrders /
+    MAX_ORDERS_PER_TRADER members), orders are at least MIN_ORDER_WH, and the commitments Eve
+    sealed beyond what she may open are forfeited."""
+    chain, most = world.chain, units.MAX_ORDERS_PER_TRADER
     chain.revert_to(world.snapshot)
-    small = deploy_auction(chain, world.operator, [], GRID_BUY, max_orders=1)
-    small.fund(world.buyer, 1_000_000)
+    small = deploy_auction(chain, world.operator, world.homes[2:], GRID_BUY, max_orders=2 * most)
+    assert small.market.maxMembers() == 2
+    with chain.expect_revert("TooManyMembers") as caught:
+        small.register(world.homes[:1])
+    assert caught.revert.args == {"most": 2}
+    for trader in (world.buyer, world.eve):
+        small.fund(trader, 10_000_000)
     slot = chain.timestamp // 900 + 3
-    first, second = (small.commit(world.buyer, slot, True, 100_000, 10) for _ in range(2))
+    flood = [small.commit(world.eve, slot, True, 0, units.MIN_ORDER_WH)
+             for _ in range(units.MAX_COMMITS)]
+    with chain.expect_revert("TooManyCommitments"):
+        small.commit(world.eve, slot, True, 0, units.MIN_ORDER_WH)
+    honest = [small.commit(world.buyer, slot, True, 180_000, 400) for _ in range(most)]
     world.to_reveal(slot)
-    small.reveal(first)
-    with chain.expect_revert("BookFull") as caught:
-        small.reveal(second)
-    assert caught.revert.args == {"slot": slot, "bids": True}
-    assert small.market.maxOrders() == 1
+    for order in flood[:most]:  # first in the window
+        small.reveal(order)
+    with chain.expect_revert("TooManyOrders") as caught:
+        small.reveal(flood[most])
+    assert caught.revert.args == {"slot": slot, "trader": world.eve.address, "bids": True,
+                                  "most": most}
+    for order in honest:
+        small.reveal(order)  # the book still had room
+    assert len(small.book(slot)[0]) == 2 * most == small.market.maxOrders()
+    world.to_clearing(slot)
+    (event,) = small.clear(slot, kernel_clearing(small, slot)).events_named("Cleared")
+    assert event.args["forfeited"] == sum(o.deposit for o in flood[most:])
+    assert small.market.commitsOf(slot, world.eve.address) == units.MAX_COMMITS
+    assert small.market.ordersOf(slot, world.eve.address, True) == most
 
 
 # --- invariants over random rounds ------------------------------------------------------------
@@ -472,7 +519,8 @@ class AuctionMachine(RuleBasedStateMachine):
         """Orders of one side: (trader, is_bid, price step, Wh, extra deposit, revealed?,
         % of a sale delivered or None for never)."""
         return st.lists(st.tuples(st.sampled_from(traders), st.just(is_bid), prices,
-                                  st.integers(1, 500), st.sampled_from([0, 1, 5_000]),
+                                  st.integers(units.MIN_ORDER_WH, 500),
+                                  st.sampled_from([0, 1, 5_000]),
                                   st.sampled_from([True, True, True, False]),
                                   st.sampled_from([None, 0, 50, 100, 120])),
                         min_size=1, max_size=2)
@@ -566,3 +614,103 @@ def test_random_rounds_keep_every_credit_accounted_for(auction_machine):
     run_state_machine_as_test(auction_machine, settings=settings(
         max_examples=6, stateful_step_count=3, deadline=None, phases=NO_SHRINK,
         suppress_health_check=[HealthCheck.too_slow]))
+
+
+class FloodMachine(RuleBasedStateMachine):
+    """A member household (a contract: one transaction seals up to MAX_COMMITS orders, another
+    opens them all, first in the reveal window) floods rounds of the tightest book the
+    contract allows, ``maxOrders = members x MAX_ORDERS_PER_TRADER``, with orders of any size
+    and deposit. Whatever it does, the honest buyer's bid and seller's ask, opened after it,
+    always get in; every µ€ the market holds stays owed to someone."""
+
+    world: World = None
+
+    @initialize()
+    def start(self):
+        self.world.fresh()
+        w, chain = self.world, self.world.chain
+        self.auction = deploy_auction(chain, w.operator, [w.homes[0], w.homes[2]], GRID_BUY,
+                                      max_orders=3 * units.MAX_ORDERS_PER_TRADER,
+                                      grid=w.grid.address)
+        self.flooder = chain.deploy("FloodTrader", self.auction.credit.address,
+                                    self.auction.market.address, sender=w.eve)
+        self.auction.register(make_households([self.flooder.address], seed=24))
+        with chain.expect_revert("TooManyMembers"):  # the book is as tight as it may be
+            self.auction.register(make_households([w.eve.address], seed=25))
+        for trader in (w.buyer, w.seller):
+            self.auction.fund(trader, 100_000_000)
+        self.auction.credit.mint(self.flooder.address, 10**9, sender=w.operator)
+        self.slots = []
+
+    @rule(orders=st.lists(st.tuples(st.booleans(), st.integers(0, 8),
+                                    st.integers(0, 3 * units.MIN_ORDER_WH),
+                                    st.sampled_from(["one", "required", "plenty"])),
+                          min_size=1, max_size=units.MAX_COMMITS),
+          bid=st.integers(units.MIN_ORDER_WH, 600), ask=st.integers(units.MIN_ORDER_WH, 600),
+          twice=st.booleans())
+    def round(self, orders, bid, ask, twice):
+        w, auction, flooder = self.world, self.auction, self.flooder
+        slot = w.chain.timestamp // 900 + 3
+        self.slots.append(slot)
+        honest = [auction.commit(w.buyer, slot, True, 180_000, bid),
+                  auction.commit(w.seller, slot, False, 60_000, ask)]
+        deposits = {"one": lambda b, p, q: 1, "plenty": lambda b, p, q: 10**6,
+                    "required": lambda b, p, q: auction.required_deposit(b, p, q)}
+        sealed = [(is_bid, step * 50_000, qty, deposits[how](is_bid, step * 50_000, qty))
+                  for is_bid, step, qty, how in orders]
+        flooder.seal(slot, sealed, sender=w.eve)
+        w.to_reveal(slot)
+        flooder.open(slot, sender=w.eve)  # first in the window
+        for order in honest:
+            auction.reveal(order)  # never refused
+        if twice:
+            flooder.open(slot, sender=w.eve)
+        bids, asks = auction.book(slot)
+        for side in (bids, asks):
+            assert (side.trader == flooder.address).sum() <= units.MAX_ORDERS_PER_TRADER
+            assert (side.qty >= units.MIN_ORDER_WH).all()
+        assert w.buyer.address in set(bids.trader) and w.seller.address in set(asks.trader)
+        w.to_clearing(slot)
+        (event,) = auction.clear(slot, kernel_clearing(auction, slot)).events_named("Cleared")
+        committed, revealed, *_ = auction.market.rounds(slot)
+        assert committed == sum(o.deposit for o in honest) + sum(d for *_, d in sealed)
+        assert event.args["forfeited"] == committed - revealed
+        mine = [(side.trader == flooder.address).sum() for side in (bids, asks)]
+        assert flooder.opened(slot) == sum(mine)
+
+    @invariant()
+    def every_credit_is_owed_to_someone(self):
+        if not hasattr(self, "auction"):
+            return
+        w, market = self.world, self.auction.market
+        accounts = [w.buyer.address, w.seller.address, self.flooder.address, w.grid.address]
+        owed = int(self.auction.balances(accounts).sum()) + market.communityBalance()
+        for slot in self.slots:
+            owed += sum(o[3] for side in (True, False) for o in market.book(slot, side))
+        assert self.auction.credit.balanceOf(market.address) == owed
+
+
+@pytest.fixture
+def flood_machine(world):
+    FloodMachine.world = world
+    yield FloodMachine
+    FloodMachine.world = None
+
+
+def test_whatever_a_flooder_does_an_honest_trader_gets_in(flood_machine):
+    run_state_machine_as_test(flood_machine, settings=settings(
+        max_examples=5, stateful_step_count=2, deadline=None, phases=NO_SHRINK,
+        suppress_health_check=[HealthCheck.too_slow]))
+
+
+def test_every_bound_on_chain_is_the_one_in_units(world):
+    """The contract's constants are the bounds of daisee_lab/units.py, all of them (the kernel
+    and the classroom read the same ones)."""
+    from test_units_bounds import AUCTION_BOUNDS
+
+    market = world.auction.market
+    constants = {e["name"] for e in market.abi if e["type"] == "function" and not e["inputs"]
+                 and e["name"].isupper() and e["outputs"][0]["type"] == "uint256"}
+    assert constants >= {"SLOT_SECONDS", *AUCTION_BOUNDS}  # and the registry's own bounds
+    for name in constants:
+        assert getattr(market, name)() == getattr(units, name), name

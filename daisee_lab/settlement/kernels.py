@@ -26,13 +26,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ..units import MAX_WH
 from . import reference
 from .reference import (Settlement, check_energy, check_method, check_prices, energy_error,
                         total_error)
 
 _METHOD_CODES = {"none": 0, "mmr": 1, "bill_sharing": 2, "sdr": 3}
 _NONE, _MMR, _BILL_SHARING, _SDR = 0, 1, 2, 3
-_MAX_WH = reference.MAX_WH
 _INT64_MAX = np.iinfo(np.int64).max
 _FLOAT_EXACT = 2**53 - 1000  # below this, int64 -> float64 is exact, with room for a ceil's +1000
 _TILE = 1024  # slots per tile in the payment pass: the tile's prices stay in cache
@@ -113,8 +113,8 @@ def _slot_sums(cons, prod, tasks, parallel):
     extremes = np.zeros((communities, chunks, 4), np.int64)  # min, max of consumption, production
     (_sums_parallel if parallel else _sums_serial)(cons, prod, d_parts, g_parts, extremes)
     for name, energy, low, high in (("consumption_wh", cons, 0, 1), ("production_wh", prod, 2, 3)):
-        if (extremes[..., low] < 0).any() or (extremes[..., high] > _MAX_WH).any():
-            index = tuple(np.argwhere((energy < 0) | (energy > _MAX_WH))[0])
+        if (extremes[..., low] < 0).any() or (extremes[..., high] > MAX_WH).any():
+            index = tuple(np.argwhere((energy < 0) | (energy > MAX_WH))[0])
             raise energy_error(name, energy[0], index[1:]) if communities == 1 \
                 else energy_error(name, energy, index)
     return d_parts.sum(axis=1), g_parts.sum(axis=1)
@@ -126,8 +126,8 @@ def _slot_prices(demand, surplus, buy, sell, method, window, tasks, parallel):
     communities, slots = demand.shape
     starts = np.arange(0, slots, window)
     totals = np.add.reduceat(demand + surplus, starts, axis=1) if slots else demand
-    if (totals > _MAX_WH).any():
-        c, w = np.argwhere(totals > _MAX_WH)[0]
+    if (totals > MAX_WH).any():
+        c, w = np.argwhere(totals > MAX_WH)[0]
         raise total_error(starts[w], int(totals[c, w]))
     fields = np.zeros((6, communities, slots), np.int64)
     params = np.zeros((communities, 9, slots), np.int64)

@@ -67,10 +67,10 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from ..units import MAX_PRICE, MAX_WH  # µ€/kWh (10 €/kWh); Wh (400 GWh)
+
 METHODS = ("none", "mmr", "bill_sharing", "sdr")
 ACC_METHODS = ("acc_static", "acc_dynamic_default", "acc_dynamic_simple")  # .acc_methods
-MAX_PRICE = 10_000_000  # µ€/kWh, 10 €/kWh
-MAX_WH = 400_000_000_000  # Wh
 
 
 @dataclass(frozen=True, eq=False)
