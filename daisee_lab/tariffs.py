@@ -33,3 +33,11 @@ HISTORY = {
     date(2026, 2, 1): (194_000, "CRE délibération n° 2026-06 of 14 January 2026; arrêté of "
                                 "28 January 2026"),
 }
+
+# Network tariff on collectively self-consumed energy (TURPE, option "autoconsommation
+# collective"): created by CRE délibération n° 2018-115 of 7 June 2018, in force from
+# 1 August 2018 (a lower energy component on the allocated, "autoproduite" kWh and a higher one,
+# about +15 % then, on the complement, "alloproduite"; the consumer may keep the classic TURPE);
+# kept in TURPE 7 HTA-BT, in force from 1 August 2025. Its current values were NOT found in the
+# sources searched on 2026-12-06, so no constant is given here: daisee_lab.acc.Network takes
+# them as arguments. Add them here, dated and sourced, when found.
