@@ -236,3 +236,13 @@ def test_a_library_error_shows_its_traceback_only_with_debug(tmp_path):
     assert quiet.returncode == 1 and quiet.stderr.count("\n") == 1
     assert "Traceback" not in quiet.stderr and "no such port" in quiet.stderr
     assert loud.returncode == 1 and "Traceback" in loud.stderr and "MeterError" in loud.stderr
+
+
+def test_a_meter_command_loads_neither_the_chain_nor_the_classroom():
+    script = ("import sys; from daisee_lab.cli import main; "
+              "code = main(['meter', 'read', '/dev/null', '--count', '0']); "
+              "print(code, sorted(name for name in ('daisee_lab.run', 'daisee_lab.classroom', "
+              "'daisee_lab.chain', 'web3') if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split("\n")[0] == "2 []", done.stdout + done.stderr
