@@ -23,6 +23,7 @@ from daisee_lab.contracts import MAX_PRICE
 from daisee_lab.meter import MeterSimulator
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.settlement.reference import settle as reference_settle
+from daisee_lab.units import MIN_ORDER_WH
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 
 LEARNERS, SLOTS, CREDITS = 20, 10, 20_000_000
@@ -51,6 +52,7 @@ def session(tmp_path_factory):
                 gone.step(auto=True)
             if phase == Phase(first + K, "commit"):
                 for name, order in (("price", lambda: leaver.bid(MAX_PRICE + 1, 100)),
+                                    ("tiny", lambda: leaver.bid(200_000, MIN_ORDER_WH - 1)),
                                     ("wallet", lambda: leaver.bid(200_000, 100, deposit=(
                                         leaver.balances()["wallet"] + 1)))):
                     try:
@@ -166,6 +168,7 @@ def test_a_bad_order_reverts_with_its_reason_and_the_round_goes_on(session):
     caught, leaver = session.caught, session.learners[LEAVER]
     assert isinstance(caught["price"], ClassroomError)
     assert "price must be an integer in [0, 10000000]" in str(caught["price"])
+    assert f"qty must be an integer in [{MIN_ORDER_WH}, " in str(caught["tiny"])
     assert isinstance(caught["wallet"], TransactionReverted)
     assert caught["wallet"].revert.name == "ERC20InsufficientBalance"
     slot = session.first + K + 1

@@ -16,7 +16,7 @@ from web3.logs import DISCARD
 from daisee_lab import units
 from daisee_lab.classroom import Classroom, Dashboard, Phase, join
 from daisee_lab.classroom import instructor as instructor_module
-from daisee_lab.contracts import commitment_hash, sign_reading
+from daisee_lab.contracts import commitment_hash, make_households, sign_reading
 from daisee_lab.settlement import AuctionError
 
 from conftest import TEST_CONTRACTS
@@ -227,12 +227,14 @@ def test_a_slot_that_cannot_clear_is_voided_refunded_and_reported(room):
 
 
 def test_bounds_are_one_set_on_chain_and_in_the_kernel(room):
+    """The room's market has the bounds of units.py (all of them: test_contracts_auction.py),
+    and room for every seat's orders."""
+    from test_units_bounds import AUCTION_BOUNDS
+
     market = room.room.auction.market
-    assert market.MAX_PRICE() == units.MAX_PRICE
-    assert market.MAX_ORDER_WH() == units.MAX_ORDER_WH
-    assert market.MAX_ORDERS() == units.MAX_ORDERS
-    assert market.MAX_COMMITS() == units.MAX_COMMITS
-    assert units.MAX_ORDERS * units.MAX_ORDER_WH <= units.MAX_WH  # a full side clears
+    for name in AUCTION_BOUNDS:
+        assert getattr(market, name)() == getattr(units, name), name
+    assert market.maxMembers() == units.MAX_MEMBERS >= len(room.room.seats)
 
 
 def test_views_page_and_a_spamming_contract_is_capped(room, monkeypatch):
@@ -245,6 +247,7 @@ def test_views_page_and_a_spamming_contract_is_capped(room, monkeypatch):
     auction = room.room.auction
     spammer = chain.deploy("SpamCommitter", auction.credit.address, auction.market.address,
                            sender=chain.accounts[0])
+    auction.register(make_households([spammer.address], seed=99))  # a member household
     auction.credit.mint(spammer.address, 10_000, sender=room.room.operator)
     slot = chain.timestamp // 900 + 5
     with chain.expect_revert("TooManyCommitments") as caught:

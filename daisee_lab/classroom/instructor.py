@@ -62,7 +62,7 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
-from daisee_lab.units import MAX_ORDERS, MAX_PRICE
+from daisee_lab.units import MAX_MEMBERS, MAX_ORDERS, MAX_PRICE
 
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
 CREDITS = 20_000_000  # µ€ per learner: 20 €
@@ -140,8 +140,9 @@ class Classroom:
                  grid_sell: int = GRID_SELL, seed: int = 0, advertise: str | None = None,
                  start: datetime = DEFAULT_START, code_hours: float = 12.0,
                  resume: bool = True):
-        if isinstance(learners, bool) or not isinstance(learners, int) or not 1 <= learners <= 500:
-            raise ClassroomError(f"learners={learners!r}: give 1 to 500 seats")
+        if isinstance(learners, bool) or not isinstance(learners, int) \
+                or not 1 <= learners <= MAX_MEMBERS:  # the auction registers that many
+            raise ClassroomError(f"learners={learners!r}: give 1 to {MAX_MEMBERS} seats")
         if not 0 <= grid_sell <= grid_buy <= MAX_PRICE:
             raise ClassroomError(f"grid prices must satisfy 0 <= grid_sell <= grid_buy <= "
                                  f"{MAX_PRICE} µ€/kWh, got {grid_sell} and {grid_buy}")
@@ -716,7 +717,10 @@ class Classroom:
             for ask in asks.index[(asks.filled > 0) & (asks.escrow > 0)]:
                 self.operations.send(market, "settleUndelivered", slot, int(ask))
             self.operations.wait()
-        _, _, _, price, volume = market.rounds(slot)
+        cleared = market.web3.events.Cleared.get_logs(argument_filters={"slot": slot},
+                                                      from_block=self.first_block)
+        # the event's values are the contract's own, full width (none: the round never closed)
+        price, volume = (cleared[0].args.price, cleared[0].args.volume) if cleared else (0, 0)
         events = market.web3.events.Delivered.get_logs(argument_filters={"slot": slot},
                                                        from_block=self.first_block)
         deliveries = pd.DataFrame([(e.args.seller, e.args.deliveredWh, e.args.charge)

@@ -40,7 +40,7 @@ from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.schedule import ClassroomError, Phase, Schedule
 from daisee_lab.classroom.sender import Sender, revert_decoder
 from daisee_lab.contracts import Auction, SealedOrder, commitment_hash
-from daisee_lab.units import MAX_ORDER_WH, MAX_PRICE
+from daisee_lab.units import MAX_ORDER_WH, MAX_ORDERS_PER_TRADER, MAX_PRICE, MIN_ORDER_WH
 
 CONTRACTS = ("EnergyCredit", "AuctionMarket", "MeterRegistry")
 POLL_SECONDS = 0.25  # a room of 30 polling learners stays a small load on the node
@@ -124,15 +124,17 @@ class Learner:
     # --- orders ---------------------------------------------------------------------------
 
     def bid(self, price: int, qty: int, deposit: int | None = None) -> SealedOrder:
-        """Offer to buy `qty` Wh at up to `price` µ€/kWh in the next slot. The deposit (µ€,
-        default: what the bid can cost, ``price·qty/1000`` rounded up) leaves your wallet now;
-        what the clearing does not charge comes back to your market balance."""
+        """Offer to buy `qty` Wh (at least ``units.MIN_ORDER_WH``; at most
+        ``units.MAX_ORDERS_PER_TRADER`` bids a slot) at up to `price` µ€/kWh in the next slot.
+        The deposit (µ€, default: what the bid can cost, ``price·qty/1000`` rounded up) leaves
+        your wallet now; what the clearing does not charge comes back to your market balance."""
         return self._commit(True, price, qty, deposit)
 
     def ask(self, price: int, qty: int, deposit: int | None = None) -> SealedOrder:
-        """Offer to sell `qty` Wh of your meter's export for at least `price` µ€/kWh in the next
-        slot. The deposit (default: the bond, ``qty`` at the grid price) pays the grid for what
-        you sell and do not deliver; the rest returns after delivery."""
+        """Offer to sell `qty` Wh of your meter's export (as for :meth:`bid`: at least
+        ``MIN_ORDER_WH``, at most ``MAX_ORDERS_PER_TRADER`` a slot) for at least `price` µ€/kWh in the next slot. The deposit (default:
+        the bond, ``qty`` at the grid price) pays the grid for what you sell and do not deliver;
+        the rest returns after delivery."""
         return self._commit(False, price, qty, deposit)
 
     def _commit(self, is_bid: bool, price: int, qty: int, deposit: int | None) -> SealedOrder:
@@ -147,10 +149,15 @@ class Learner:
                      deposit: int | None) -> list:
         """Send the commitment of an order for `slot`; what :meth:`_settle` needs."""
         for name, value, low, high in (("price", price, 0, MAX_PRICE),
-                                       ("qty", qty, 1, MAX_ORDER_WH)):
+                                       ("qty", qty, MIN_ORDER_WH, MAX_ORDER_WH)):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ClassroomError(f"{name} must be an integer in [{low}, {high}], "
                                      f"got {value!r}")
+        placed = sum(o.slot == slot and o.is_bid == is_bid for o in self.orders_placed)
+        if placed == MAX_ORDERS_PER_TRADER:  # the market would refuse to open another
+            raise ClassroomError(f"you have {placed} {'bids' if is_bid else 'asks'} for slot "
+                                 f"{slot} already: a slot takes at most {MAX_ORDERS_PER_TRADER} "
+                                 "of a trader's orders on each side")
         if deposit is None:
             deposit = self.auction.required_deposit(is_bid, price, qty)
         salt = secrets.token_bytes(32)
@@ -198,9 +205,9 @@ class Learner:
     def auto_order(self, slot: int) -> tuple[bool, int, int] | None:
         """The order the auto mode places for `slot`: the meter's forecast net energy, bought
         (or sold) at a seeded price between the grid's feed-in and import prices; None if the
-        forecast is 0 Wh."""
+        forecast is smaller than the least order, ``units.MIN_ORDER_WH``."""
         net = self.meter.forecast(slot)
-        if net == 0:
+        if abs(net) < MIN_ORDER_WH:
             return None
         rng = random.Random(f"{self.account.address}:{slot}")
         price = rng.randint(self.grid_sell, self.grid_buy)
