@@ -10,7 +10,11 @@ from the readings in the ledger (:class:`LedgerForecast`).
     python -m daisee_lab.classroom.meter_process PORT PROTOCOL KEY_FILE
 
 prints ``{"address": ...}``, then reads the seat's data (one JSON line) on stdin, and prints
-one JSON line per slot reported (or refused) until the session ends or stdin closes.
+one JSON line per slot reported (or refused) until the session ends or stdin closes. A slot
+whose reading cannot be signed (no reading fit to sign, an index out of bounds or below the
+last one signed) is skipped, ``{"slot": ..., "skipped": why}``, and the process goes on; a
+report line carries ``"unsigned"`` (how many readings the meter refused to sign since the last
+report, and the last reason) when there were any.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from eth_account.signers.local import LocalAccount
 
 from daisee_lab.classroom.meters import SerialMeter
 from daisee_lab.classroom.schedule import ClassroomError, Schedule
+from daisee_lab.contracts import ContractsError, SignedReading, sign_reading
 
 POLL_SECONDS = 0.25
 
@@ -103,12 +108,25 @@ def _key(key_file: str) -> LocalAccount:
     return key
 
 
+def signed_slot(meter, key: LocalAccount, registry: str, chain_id: int,
+                slot: int) -> SignedReading:
+    """`meter`'s indexes at the end of `slot`, signed with `key` for `registry`;
+    `ClassroomError` saying why when they cannot be (never a reading the registry must refuse).
+    """
+    imported, exported = meter.indexes(slot)
+    try:
+        return sign_reading(key, registry, chain_id, key.address, slot, imported, exported)
+    except ContractsError as exc:
+        raise ClassroomError(f"slot {slot}: the meter's indexes ({imported}, {exported} Wh) "
+                             f"cannot be signed: {exc}") from exc
+
+
 def _serve(port: str, protocol: str, key_file: str) -> None:
     """The meter process: see the module's docstring."""
     from daisee_lab.chain import Chain, TransactionReverted
     from daisee_lab.classroom.learner import CONTRACTS
     from daisee_lab.classroom.sender import Sender, revert_decoder
-    from daisee_lab.contracts import Auction, sign_reading
+    from daisee_lab.contracts import Auction
 
     key = _key(key_file)
     print(json.dumps({"address": key.address}), flush=True)
@@ -129,32 +147,41 @@ def _serve(port: str, protocol: str, key_file: str) -> None:
     schedule = Schedule.from_json(seat["schedule"])
     end = schedule.slots and schedule.first_slot + schedule.slots
     reported: set[int] = set()
+    refusals = 0
     try:
         while True:
             now = schedule.phase(chain.timestamp)
             ended = now.slot - 1
             if now.name == "commit" and ended >= schedule.first_slot - 1 \
                     and ended not in reported:
-                imported, exported = meter.indexes(ended)
-                reading = sign_reading(key, ledger.address, chain_id, key.address, ended,
-                                       imported, exported)
-                sender.send(ledger, "submitReading", ended, reading.calldata())
-                if schedule.trades(ended):
-                    _, asks = auction.book(ended)
-                    mine = asks.index[(asks.trader == household) & (asks.filled > 0)
-                                      & (asks.escrow > 0)]
-                    last = market.lastReading(key.address)[1]
-                    shown = [sign_reading(key, market.address, chain_id, key.address, s,
-                                          *meter.indexes(s)).calldata()
-                             for s in ((ended,) if last == ended - 1 else (ended - 1, ended))]
-                    for n, ask in enumerate(mine):
-                        sender.send(market, "settleDelivery", ended, int(ask),
-                                    shown if n == 0 else [])
-                refused = [str(o) for o in sender.wait(strict=False)
-                           if isinstance(o, TransactionReverted)]
                 reported.add(ended)
-                print(json.dumps({"slot": ended, "import_wh": imported, "export_wh": exported,
-                                  "refused": refused}), flush=True)
+                try:
+                    reading = signed_slot(meter, key, ledger.address, chain_id, ended)
+                    shown = []
+                    if schedule.trades(ended):
+                        last = market.lastReading(key.address)[1]
+                        shown = [signed_slot(meter, key, market.address, chain_id, s).calldata()
+                                 for s in ((ended,) if last == ended - 1 else (ended - 1, ended))]
+                except ClassroomError as exc:
+                    print(json.dumps({"slot": ended, "skipped": str(exc)}), flush=True)
+                else:
+                    sender.send(ledger, "submitReading", ended, reading.calldata())
+                    if schedule.trades(ended):
+                        _, asks = auction.book(ended)
+                        mine = asks.index[(asks.trader == household) & (asks.filled > 0)
+                                          & (asks.escrow > 0)]
+                        for n, ask in enumerate(mine):
+                            sender.send(market, "settleDelivery", ended, int(ask),
+                                        shown if n == 0 else [])
+                    refused = [str(o) for o in sender.wait(strict=False)
+                               if isinstance(o, TransactionReverted)]
+                    line = {"slot": ended, "import_wh": reading.import_wh,
+                            "export_wh": reading.export_wh, "refused": refused}
+                    if meter.refusals > refusals:
+                        line["unsigned"] = {"readings": meter.refusals - refusals,
+                                            "last": meter.refused}
+                        refusals = meter.refusals
+                    print(json.dumps(line), flush=True)
                 if end and ended >= end - 1:
                     return
             time.sleep(POLL_SECONDS)

@@ -9,11 +9,15 @@ Two kinds, one interface (``indexes(slot)`` and ``forecast(slot)``):
   time and twenty decoders would take the machine (the serial path is exercised by its own test).
 * :class:`SerialMeter` reads a real meter, or :class:`~daisee_lab.meter.MeterSimulator`'s pty,
   with :func:`~daisee_lab.meter.open_meter` in a background thread, as in chapter 2; a slot's
-  indexes are the last reading when the slot is first asked for, just after it ends.
+  indexes are the last reading fit to sign when the slot is first asked for, just after it
+  ends. A reading is not fit to sign (:func:`signing_problem`) when the decoder flagged an
+  index as implausible, or its import index is missing or out of bounds: one corrupted index
+  signed would stay on chain, and the registry would refuse every honest reading after it.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -22,7 +26,9 @@ from datetime import timedelta
 from daisee_lab.classroom.schedule import CHAIN_SLOT, ClassroomError, Schedule
 from daisee_lab.meter import MeterError, ResidentialProfile, open_meter
 from daisee_lab.reading import Reading
+from daisee_lab.units import MAX_INDEX_WH
 
+log = logging.getLogger(__name__)
 PV_PEAK_W = 3000  # a producer's rooftop, as the meter simulator's
 STEPS = 15  # integration steps per slot: one simulated minute each
 
@@ -75,13 +81,35 @@ class ProfileMeter:
         """Nothing to release."""
 
 
+def signing_problem(reading: Reading) -> str | None:
+    """Why `reading`'s indexes must not be signed, or None when they may."""
+    if reading.flags:
+        return f"implausible index, not signed: {'; '.join(reading.flags)}"
+    if reading.import_wh is None:
+        why = "; ".join(reading.warnings) or "the meter sent none"
+        return f"no import index, nothing to sign ({why})"
+    outside = [f"{name} = {wh}" for name, wh in (("import_wh", reading.import_wh),
+                                                 ("export_wh", reading.export_wh))
+               if wh is not None and not 0 <= wh <= MAX_INDEX_WH]
+    if outside:
+        return f"{', '.join(outside)} Wh is outside 0 to {MAX_INDEX_WH} Wh: not signed"
+    return None
+
+
 class SerialMeter:
     """A meter on a serial port or pyserial URL (``protocol`` ``"tic"`` or ``"dsmr"``), read in
-    a background thread with :func:`~daisee_lab.meter.open_meter`."""
+    a background thread with :func:`~daisee_lab.meter.open_meter`.
+
+    `latest` is the last reading, `usable` the last one fit to sign (see
+    :func:`signing_problem`); `refused` says why the last unfit one was refused (also logged,
+    once per new reason) and `refusals` counts them."""
 
     def __init__(self, port: str, protocol: str = "tic", mode: str = "auto"):
         self.port, self.protocol, self.mode = port, protocol, mode
         self.latest: Reading | None = None
+        self.usable: Reading | None = None
+        self.refused: str | None = None
+        self.refusals = 0
         self.error: Exception | None = None
         self._snapshots: dict[int, tuple[int, int]] = {}
         self._closing = threading.Event()
@@ -92,31 +120,52 @@ class SerialMeter:
         try:
             with open_meter(self.port, self.protocol, self.mode, reconnect_timeout=30.0) as meter:
                 for reading, _raw in meter.readings():
-                    self.latest = reading
+                    self._take(reading)
                     if self._closing.is_set():
                         return
         except (MeterError, OSError) as exc:  # no meter there, or it vanished for good
             self.error = exc
 
+    def _take(self, reading: Reading) -> None:
+        self.latest = reading
+        problem = signing_problem(reading)
+        if problem is None:
+            self.usable = reading
+            return
+        if problem != self.refused:
+            log.warning("meter on %s: %s", self.port, problem)
+        self.refused, self.refusals = problem, self.refusals + 1
+
     def wait_for_reading(self, timeout: float = 30.0) -> Reading:
-        """The latest reading, waiting up to `timeout` seconds for the first one."""
+        """The latest reading fit to sign, waiting up to `timeout` seconds for the first one."""
         deadline = time.monotonic() + timeout
-        while self.latest is None:
+        while self.usable is None:
             if self.error is not None or time.monotonic() > deadline:
-                raise ClassroomError(f"no reading from the meter on {self.port}"
-                                     f"{f': {self.error}' if self.error else ''}: check the "
-                                     "cable and the port, or leave out --meter to simulate one")
+                why = (f": {self.error}" if self.error else
+                       f": readings arrive, but none can be signed ({self.refused})"
+                       if self.refused else "")
+                raise ClassroomError(f"no reading to sign from the meter on {self.port}{why}: "
+                                     "check the cable and the port, or leave out --meter to "
+                                     "simulate one")
             time.sleep(0.05)
-        return self.latest
+        return self.usable
 
     def indexes(self, slot: int) -> tuple[int, int]:
-        """The indexes (Wh) kept for `slot`; the first time a slot is asked for, the latest
-        reading's (a meter without an export register exports 0)."""
+        """The indexes (Wh) kept for `slot`; the first time a slot is asked for, those of the
+        latest reading fit to sign (a meter without an export register exports 0).
+        `ClassroomError` if they are below an earlier slot's (the registry would refuse them)."""
         if slot not in self._snapshots:
             if self._snapshots and slot < max(self._snapshots):
                 raise ClassroomError(f"no reading kept for slot {slot}: this meter joined later")
             reading = self.wait_for_reading()
-            self._snapshots[slot] = (reading.import_wh or 0, reading.export_wh or 0)
+            now = (reading.import_wh, reading.export_wh or 0)
+            if self._snapshots:
+                last = max(self._snapshots)
+                if any(a < b for a, b in zip(now, self._snapshots[last], strict=True)):
+                    raise ClassroomError(
+                        f"slot {slot}: the meter's indexes {now} Wh are below slot {last}'s "
+                        f"{self._snapshots[last]}: an index never goes backwards, not signed")
+            self._snapshots[slot] = now
         return self._snapshots[slot]
 
     def forecast(self, slot: int) -> int:
