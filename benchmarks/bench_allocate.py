@@ -7,8 +7,9 @@ Measured side by side in one run and printed as ratios; the figures in docs/perf
 from this script. Consumption is int32 Wh (1.4 GB at full size), the outputs (allocated and
 complement) int32 too. One producer: the operation's production per slot, shaped like a few
 large roofs (at most 2.5 MWh a slot: 10 MW, the public-body cap). The memory floor is one
-parallel numba pass that reads the consumption and the production once and writes both outputs
-once (allocated = consumption, complement = consumption >> 1): no allocation can touch less.
+parallel numba pass that allocates both outputs, reads the consumption and the production once
+and writes both outputs once (allocated = consumption, complement = consumption >> 1): no
+allocation can touch less.
 ``dynamic_full`` needs a coefficient per consumer and slot (another 2.8 GB of float64 to
 validate), so it runs at the small size only. The reference (Python Fractions) is checked for
 identical integers on a 300 x 96 corner of the data.
@@ -50,9 +51,15 @@ def operation(seed, consumers, slots):
     return cons, prod
 
 
+def memory_floor(cons, prod):
+    """Read the inputs once, write both (new) outputs once."""
+    out, comp = np.empty_like(cons), np.empty_like(cons)
+    _floor(cons, prod, out, comp)
+    return out, comp
+
+
 @njit(parallel=True, cache=True)
-def memory_floor(cons, prod, out, comp):
-    """Read the inputs once, write both outputs once."""
+def _floor(cons, prod, out, comp):
     for i in prange(cons.shape[0]):
         for t in range(cons.shape[1]):
             c = cons[i, t] + (prod[t] > 0)
@@ -81,8 +88,7 @@ def main():
     print(f"data generated in {time.perf_counter() - start:.1f} s; production covers "
           f"{min(prod.sum(), cons.sum()) / cons.sum():.0%} of the consumption at most")
     rng = np.random.default_rng(8)
-    out, comp = np.empty_like(cons), np.empty_like(cons)
-    memory_floor(cons[:1, :8], prod[:8], out[:1, :8], comp[:1, :8])  # compile
+    memory_floor(cons[:1, :8], prod[:8])  # compile
     print(f"machine: {machine()}")
     keys = allocation_reference.KEYS if args.small else allocation_reference.KEYS[:3]
     for key in keys:
@@ -91,7 +97,7 @@ def main():
                             (coef[:2] if coef.ndim == 1 else coef[:2, :4]))  # compile
         (kernel_s, floor_s), (result, _) = best(
             args.repeat, lambda: allocation.allocate(cons, prod, key, coef),
-            lambda: memory_floor(cons, prod, out, comp))
+            lambda: memory_floor(cons, prod))
         corner_cons, corner_prod = cons[:300, :96], prod[:96]
         small = coefficients(key, 300, 96, rng) if coef is None or coef.ndim == 1 \
             else coef[:300, :96]

@@ -72,17 +72,17 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
     n_sums = np.zeros((chunks, slots), np.int64)
     (_sums_parallel if parallel else _sums_serial)(cons, total, code, k1, k2, c_sums, n_sums)
     if code == _SIMPLE:
-        mode, num, den, open_sums = _simple_levels(cons, total, k1, n_sums, parallel)
+        num, den, open_sums = _simple_levels(cons, total, k1, n_sums, parallel)
         carry = _start_carries(code, num, den, open_sums)
     else:
-        mode = np.zeros(slots, np.int64)
         num, den = _plain_fractions(code, total, c_sums.sum(axis=0))
         carry = _start_carries(code, num, den, n_sums if code != _DEFAULT else c_sums)
     allocated = np.empty_like(cons)
     complement = np.empty_like(cons)
+    given = np.zeros(carry.shape, np.int64)  # per chunk: allocated Wh per slot
     (_allocate_parallel if parallel else _allocate_serial)(
-        cons, total, code, k1, k2, mode, num, den, 1.0 / den, carry, allocated, complement)
-    given = allocated.sum(axis=0, dtype=np.int64)
+        cons, total, code, k1, k2, num, den, 1.0 / den, carry, allocated, complement, given)
+    given = given.sum(axis=0)
     sold = _share_among(prod, given)
     split = None
     if by_producer and prod.shape[0] > 1:
@@ -102,8 +102,9 @@ def _plain_fractions(code, production, consumption):
 
 
 def _simple_levels(cons, production, k, served_sums, parallel):
-    """dynamic_simple: per slot the mode, the level μ = num/den (Wh per millionth), and per
-    chunk the coefficients of the consumers not served in full at that level."""
+    """dynamic_simple: per slot the level μ = num/den (Wh per millionth; all-served slots
+    MAX_ACC_WH/1, empty slots 0/1, see ``_allocate_task``), and per chunk the coefficients of
+    the consumers not served in full at that level."""
     weight = int(k.sum())
     served_total = served_sums.sum(axis=0)  # consumption of consumers with a coefficient
     pool_floor = weight * production // _S
@@ -124,7 +125,8 @@ def _simple_levels(cons, production, k, served_sums, parallel):
         den = np.where(changed, _S * left, den)
         open_weight = np.where(changed, left, open_weight)
         pending = changed
-    return mode, num, den, rest
+    num = np.where(mode == _ALL_SERVED, MAX_ACC_WH, np.where(mode == _NOTHING, 0, num))
+    return num, den, rest
 
 
 def _start_carries(code, num, den, sums):
@@ -219,20 +221,42 @@ def _sums_serial(cons, production, code, k1, k2, c_sums, n_sums):
 @njit(cache=True, nogil=True)
 def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums):
     """Chunk ``j``: consumption per slot; static/full: numerators min(c·S, k·P); simple: the
-    consumption of consumers with a coefficient."""
+    consumption of consumers with a coefficient. One branch-free loop per key."""
     i0, i1 = _chunk(cons.shape[0], c_sums.shape[0], j)
     cs, ns = c_sums[j], n_sums[j]
     for i in range(i0, i1):
         row = cons[i]
-        for t in range(row.shape[0]):
-            c = np.int64(row[t])
-            cs[t] += c
-            if code == _STATIC:
-                ns[t] += min(c * _S, k1[i] * production[t])
-            elif code == _FULL:
-                ns[t] += min(c * _S, np.int64(k2[i, t]) * production[t])
-            elif code == _SIMPLE and k1[i] > 0:
-                ns[t] += c
+        if code == _STATIC:
+            _sum_capped(row, k1[i], production, cs, ns)
+        elif code == _FULL:
+            _sum_full(row, k2[i], production, cs, ns)
+        elif code == _SIMPLE and k1[i] > 0:
+            _sum_plain(row, cs)
+            _sum_plain(row, ns)
+        else:
+            _sum_plain(row, cs)
+
+
+@njit(cache=True, nogil=True)
+def _sum_plain(row, cs):
+    for t in range(row.shape[0]):
+        cs[t] += np.int64(row[t])
+
+
+@njit(cache=True, nogil=True)
+def _sum_capped(row, k, production, cs, ns):
+    for t in range(row.shape[0]):
+        c = np.int64(row[t])
+        cs[t] += c
+        ns[t] += min(c * _S, k * production[t])
+
+
+@njit(cache=True, nogil=True)
+def _sum_full(row, k, production, cs, ns):
+    for t in range(row.shape[0]):
+        c = np.int64(row[t])
+        cs[t] += c
+        ns[t] += min(c * _S, np.int64(k[t]) * production[t])
 
 
 @njit(cache=True, nogil=True)
@@ -278,39 +302,63 @@ def _round_task(cons, k, mode, num, den, j, full, rest):
 # --- pass 4: allocation -------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True, nogil=True)
-def _allocate_parallel(cons, production, code, k1, k2, mode, num, den, inv, carry, out, comp):
+def _allocate_parallel(cons, production, code, k1, k2, num, den, inv, carry, out, comp, given):
     for j in prange(carry.shape[0]):
-        _allocate_task(cons, production, code, k1, k2, mode, num, den, inv, carry, j, out, comp)
+        _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp, given)
 
 
 @njit(cache=True, nogil=True)
-def _allocate_serial(cons, production, code, k1, k2, mode, num, den, inv, carry, out, comp):
+def _allocate_serial(cons, production, code, k1, k2, num, den, inv, carry, out, comp, given):
     for j in range(carry.shape[0]):
-        _allocate_task(cons, production, code, k1, k2, mode, num, den, inv, carry, j, out, comp)
+        _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp, given)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _allocate_task(cons, production, code, k1, k2, mode, num, den, inv, carry, j, out, comp):
-    """Chunk ``j``: x = carry + n_i, a_i = x // den, carry = x % den, per slot, rows in order."""
+def _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp, given):
+    """Chunk ``j``: x = carry + n_i, a_i = x // den, carry = x % den, per slot, rows in order.
+
+    Static and simple share one formula, n = min(c·den, k·num): static has den = 10**6 and
+    num = P; simple at a level has its level's num/den, all-served slots den = 1 and
+    num = MAX_ACC_WH (so n = c when k > 0), empty slots num = 0."""
     i0, i1 = _chunk(cons.shape[0], carry.shape[0], j)
-    r = carry[j]
-    slots = cons.shape[1]
+    r, g = carry[j], given[j]
     for i in range(i0, i1):
-        row, o_row, c_row = cons[i], out[i], comp[i]
-        ki = k1[i] if code == _STATIC or code == _SIMPLE else np.int64(0)
-        for t in range(slots):
-            c = np.int64(row[t])
-            if code == _DEFAULT:
-                n = c * num[t]
-            elif code == _SIMPLE:
-                if mode[t] == _LEVEL:
-                    n = c * den[t] if c * den[t] <= ki * num[t] else ki * num[t]
-                else:
-                    n = c if (mode[t] == _ALL_SERVED and ki > 0) else np.int64(0)
-            else:
-                kt = ki if code == _STATIC else np.int64(k2[i, t])
-                n = min(c * _S, kt * production[t])
-            a, rem = _div(r[t] + n, den[t], inv[t])
-            r[t] = rem
-            o_row[t] = a
-            c_row[t] = c - a
+        if code == _DEFAULT:
+            _rows_default(cons[i], num, den, inv, r, out[i], comp[i], g)
+        elif code == _FULL:
+            _rows_full(cons[i], k2[i], production, den, inv, r, out[i], comp[i], g)
+        else:
+            _rows_capped(cons[i], k1[i], num, den, inv, r, out[i], comp[i], g)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rows_default(row, num, den, inv, r, o_row, c_row, g):
+    for t in range(row.shape[0]):
+        c = np.int64(row[t])
+        a, rem = _div(r[t] + c * num[t], den[t], inv[t])
+        r[t] = rem
+        o_row[t] = a
+        c_row[t] = c - a
+        g[t] += a
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rows_capped(row, k, num, den, inv, r, o_row, c_row, g):
+    for t in range(row.shape[0]):
+        c = np.int64(row[t])
+        a, rem = _div(r[t] + min(c * den[t], k * num[t]), den[t], inv[t])
+        r[t] = rem
+        o_row[t] = a
+        c_row[t] = c - a
+        g[t] += a
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rows_full(row, k, production, den, inv, r, o_row, c_row, g):
+    for t in range(row.shape[0]):
+        c = np.int64(row[t])
+        a, rem = _div(r[t] + min(c * den[t], np.int64(k[t]) * production[t]), den[t], inv[t])
+        r[t] = rem
+        o_row[t] = a
+        c_row[t] = c - a
+        g[t] += a
