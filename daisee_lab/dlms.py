@@ -122,6 +122,26 @@ def decrypt(frame: CipheredFrame, key: bytes, auth_key: bytes = SMARTY_AUTH_KEY)
     return ctr.update(frame.ciphertext) + ctr.finalize(), False
 
 
+class FirstBlock:
+    """The first 16 plaintext bytes of frames under one key, decrypted without the tag (one AES
+    block each): enough to tell a telegram (it starts with '/') from noise or a wrong key before
+    the whole frame has come."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aes = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+    def __call__(self, data: bytes | bytearray, size: int) -> bytes | None:
+        """For the frame of `size` bytes that starts `data`; None while `data` is too short to
+        hold its first block, or the frame is."""
+        length_bytes = 1 if data[_HEADER_BYTES] < 0x80 else 1 + data[_HEADER_BYTES] - 0x80
+        at = _HEADER_BYTES + length_bytes + 5  # past the security control and invocation counter
+        if len(data) < at + 16 or size < at + 16 + TAG_BYTES:
+            return None
+        keystream = self._aes.update(bytes(data[2:10]) + bytes(data[at - 4:at]) + b"\x00\x00\x00\x02")
+        block = int.from_bytes(data[at:at + 16], "big") ^ int.from_bytes(keystream, "big")
+        return block.to_bytes(16, "big")
+
+
 def encrypt(plaintext: bytes, key: bytes, system_title: bytes, invocation_counter: int,
             auth_key: bytes = SMARTY_AUTH_KEY) -> bytes:
     """One authenticated and encrypted frame, as a Smarty meter sends it (tests, simulators)."""

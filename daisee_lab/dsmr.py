@@ -50,6 +50,7 @@ _HEADER_LINE = re.compile(_HEADER_TEXT.encode("ascii") + rb"\r?\n")
 _HEADER_ARRIVING = re.compile(rb"/(?:[A-Za-z]{0,2}|[A-Za-z]{3}[ \"-.0-~]{0,124}\r?)")
 _CRC_FIELD = re.compile(rb"[0-9A-Fa-f]{0,4}")
 _CRC_LINE_BYTES = 8  # the '!' line ends within this many bytes: 4 hex digits, CR LF and slack
+_CRC_LINE = re.compile(rb"![^\n/]{0,%d}(\n)?" % _CRC_LINE_BYTES)  # stops at LF, '/' or the limit
 _TIMESTAMP = re.compile(r"([0-9]{2})" * 6 + r"([SW]?)")  # YYMMDDhhmmss, season letter
 _NUMBER = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
@@ -650,6 +651,7 @@ class DsmrDecoder:
     def __init__(self, max_telegram_bytes: int = 8192, *, key: bytes | None = None):
         self.max_telegram_bytes = max_telegram_bytes
         self.key = None if key is None else _check_key(key)
+        self._first_block = None if key is None else dlms.FirstBlock(self.key)
         self.stats = DecoderStats()
         self._buffer = bytearray()
         self._checked = 0  # >0: the buffer starts with a header; its lines up to here are checked
@@ -729,13 +731,10 @@ class DsmrDecoder:
     def _crc_line_end(self, bang: int) -> int | None:
         """Where the '!' line that starts at `bang` ends: after its LF, before a '/' (the next
         telegram), or `_CRC_LINE_BYTES` on; None while it may still go on."""
-        buffer = self._buffer
-        limit = bang + 1 + _CRC_LINE_BYTES
-        newline, slash = buffer.find(b"\n", bang, limit), buffer.find(b"/", bang, limit)
-        ends = [end for end in (newline + 1 if newline >= 0 else -1, slash) if end >= 0]
-        if ends:
-            return min(ends)
-        return limit if len(buffer) >= limit else None
+        line = _CRC_LINE.match(self._buffer, bang)
+        if line[1] or line.end() < len(self._buffer) or line.end() - bang > _CRC_LINE_BYTES:
+            return line.end()
+        return None
 
     # --- encrypted frames
 
@@ -754,6 +753,9 @@ class DsmrDecoder:
             return None
         if size > self.max_telegram_bytes:
             return self._reject("too_long", 1)
+        head = self._first_block(buffer, size)
+        if head is not None and not (head[:1] == b"/" and not head.translate(None, _PRINTABLE)):
+            return self._unopened_frame()  # noise, or the wrong key: known from its first block
         if len(buffer) < size:
             return None
         data = bytes(buffer[:size])
@@ -761,11 +763,7 @@ class DsmrDecoder:
         try:
             telegram = _decrypted(dlms.parse_frame(data), self.key)
         except DecryptionError:
-            if not self._opened:
-                self._unopened += 1
-                if self._unopened >= _WRONG_KEY_FRAMES:
-                    raise
-            return self._reject("decryption", 1)
+            return self._unopened_frame()
         except dlms.DlmsError:
             return self._reject("malformed", 1)
         except ChecksumError:
@@ -776,6 +774,18 @@ class DsmrDecoder:
             return self._reject("malformed", 1)
         self._opened = True
         return self._accept(telegram, data)
+
+    def _unopened_frame(self) -> object:
+        """A frame the key does not open: rejected; the third in a row before any opened means
+        the key is wrong."""
+        if not self._opened:
+            self._unopened += 1
+            if self._unopened >= _WRONG_KEY_FRAMES:
+                raise DecryptionError(
+                    f"the key does not open the frames of this meter ({_WRONG_KEY_FRAMES} in a row): "
+                    "check the key, the 32 hex digits the grid operator gives for the P1 port "
+                    "(Luxembourg: the 'decryption key', GUEK, that Creos sends on request)")
+        return self._reject("decryption", 1)
 
     # --- bookkeeping
 

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 import serial
 
-from daisee_lab import dsmr, tic
+from daisee_lab import dlms, dsmr, tic
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
 
@@ -76,6 +76,8 @@ DSMR_LINES = {
 }
 _LINES = {"tic": TIC_LINES, "dsmr": DSMR_LINES}
 _READ_TIMEOUT = 0.1  # seconds a read may block: keeps detection deadlines and close() prompt
+SILENCE_SECONDS = 15.0
+"""Seconds without a byte after which an open meter line reports itself silent (`on_status`)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,19 +89,36 @@ class Meter:
 
     `mode` is the mode found (TIC ``"historic"``/``"standard"``, DSMR ``"5"``/``"2.2"``),
     `line` the settings in use, `status` a one-line account of the connection, also passed to
-    `on_status` and logged; `raw` holds the bytes of the frame last returned, as received, and
-    `stats` the decoder's counters since the last (re)connection. Use it through `open_meter`.
+    `on_status` and logged; `raw` holds the bytes of the frame last returned, as received (an
+    encrypted telegram's frame), and `stats` the decoder's counters since the last (re)connection.
+    `key` (16 bytes) decrypts the telegrams of Luxembourg (Smarty) and Austrian meters. A line that
+    sends no byte for `silence_timeout` seconds is reported through `on_status`, once, until bytes
+    come back. Use it through `open_meter`.
     """
 
     def __init__(self, port: str, protocol: str = "tic", mode: str = "auto", *,
-                 detect_timeout: float = 5.0, reconnect_timeout: float | None = 60.0,
-                 reconnect_delay: float = 0.5, max_reconnect_delay: float = 8.0,
+                 key: bytes | None = None, detect_timeout: float = 5.0,
+                 reconnect_timeout: float | None = 60.0, reconnect_delay: float = 0.5,
+                 max_reconnect_delay: float = 8.0, silence_timeout: float = SILENCE_SECONDS,
                  on_status: Callable[[str], None] | None = None) -> None:
         if protocol not in _LINES:
             raise MeterError(f"unknown protocol {protocol!r}: use 'tic' or 'dsmr'")
         if mode != "auto" and mode not in _LINES[protocol]:
             choices = ", ".join(repr(name) for name in ("auto", *_LINES[protocol]))
             raise MeterError(f"unknown {protocol} mode {mode!r}: use {choices}")
+        if key is not None:
+            if protocol != "dsmr":
+                raise MeterError(f"a decryption key is for encrypted DSMR telegrams (Luxembourg, "
+                                 f"Austria); {protocol} frames are not encrypted: drop the key")
+            try:
+                dsmr.DsmrDecoder(key=key)
+            except dsmr.DecryptionError as exc:
+                raise MeterError(str(exc)) from None
+        self.key = key
+        self.silence_timeout = silence_timeout
+        self._last_byte = 0.0  # monotonic time of the last byte read
+        self._silent = False
+        self._ciphered = False  # DLMS frames seen while detecting without a key
         self.port, self.protocol, self.requested_mode = str(port), protocol, mode
         self.detect_timeout = detect_timeout
         self.reconnect_timeout = reconnect_timeout
@@ -141,6 +160,7 @@ class Meter:
             except (serial.SerialException, OSError) as exc:
                 self._reconnect(exc)
                 continue
+            self._watch_silence(bool(chunk))
             self._pending.extend(self._framer.feed(chunk))
         frame, self.raw = self._pending.popleft()
         return frame
@@ -156,6 +176,20 @@ class Meter:
                 continue
             yield reading, self.raw
 
+    def _watch_silence(self, received: bool) -> None:
+        """Report a line silent for `silence_timeout` seconds, once; and when bytes come back."""
+        now = time.monotonic()
+        if received:
+            if self._silent:
+                self._set_status(f"data again from {self.port}")
+            self._last_byte, self._silent = now, False
+        elif not self._silent and now - self._last_byte >= self.silence_timeout:
+            self._silent = True
+            self._set_status(
+                f"no data from {self.port} for {self.silence_timeout:g} s: check the wiring, that "
+                "the meter's output is enabled (P1: ask the grid operator to open the port) and "
+                "the meter is powered")
+
     def _set_status(self, text: str) -> None:
         self.status = text
         log.info("%s", text)
@@ -168,7 +202,7 @@ class Meter:
         candidates = lines if self.requested_mode == "auto" else [self.requested_mode]
         for name in candidates:
             port = self._open_line(lines[name])
-            framer = _Framer(self.protocol)
+            framer = _Framer(self.protocol, self.key)
             try:
                 frames = self._listen(port, framer)
             except BaseException:
@@ -187,14 +221,18 @@ class Meter:
                 port.close()
                 port = self._open_line(lines[found])
             self._serial, self._framer, self.mode, self.line = port, framer, found, lines[found]
+            self._last_byte, self._silent = time.monotonic(), False
             self._pending.extend(frames)
             self._set_status(
                 f"connected: {self.protocol} {found} mode, {self.line}, on {self.port}")
             return
         tried = " or ".join(str(lines[name]) for name in candidates)
+        hint = ("check the wiring and that the meter's output is enabled" if not self._ciphered else
+                "it sends encrypted frames (Luxembourg, Austria): give the meter's 16-byte key "
+                "(key=bytes.fromhex(...), or --key HEX)")
         raise MeterError(
             f"no valid {self.protocol.upper()} frame on {self.port} at {tried} within "
-            f"{self.detect_timeout:g} s: check the wiring and that the meter's output is enabled")
+            f"{self.detect_timeout:g} s: {hint}")
 
     def _open_line(self, line: Line) -> serial.SerialBase:
         try:
@@ -208,8 +246,12 @@ class Meter:
         """Feed `framer` until it yields frames or `detect_timeout` passes."""
         deadline = time.monotonic() + self.detect_timeout
         try:
+            last = b""
             while time.monotonic() < deadline:
-                frames = framer.feed(port.read(max(1, port.in_waiting)))
+                chunk = port.read(max(1, port.in_waiting))
+                self._ciphered |= self.key is None and dlms.START in last + chunk
+                last = chunk[-1:]
+                frames = framer.feed(chunk)
                 if frames:
                     return frames
         except (serial.SerialException, OSError) as exc:
@@ -243,21 +285,22 @@ class Meter:
 class _Framer:
     """A decoder that also keeps each frame's raw bytes, from its start byte to its end byte.
 
-    Chunks are fed to the decoder cut just after each end byte (TIC: ETX; DSMR: the LF that ends
-    a line), so a frame comes out exactly when its last byte has gone in; its raw bytes are those
-    since the latest start byte (TIC: STX; DSMR: '/').
+    DSMR: the decoder gives each telegram's bytes itself (an encrypted one's frame). TIC: chunks
+    are fed to the decoder cut just after each ETX, so a frame comes out exactly when its last
+    byte has gone in; its raw bytes are those since the latest STX.
     """
 
-    _BOUNDS = {"tic": (b"\x02", b"\x03"), "dsmr": (b"/", b"\n")}
     _MAX_FRAME = 16384  # bytes kept at most while waiting for an end byte
 
-    def __init__(self, protocol: str) -> None:
-        self.decoder = tic.TicDecoder() if protocol == "tic" else dsmr.DsmrDecoder()
-        self.start, self.end = self._BOUNDS[protocol]
+    def __init__(self, protocol: str, key: bytes | None = None) -> None:
+        self.decoder = tic.TicDecoder() if protocol == "tic" else dsmr.DsmrDecoder(key=key)
+        self.start, self.end = b"\x02", b"\x03"
         self._buffer = bytearray()
 
     def feed(self, chunk: bytes) -> list[tuple[tic.Frame | dsmr.Telegram, bytes]]:
         """Decode `chunk`; return (frame, raw bytes) for each frame it completes."""
+        if isinstance(self.decoder, dsmr.DsmrDecoder):
+            return self.decoder.feed_raw(chunk)
         out = []
         for piece in re.split(b"(?<=" + re.escape(self.end) + b")", chunk):
             self._buffer += piece
@@ -284,15 +327,17 @@ def _explain_open_error(port: str, exc: Exception) -> str:
 
 
 @contextmanager
-def open_meter(port: str, protocol: str = "tic", mode: str = "auto",
-               **options) -> Iterator[Meter]:
+def open_meter(port: str, protocol: str = "tic", mode: str = "auto", *,
+               key: bytes | None = None, **options) -> Iterator[Meter]:
     """Open a meter on `port` (device path or pyserial URL) and yield the open `Meter`.
 
     `mode="auto"` tries each line setting and keeps the one whose decoder accepts a frame.
-    `options` are `Meter`'s: `detect_timeout`, `reconnect_timeout` (None: retry forever),
-    `reconnect_delay`, `max_reconnect_delay`, `on_status`.
+    `key`: the 16-byte key of an encrypted DSMR meter (Luxembourg Smarty, Austria), e.g.
+    ``bytes.fromhex("...32 hex digits...")``. `options` are `Meter`'s: `detect_timeout`,
+    `reconnect_timeout` (None: retry forever), `reconnect_delay`, `max_reconnect_delay`,
+    `silence_timeout`, `on_status`.
     """
-    meter = Meter(port, protocol, mode, **options)
+    meter = Meter(port, protocol, mode, key=key, **options)
     meter.open()
     try:
         yield meter

@@ -1,0 +1,105 @@
+"""The serial edge for issue 18: a DSMR decryption key passed through open_meter, and a silent
+line reported through on_status (with a short threshold: no test waits 15 s)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tty
+from contextlib import contextmanager
+from itertools import islice
+
+import pytest
+
+from daisee_lab import dsmr
+from daisee_lab.meter import SILENCE_SECONDS, Meter, MeterError, open_meter
+
+SMARTY_KEY = bytes.fromhex("D491470F47126332B07D1923B3504188")
+
+
+def smarty_frame(testdata) -> bytes:
+    return bytes.fromhex((testdata / "dsmr" / "smarty_lux_encrypted_key_D491470F.hex").read_text().replace("\n", ""))
+
+
+@contextmanager
+def pty_meter(data: bytes, repeat: bool = True):
+    """A pty whose other end sends `data` (over and over if `repeat`); yields (port, master fd)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)  # bytes nobody reads are lost, as on a real line
+    stop = threading.Event()
+
+    def play():
+        position = 0
+        while not stop.wait(0.002) and (repeat or position < len(data)):
+            piece = data[position % len(data):position % len(data) + 64]
+            try:
+                os.write(master, piece)
+            except BlockingIOError:
+                continue
+            position += len(piece)
+
+    player = threading.Thread(target=play, daemon=True)
+    player.start()
+    try:
+        yield os.ttyname(slave), master
+    finally:
+        stop.set()
+        player.join()
+        os.close(master)
+        os.close(slave)
+
+
+def test_an_encrypted_meter_is_read_with_its_key(testdata):
+    frame = smarty_frame(testdata)
+    with pty_meter(frame) as (port, _), open_meter(port, "dsmr", key=SMARTY_KEY) as meter:
+        for telegram in islice(meter, 2):
+            assert telegram.header == "/Lux5\\253663629_D"
+            assert telegram.reading().import_wh == 6695
+            assert meter.raw == frame
+
+
+def test_an_encrypted_meter_without_key_says_it_needs_one(testdata):
+    with pty_meter(smarty_frame(testdata)) as (port, _):
+        with pytest.raises(MeterError, match="encrypted frames.*key"):
+            with open_meter(port, "dsmr", "5", detect_timeout=0.5):
+                pass
+
+
+def test_a_wrong_key_is_a_clear_error(testdata):
+    with pty_meter(smarty_frame(testdata)) as (port, _):
+        with pytest.raises(dsmr.DecryptionError, match="key does not open"):
+            with open_meter(port, "dsmr", "5", key=bytes(16), detect_timeout=3):
+                pass
+
+
+@pytest.mark.parametrize("protocol, key, message", [
+    ("tic", SMARTY_KEY, "tic frames are not encrypted"),
+    ("dsmr", b"123", "16 bytes"),
+    ("dsmr", "D491470F47126332B07D1923B3504188", "as bytes"),
+])
+def test_a_key_that_cannot_apply_is_refused_before_opening(protocol, key, message):
+    with pytest.raises(MeterError, match=message):
+        Meter("/dev/null", protocol, key=key)
+
+
+def test_a_silent_line_gets_a_status_message_and_one_when_data_comes_back(testdata):
+    assert SILENCE_SECONDS == 15
+    telegram = (testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()
+    statuses = []
+    with pty_meter(telegram, repeat=False) as (port, master):
+        def on_status(text):
+            statuses.append(text)
+            if text.startswith("no data"):
+                os.write(master, telegram)  # the meter speaks again
+
+        with open_meter(port, "dsmr", "5", silence_timeout=0.3, on_status=on_status) as meter:
+            next(meter)  # the telegram seen while detecting
+            began = time.monotonic()
+            assert next(meter).reading().import_wh == 6825
+            assert time.monotonic() - began >= 0.3
+    assert [s for s in statuses if "data" in s] == [
+        f"no data from {port} for 0.3 s: check the wiring, that the meter's output is enabled "
+        "(P1: ask the grid operator to open the port) and the meter is powered",
+        f"data again from {port}"]
