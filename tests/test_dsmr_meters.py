@@ -13,7 +13,6 @@ from conftest import TESTDATA
 
 from daisee_lab import dsmr
 from daisee_lab.dsmr import (
-    ChecksumError,
     DecryptionError,
     DsmrDecoder,
     DsmrError,
