@@ -36,6 +36,10 @@ SIMULATOR_PHASES = (1, 3)  # a simulated Linky's phases
 SIMULATOR_TARIFFS = ("base", "hchp")  # a simulated Linky's tariff options
 AES128_HEX_DIGITS = 32  # a DSMR meter's decryption key, as the grid operator gives it
 RPC_SCHEMES = ("http", "https")  # what Chain(rpc_url) speaks
+RUN_YEARS = range(1971, 2262)  # community.profiles builds the date's whole year: seeded by days
+#                                since 1970 and held in pandas' nanosecond timestamps (to 2262)
+HORODATE_YEARS = range(2000, 2100)  # a TIC horodate's two-digit year (tic.encode_horodate)
+MAX_SIMULATOR_SPEED = 1000  # a simulated day in 86 s; beyond it a reader cannot keep up
 
 
 # --- the parser -------------------------------------------------------------------------------
@@ -112,9 +116,10 @@ def _checked(convert: Callable[[str], object], accepted: Callable[[object], bool
     def parse(text: str):
         try:
             value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not accepted(value):
+            fits = accepted(value)
+        except (ValueError, ArithmeticError):
+            fits = False
+        if not fits:
             raise argparse.ArgumentTypeError(f"give {accepts}, not {text!r}")
         return value
     return parse
@@ -140,13 +145,22 @@ _RATE = _number(0, 1, "a rate from 0 to 1")
 
 
 def _day(text: str) -> date:
-    return _checked(date.fromisoformat, lambda value: len(text) == 10,
-                    "a day as YYYY-MM-DD")(text)
+    """A day for ``run``, within :data:`RUN_YEARS`."""
+    return _checked(date.fromisoformat,
+                    lambda value: len(text) == 10 and value.year in RUN_YEARS,
+                    f"a day as YYYY-MM-DD, in the years {RUN_YEARS.start} to "
+                    f"{RUN_YEARS.stop - 1}")(text)
 
 
 def _moment(text: str) -> datetime:
-    return _checked(datetime.fromisoformat, lambda value: value.utcoffset() is not None,
-                    "an ISO 8601 time with its offset, e.g. 2025-06-21T12:00+02:00")(text)
+    """A simulated Linky's start: aware, within the years its horodate can hold (in Paris)."""
+    from daisee_lab.meter import PARIS
+
+    return _checked(datetime.fromisoformat,
+                    lambda value: value.utcoffset() is not None
+                    and value.astimezone(PARIS).year in HORODATE_YEARS,
+                    f"an ISO 8601 time with its offset, e.g. 2025-06-21T12:00+02:00, in the "
+                    f"years {HORODATE_YEARS.start} to {HORODATE_YEARS.stop - 1}")(text)
 
 
 def _rpc_url(text: str) -> str:
@@ -307,7 +321,8 @@ def _meter_arguments(parser: argparse.ArgumentParser) -> None:
                         help="; ".join(f"{protocol}: {', '.join(names)}"
                                        for protocol, names in modes.items())
                         + " (default: %(default)s, found by decoding)")
-    parser.add_argument("--count", type=_whole(1), help="stop after this many readings")
+    parser.add_argument("--count", type=_whole(1, sys.maxsize),
+                        help="stop after this many readings")
     parser.add_argument("--reconnect-timeout", type=_SECONDS_OR_INF,
                         default=given["reconnect_timeout"], metavar="SECONDS",
                         help="how long to wait for a vanished port to come back "
@@ -380,11 +395,12 @@ def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
                           help="base, or hchp: off-peak 22:00-06:00 (default: %(default)s)")
     simulate.add_argument("--seed", type=_whole(0), default=given["seed"],
                           help="same seed, same bytes (default: %(default)s)")
-    simulate.add_argument("--speed", type=_checked(float, lambda x: 0 < x < math.inf,
-                                                   "a number above 0 (not inf)"),
+    simulate.add_argument("--speed", type=_checked(
+                              float, lambda x: 0 < x <= MAX_SIMULATOR_SPEED,
+                              f"a number above 0, at most {MAX_SIMULATOR_SPEED}"),
                           default=given["speed"],
-                          help="times real time, for both the bytes and the clock "
-                          "(default: %(default)s)")
+                          help="times real time, for both the bytes and the clock, at most "
+                          f"{MAX_SIMULATOR_SPEED} (default: %(default)s)")
     simulate.add_argument("--start", type=_moment,
                           help="simulated start, ISO 8601 with offset (default: now)")
     simulate.add_argument("--link", type=_link_to_make,
