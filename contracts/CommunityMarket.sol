@@ -21,11 +21,15 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 /// account is paid floor(import · λb / 1000) for the community's net import and pays
 /// ceil(export · λs / 1000) for its net export, and what is left (0 ≤ rounding ≤ households + 2
 /// µ€) goes to the community's rounding account. A slot settles once, after it is over.
-/// Money is never lost: a payment larger than a balance leaves the rest as debt (event
-/// `Shortfall`), repaid first by the next money that account receives, so market holdings +
-/// debts = balances + grid balance + rounding, always. A balance earned from a debtor is backed
-/// by that debt until it is repaid: a withdrawal larger than the credits the market holds is
-/// refused (`MarketShortOfCredits`) and can be made later.
+/// Imports are prepaid, so that no account's credits ever pay for another's energy: a buyer
+/// whose balance does not cover its import at the grid price λb (the most any method charges)
+/// is left out of the slot's pool (event `LeftOut`; its supplier bills that energy off chain),
+/// and the grid account must hold what the community's net export costs it (else the slot
+/// reverts with `InsufficientBalance` until someone deposits into it). Nobody owes, so the market
+/// holds exactly balances + grid balance + rounding, and every account can withdraw its whole
+/// balance at any time. A batch may leave meters out (silent, broken or removed): the operator
+/// may submit it at once, anyone else once the slot is over by INCOMPLETE_BATCH_DELAY; a meter
+/// left out brings all its energy since its last accepted reading with its next reading.
 /// Withdrawals are pull payments, checks-effects-interactions.
 contract CommunityMarket is MeterRegistry {
     using SafeERC20 for IERC1363;
@@ -43,33 +47,37 @@ contract CommunityMarket is MeterRegistry {
         uint256 surplus;
         uint256 inflow;
         uint256 outflow;
+        uint256 gridBuy;
     }
 
     uint256 public constant SLOT_SECONDS = 900;
     uint256 public constant MAX_PRICE = 10_000_000; // µ€/kWh, as in daisee_lab.settlement
-    uint256 internal constant MONEY_BITS = ((1 << 128) - 1) << 112; // a record's balance and debt
+    /// How long after a slot's end anyone (not only the operator) may settle it without every
+    /// registered meter's reading, s.
+    uint256 public constant INCOMPLETE_BATCH_DELAY = 3600;
+    uint256 internal constant BALANCE_BITS = ((1 << 64) - 1) << 112; // a record's balance
+    uint256 internal constant LEFT_OUT_MASK = (1 << 48) - 1; // a record's left-out Wh (bit 176)
 
     IERC1363 public immutable credit;
     address public immutable grid;
     Method public immutable method;
 
     // With MeterRegistry.meterCount, one storage word: a settlement reads and writes it once.
-    // Money here is limited to 2^48 - 1 µ€ (281 million €) per account.
+    // Every account holds at most 2^64 - 1 µ€.
     /// The last settled slot.
     uint32 public lastSettledSlot;
     /// The grid's import price λb and feed-in price λs, µ€/kWh.
     uint24 public gridBuy;
     uint24 public gridSell;
     /// The grid's account and the community's rounding account, µ€.
-    uint48 public gridBalance;
-    uint48 public gridDebt;
-    uint48 public roundingBalance;
+    uint64 public gridBalance;
+    uint64 public roundingBalance;
 
     event GridPricesSet(uint256 gridBuy, uint256 gridSell);
-    event Deposited(address indexed account, address indexed payer, uint256 amount,
-                    uint256 debtRepaid);
+    event Deposited(address indexed account, address indexed payer, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
-    event Shortfall(address indexed account, uint32 indexed slot, uint256 amount);
+    event LeftOut(address indexed account, uint32 indexed slot, uint256 importedWh,
+                  uint256 balance);
     event SlotSettled(uint32 indexed slot, uint256 demandWh, uint256 surplusWh, int256 gridBill,
                       uint256 rounding);
     event RoundingWithdrawn(address indexed to, uint256 amount);
@@ -79,15 +87,14 @@ contract CommunityMarket is MeterRegistry {
     error ZeroAmount();
     error UnknownAccount(address account);
     error InsufficientBalance(address account, uint256 balance, uint256 amount);
-    error MarketShortOfCredits(uint256 held, uint256 amount);
     error SlotAlreadySettled(uint32 slot, uint32 lastSettledSlot);
     error SlotNotOver(uint32 slot, uint256 timestamp);
-    error IncompleteBatch(uint256 readings, uint256 meters);
+    error IncompleteBatch(uint256 readings, uint256 meters, uint256 opensAt);
     error WrongTotals(uint256 demandWh, uint256 surplusWh, uint256 actualDemandWh,
                       uint256 actualSurplusWh);
     error TotalsTooLarge(uint256 demandWh, uint256 surplusWh);
     error ReadingsOnlyInSettlement();
-    error BalanceOverflow(address account); // 2^64 µ€ for a household, 2^48 for the grid
+    error BalanceOverflow(address account); // 2^64 µ€ per account
 
     /// @param operator registers meters, sets grid prices, withdraws the rounding account.
     /// @param credit_ the EnergyCredit token. @param grid_ the grid supplier's account.
@@ -110,44 +117,45 @@ contract CommunityMarket is MeterRegistry {
     function withdrawRounding(address to, uint256 amount) external onlyRole(OPERATOR_ROLE) {
         uint256 held = roundingBalance;
         if (amount > held) revert InsufficientBalance(address(this), held, amount);
-        roundingBalance = uint48(held - amount);
+        roundingBalance = uint64(held - amount);
         emit RoundingWithdrawn(to, amount);
         credit.safeTransfer(to, amount);
     }
 
     // --- money in and out -----------------------------------------------------------------
 
-    /// @notice Pay `amount` µ€ of the caller's credits into `account` (a household or the grid);
-    /// any debt of the account is repaid first. Needs the caller's approval of the market.
+    /// @notice Pay `amount` µ€ of the caller's credits into `account` (a household or the grid).
+    /// Needs the caller's approval of the market.
     function deposit(address account, uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
-        (uint256 balance, uint256 debt) = _account(account);
-        (uint256 newBalance, uint256 newDebt) = _credit(balance, debt, amount);
-        _store(account, newBalance, newDebt);
-        emit Deposited(account, msg.sender, amount, debt - newDebt);
+        _store(account, _balance(account) + amount);
+        emit Deposited(account, msg.sender, amount);
         credit.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @notice Withdraw `amount` µ€ of the caller's balance. A contract receives it with the
-    /// ERC-1363 `onTransferReceived` call; the balance is debited before that call.
+    /// ERC-1363 `onTransferReceived` call; the balance is debited before that call. Every
+    /// balance is backed by credits the market holds, so this never fails for want of them.
     function withdraw(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
-        (uint256 balance, uint256 debt) = _account(msg.sender);
+        uint256 balance = _balance(msg.sender);
         if (amount > balance) revert InsufficientBalance(msg.sender, balance, amount);
-        uint256 held = credit.balanceOf(address(this));
-        if (amount > held) revert MarketShortOfCredits(held, amount);
-        _store(msg.sender, balance - amount, debt);
+        _store(msg.sender, balance - amount);
         emit Withdrawn(msg.sender, amount);
         credit.transferAndCallRelaxed(msg.sender, amount, "");
     }
 
-    /// @notice Balances and debts (µ€) of households or the grid, in the order asked.
+    /// @notice Balances (µ€) of households or the grid, in the order asked, and the import (Wh)
+    /// each household had left out of the pools for want of a balance (0 for the grid).
     function accountsOf(address[] calldata accounts)
-        external view returns (uint256[] memory balances, uint256[] memory debts)
+        external view returns (uint256[] memory balances, uint256[] memory leftOutWh)
     {
-        (balances, debts) = (new uint256[](accounts.length), new uint256[](accounts.length));
+        (balances, leftOutWh) = (new uint256[](accounts.length), new uint256[](accounts.length));
         for (uint256 i = 0; i < accounts.length; ++i) {
-            (balances[i], debts[i]) = _account(accounts[i]);
+            balances[i] = _balance(accounts[i]);
+            if (accounts[i] != grid) {
+                leftOutWh[i] = _records[_meterOfAccount(accounts[i])] >> 176 & LEFT_OUT_MASK;
+            }
         }
     }
 
@@ -160,18 +168,22 @@ contract CommunityMarket is MeterRegistry {
         revert ReadingsOnlyInSettlement();
     }
 
-    /// @notice Settle `slot` from the signed readings of every registered meter (anyone may
+    /// @notice Settle `slot` from the signed readings of the registered meters (anyone may
     /// submit them: the signatures are the authority), given the slot's demand and surplus (Wh)
-    /// that the readings must add up to. Slots settle in order, each once, after they are over.
-    /// A meter appearing twice fails as a stale reading.
+    /// that the readings must add up to, left-out buyers excluded. Slots settle in order, each
+    /// once, after they are over. A batch without every meter comes from the operator, or from
+    /// anyone INCOMPLETE_BATCH_DELAY after the slot's end. A meter appearing twice fails as a
+    /// stale reading.
     function settle(uint32 slot, uint256 demandWh, uint256 surplusWh,
                     SignedReading[] calldata readings) external {
         uint32 last = lastSettledSlot;
         if (slot <= last) revert SlotAlreadySettled(slot, last);
-        if ((uint256(slot) + 1) * SLOT_SECONDS > block.timestamp) {
-            revert SlotNotOver(slot, block.timestamp);
+        uint256 end = (uint256(slot) + 1) * SLOT_SECONDS;
+        if (end > block.timestamp) revert SlotNotOver(slot, block.timestamp);
+        if (readings.length < meterCount && block.timestamp < end + INCOMPLETE_BATCH_DELAY
+                && !hasRole(OPERATOR_ROLE, msg.sender)) {
+            revert IncompleteBatch(readings.length, meterCount, end + INCOMPLETE_BATCH_DELAY);
         }
-        if (readings.length != meterCount) revert IncompleteBatch(readings.length, meterCount);
         Tally memory t = _tally(demandWh, surplusWh);
         bytes32 domain = _domainSeparatorV4();
         for (uint256 i = 0; i < readings.length; ++i) {
@@ -212,6 +224,7 @@ contract CommunityMarket is MeterRegistry {
     function _tally(uint256 d, uint256 g) internal view returns (Tally memory t) {
         if ((d | g) >> 72 != 0) revert TotalsTooLarge(d, g);
         (uint256 lb, uint256 ls) = (gridBuy, gridSell);
+        t.gridBuy = lb;
         unchecked {
             if (method == Method.MidMarketRate) {
                 // 2·Pmid = λb + λs stays an integer. G < D: buyers pay
@@ -246,41 +259,39 @@ contract CommunityMarket is MeterRegistry {
     }
 
     /// Verify one reading, then the household pays (ceil) or is paid (floor) for its net energy;
-    /// its record is written once, reading and money together.
+    /// a buyer whose balance does not cover its import at λb is left out of the pool instead.
+    /// Its record is written once, reading and money together.
     function _settleHousehold(Tally memory t, bytes32 domain, uint32 slot,
                               SignedReading calldata reading) internal {
         (address meter, uint256 record, uint256 imported, uint256 exported) =
             _verify(domain, slot, reading);
         uint256 balance = uint64(record >> 112);
-        uint256 debt = uint64(record >> 176);
         // Unchecked: energies are below 2^40 Wh per meter, so sums and products stay far below
         // 2^256 with prices from true totals (with wrong totals the settlement reverts anyway),
-        // and each branch only subtracts the smaller from the larger.
+        // each branch only subtracts the smaller from the larger, and a buyer pays at most its
+        // balance (its price is at most λb).
         unchecked {
             if (imported > exported) {
                 uint256 energy = imported - exported;
-                uint256 amount = (energy * t.buyNum + t.buyDen - 1) / t.buyDen;
-                (t.demand, t.inflow) = (t.demand + energy, t.inflow + amount);
-                if (amount <= balance) {
-                    balance -= amount;
+                if (energy * t.gridBuy > balance * 1000) { // ceil(energy·λb/1000) > balance
+                    uint256 leftOut = Math.min((record >> 176 & LEFT_OUT_MASK) + energy,
+                                               LEFT_OUT_MASK); // a counter that saturates
+                    record = (record & ~(LEFT_OUT_MASK << 176)) | leftOut << 176;
+                    emit LeftOut(householdOf[meter], slot, energy, balance);
                 } else {
-                    uint256 short = amount - balance;
-                    (balance, debt) = (0, debt + short);
-                    emit Shortfall(householdOf[meter], slot, short);
+                    uint256 amount = (energy * t.buyNum + t.buyDen - 1) / t.buyDen;
+                    (t.demand, t.inflow) = (t.demand + energy, t.inflow + amount);
+                    balance -= amount;
                 }
             } else if (exported > imported) {
                 uint256 energy = exported - imported;
                 uint256 amount = energy * t.sellNum / t.sellDen;
                 (t.surplus, t.outflow) = (t.surplus + energy, t.outflow + amount);
-                if (amount <= debt) {
-                    debt -= amount;
-                } else {
-                    (balance, debt) = (balance + amount - debt, 0);
-                }
+                balance += amount;
+                if (balance >> 64 != 0) revert BalanceOverflow(meter);
             }
         }
-        if ((balance | debt) >> 64 != 0) revert BalanceOverflow(meter);
-        _records[meter] = (record & ~MONEY_BITS) | balance << 112 | debt << 176;
+        _records[meter] = (record & ~BALANCE_BITS) | balance << 112;
     }
 
     /// The grid is paid floor(import·λb/1000) or pays ceil(export·λs/1000); the rest of the
@@ -288,60 +299,40 @@ contract CommunityMarket is MeterRegistry {
     /// below 2^72 (see `_tally`) and the rounding is never negative (a wrapped value would fail
     /// the 48-bit range check).
     function _settleGrid(uint32 slot, Tally memory t) internal {
-        (uint256 balance, uint256 debt) = (gridBalance, gridDebt);
+        uint256 balance = gridBalance;
         (uint256 fromGrid, uint256 toGrid, uint256 rounding) = (0, 0, 0);
         unchecked {
             if (t.demand > t.surplus) {
-                toGrid = (t.demand - t.surplus) * gridBuy / 1000;
-                (balance, debt) = _credit(balance, debt, toGrid);
+                toGrid = (t.demand - t.surplus) * t.gridBuy / 1000;
+                balance += toGrid;
             } else if (t.surplus > t.demand) {
                 fromGrid = ((t.surplus - t.demand) * gridSell + 999) / 1000;
-                uint256 short;
-                (balance, debt, short) = _debit(balance, debt, fromGrid);
-                if (short > 0) emit Shortfall(grid, slot, short);
+                if (fromGrid > balance) revert InsufficientBalance(grid, balance, fromGrid);
+                balance -= fromGrid;
             }
             rounding = t.inflow + fromGrid - t.outflow - toGrid;
         }
         uint256 held = roundingBalance + rounding;
-        if ((balance | debt) >> 48 != 0) revert BalanceOverflow(grid);
-        if (held >> 48 != 0) revert BalanceOverflow(address(this));
-        (lastSettledSlot, gridBalance, gridDebt, roundingBalance) =
-            (slot, uint48(balance), uint48(debt), uint48(held));
+        if (balance >> 64 != 0) revert BalanceOverflow(grid);
+        if (held >> 64 != 0) revert BalanceOverflow(address(this));
+        (lastSettledSlot, gridBalance, roundingBalance) = (slot, uint64(balance), uint64(held));
         emit SlotSettled(slot, t.demand, t.surplus, int256(toGrid) - int256(fromGrid), rounding);
     }
 
-    /// Take `amount` from a balance; what it cannot cover becomes debt (the shortfall).
-    function _debit(uint256 balance, uint256 debt, uint256 amount)
-        internal pure returns (uint256, uint256, uint256 short)
-    {
-        if (amount <= balance) return (balance - amount, debt, 0);
-        short = amount - balance;
-        return (0, debt + short, short);
+    /// The balance of a household account or of the grid.
+    function _balance(address account) internal view returns (uint256) {
+        if (account == grid) return gridBalance;
+        return uint64(_records[_meterOfAccount(account)] >> 112);
     }
 
-    /// Add `amount` to an account, repaying its debt first.
-    function _credit(uint256 balance, uint256 debt, uint256 amount)
-        internal pure returns (uint256, uint256)
-    {
-        uint256 repaid = Math.min(debt, amount);
-        return (balance + amount - repaid, debt - repaid);
-    }
-
-    /// The balance and debt of a household account or of the grid.
-    function _account(address account) internal view returns (uint256 balance, uint256 debt) {
-        if (account == grid) return (gridBalance, gridDebt);
-        uint256 record = _records[_meterOfAccount(account)];
-        return (uint64(record >> 112), uint64(record >> 176));
-    }
-
-    /// Store an account's balance and debt: 64 bits each in a household's record, 48 for the grid.
-    function _store(address account, uint256 balance, uint256 debt) internal {
-        if ((balance | debt) >> (account == grid ? 48 : 64) != 0) revert BalanceOverflow(account);
+    /// Store an account's balance (64 bits).
+    function _store(address account, uint256 balance) internal {
+        if (balance >> 64 != 0) revert BalanceOverflow(account);
         if (account == grid) {
-            (gridBalance, gridDebt) = (uint48(balance), uint48(debt));
+            gridBalance = uint64(balance);
         } else {
             address meter = _meterOfAccount(account);
-            _records[meter] = (_records[meter] & ~MONEY_BITS) | balance << 112 | debt << 176;
+            _records[meter] = (_records[meter] & ~BALANCE_BITS) | balance << 112;
         }
     }
 

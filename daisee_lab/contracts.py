@@ -5,16 +5,19 @@ auctions on a :class:`~daisee_lab.chain.Chain`.
 >>> operator, alice, bob = chain.accounts[:3]
 >>> homes = make_households([alice.address, bob.address], seed=1)
 >>> community = deploy_community(chain, operator, homes, grid_buy=250_000, grid_sell=100_000)
->>> community.fund({alice.address: 5_000_000, bob.address: 5_000_000})
+>>> community.fund({alice.address: 5_000_000, bob.address: 5_000_000,
+...                 operator.address: 1_000_000})
 >>> first = chain.timestamp // SLOT_SECONDS - 10
 >>> payments = community.settle_energy([[800, 0], [0, 300]], [[0, 500], [1000, 0]], first)
 
 :func:`deploy_community` deploys the EnergyCredit token and a CommunityMarket (which is also the
-meter registry) and registers the households' meters. Each :class:`Household` has an account
-(where its credits live) and a meter signing key; :func:`sign_reading` signs a reading the way a
-meter does (EIP-712 typed data, with eth-account), and :meth:`Community.settle_slot` submits a
-slot's batch with the demand and surplus it must add up to. The market prices and rounds exactly
-as :mod:`daisee_lab.settlement.reference` (``"mmr"``, per-slot ``"bill_sharing"`` and ``"sdr"``).
+meter registry) and registers the households' meters. The grid account (here the operator's)
+prepays the community's net export, each household its imports. Each :class:`Household` has an
+account (where its credits live) and a meter signing key; :func:`sign_reading` signs a reading
+the way a meter does (EIP-712 typed data, with eth-account), and :meth:`Community.settle_slot`
+submits a slot's batch with the demand and surplus it must add up to. The market prices and
+rounds exactly as :mod:`daisee_lab.settlement.reference` (``"mmr"``, per-slot ``"bill_sharing"``
+and ``"sdr"``).
 
 :func:`deploy_auction` deploys an AuctionMarket: traders :meth:`Auction.commit` sealed orders,
 :meth:`Auction.reveal` them, and anyone :meth:`Auction.clear` s the round with the result of
@@ -43,7 +46,8 @@ from eth_utils import keccak
 
 from daisee_lab.chain import Chain, Contract, Receipt
 from daisee_lab.errors import DaiseeError
-from daisee_lab.units import MAX_INDEX_WH, MAX_ORDER_WH, MAX_ORDERS, MAX_PRICE, MIN_ORDER_WH
+from daisee_lab.units import (DEFAULT_POWER_VA, MAX_INDEX_WH, MAX_ORDER_WH, MAX_ORDERS,
+                              MAX_POWER_VA, MAX_PRICE, MIN_ORDER_WH)
 
 SLOT_SECONDS = 900
 MAX_SLOT = 2**32 - 1
@@ -137,12 +141,14 @@ def public_id_bytes(public_id: str) -> bytes:
 
 @dataclass(frozen=True)
 class Household:
-    """A community member: the account its credits belong to, its meter's signing key, and the
-    meter's public id."""
+    """A community member: the account its credits belong to, its meter's signing key, the
+    meter's public id and its power (VA: the connection's subscribed power, which caps the
+    energy of a reading at power x 15 min per slot)."""
 
     account: str
     meter_key: LocalAccount
     public_id: str
+    power_va: int = DEFAULT_POWER_VA
 
     @property
     def meter(self) -> str:
@@ -150,12 +156,14 @@ class Household:
         return self.meter_key.address
 
 
-def make_households(accounts: Sequence[str], seed: int = 0) -> list[Household]:
+def make_households(accounts: Sequence[str], seed: int = 0,
+                    power_va: int = DEFAULT_POWER_VA) -> list[Household]:
     """One household per account, with a meter key and a 12-digit public id derived from `seed`
-    (same seed, same keys)."""
+    (same seed, same keys), each meter of `power_va` VA."""
     seed = _check_int("seed", seed, 0, 999_999)
+    power_va = _check_int("power_va", power_va, 1, MAX_POWER_VA)
     return [Household(account, Account.from_key(keccak(text=f"daisee-lab meter {seed} {i}")),
-                      f"{seed:06d}{i:06d}") for i, account in enumerate(accounts)]
+                      f"{seed:06d}{i:06d}", power_va) for i, account in enumerate(accounts)]
 
 
 class Community:
@@ -173,13 +181,38 @@ class Community:
         return f"<Community of {len(self.households)} households, market {self.market.address}>"
 
     def register(self, households: Sequence[Household]) -> Receipt:
-        """Register more households' meters (one operator transaction)."""
+        """Register more households' meters with their powers (one operator transaction)."""
         households = list(households)
-        receipt = self.market.register(
-            [(h.meter, public_id_bytes(h.public_id), h.account) for h in households],
+        powers = [_check_int("power_va", h.power_va, 1, MAX_POWER_VA) for h in households]
+        receipt = self.market.registerWithPower(
+            [(h.meter, public_id_bytes(h.public_id), h.account) for h in households], powers,
             sender=self.operator)
         self.households += households
         return receipt
+
+    def remove_meter(self, household: Household) -> Receipt:
+        """The operator removes `household`'s meter: its readings are refused from now on and
+        batches go without it; the household keeps its account (and can withdraw its balance)."""
+        receipt = self.market.removeMeter(household.meter, sender=self.operator)
+        self.households.remove(household)
+        return receipt
+
+    def replace_meter(self, household: Household, meter_key: LocalAccount, public_id: str,
+                      import_wh: int = 0, export_wh: int = 0) -> Household:
+        """The operator gives `household` (its meter registered or removed) a new meter, whose
+        indexes at installation are `import_wh` and `export_wh`: its next reading brings the
+        energy since then. Returns the household with its new meter (in place of the old one
+        in `households`)."""
+        import_wh = _check_int("import_wh", import_wh, 0, MAX_INDEX_WH)
+        export_wh = _check_int("export_wh", export_wh, 0, MAX_INDEX_WH)
+        self.market.replaceMeter(household.meter, meter_key.address, public_id_bytes(public_id),
+                                 import_wh, export_wh, sender=self.operator)
+        new = Household(household.account, meter_key, public_id, household.power_va)
+        if household in self.households:
+            self.households[self.households.index(household)] = new
+        else:
+            self.households.append(new)
+        return new
 
     def fund(self, amounts: Mapping[str, int]) -> None:
         """Deposit µ€ into accounts (households or the grid), paid by the operator, who mints the
@@ -218,14 +251,16 @@ class Community:
 
     def slot_totals(self, readings: Sequence[SignedReading]) -> tuple[int, int]:
         """The demand D and surplus G (Wh) that `readings` bring, against each meter's last
-        reading on chain (a meter's first reading brings no energy)."""
-        demand = surplus = 0
+        reading on chain (a meter's first reading brings no energy), without the buyers the
+        market leaves out (balance below their import at the grid price)."""
+        accounts = [self.market.householdOf(r.meter) for r in readings]
+        balances = self.market.accountsOf(accounts)[0] if readings else []
+        nets = []
         for reading in readings:
             _, last_slot, last_import, last_export = self.market.lastReading(reading.meter)
-            if last_slot:
-                net = (reading.import_wh - last_import) - (reading.export_wh - last_export)
-                demand, surplus = demand + max(net, 0), surplus + max(-net, 0)
-        return demand, surplus
+            nets.append((reading.import_wh - last_import) - (reading.export_wh - last_export)
+                        if last_slot else 0)
+        return pool_totals(nets, balances, self.market.gridBuy())
 
     def settle_energy(self, consumption_wh, production_wh, first_slot: int, grid_buy=None,
                       grid_sell=None) -> pd.DataFrame:
@@ -236,7 +271,8 @@ class Community:
         prices before each slot where they change; without, the market's prices stay.
 
         Returns each household's payment (µ€, positive = paid) per slot, read from the change
-        of its balance minus debt on chain: rows are household accounts, columns slots.
+        of its balance on chain (0 for a buyer left out): rows are household accounts, columns
+        slots.
         """
         cons, prod = (np.asarray(a) for a in (consumption_wh, production_wh))
         slots = cons.shape[1] if cons.ndim == 2 else 0
@@ -258,7 +294,7 @@ class Community:
                              totals=(0, 0))
         net = cons.astype(np.int64) - prod
         position = self._positions()
-        current = None if prices is None else (self.market.gridBuy(), self.market.gridSell())
+        current = (self.market.gridBuy(), self.market.gridSell())
         paid = {}
         for t in range(slots):
             imports = [i + int(c) for i, c in zip(imports, cons[:, t])]
@@ -267,7 +303,7 @@ class Community:
             if prices and prices[t] != current:
                 self.market.setGridPrices(*prices[t], sender=self.operator)
                 current = prices[t]
-            totals = int(np.maximum(net[:, t], 0).sum()), int(np.maximum(-net[:, t], 0).sum())
+            totals = pool_totals(net[:, t].tolist(), position.tolist(), current[0])
             self.settle_slot(slot, self.sign_readings(slot, imports, exports), totals=totals)
             now = self._positions()
             paid[slot] = position - now
@@ -276,26 +312,27 @@ class Community:
                                                  name="household"), dtype="int64")
 
     def _positions(self) -> np.ndarray:
-        balances, debts = self.market.accountsOf([h.account for h in self.households])
-        return np.array(balances, dtype=object) - np.array(debts, dtype=object)
+        return np.array(self.market.accountsOf([h.account for h in self.households])[0],
+                        dtype=object)
 
     def accounts(self) -> pd.DataFrame:
-        """Balances and debts (µ€) on the market: one row per household, then the grid."""
+        """Balances (µ€) on the market, and the import (Wh) each household had left out of the
+        pools for want of a balance: one row per household, then the grid."""
         names = [h.account for h in self.households] + [self.grid]
-        balances, debts = self.market.accountsOf(names)
+        balances, left_out = self.market.accountsOf(names)
         return pd.DataFrame({
             "role": ["household"] * len(self.households) + ["grid"],
             "public_id": [h.public_id for h in self.households] + [""],
-            "balance_ueur": balances, "debt_ueur": debts,
+            "balance_ueur": balances, "left_out_wh": left_out,
         }, index=pd.Index(names, name="account")).astype({"balance_ueur": "int64",
-                                                          "debt_ueur": "int64"})
+                                                          "left_out_wh": "int64"})
 
     def books(self) -> dict[str, int]:
-        """The market's totals (µ€): credits held, balances, debts, rounding account. Always
-        ``held + debts == balances + rounding`` (nothing is lost)."""
+        """The market's totals (µ€): credits held, balances (households and grid), rounding
+        account. Always ``held == balances + rounding``: every balance can be withdrawn."""
         table = self.accounts()
         return {"held": self.credit.balanceOf(self.market.address),
-                "balances": int(table.balance_ueur.sum()), "debts": int(table.debt_ueur.sum()),
+                "balances": int(table.balance_ueur.sum()),
                 "rounding": self.market.roundingBalance()}
 
     def gas(self) -> pd.DataFrame:
@@ -303,6 +340,20 @@ class Community:
         summary = self.chain.gas.summary()
         names = [n for n in ("CommunityMarket", "EnergyCredit") if n in summary.index.unique(0)]
         return summary.loc[names]
+
+
+def pool_totals(nets: Sequence[int], balances: Sequence[int],
+                grid_buy: int) -> tuple[int, int]:
+    """The demand D and surplus G (Wh) of a slot's pool, given each reading's net energy (Wh,
+    import minus export) and its household's balance (µ€) before the slot: a buyer whose balance
+    does not cover its import at the grid price `grid_buy` is left out (imports are prepaid)."""
+    demand = surplus = 0
+    for net, balance in zip(nets, balances, strict=True):
+        if net > 0 and net * grid_buy <= balance * 1000:
+            demand += net
+        elif net < 0:
+            surplus -= net
+    return int(demand), int(surplus)
 
 
 def deploy_community(chain: Chain, operator: LocalAccount, households: Sequence[Household],

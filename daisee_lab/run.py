@@ -614,7 +614,7 @@ def _read_meter(port: str, lockstep: _Lockstep, end: int,
     decoding every frame up to the one of `end` (unix seconds) and passing each frame's
     reading, raw bytes and meter time to `emit`. Return how many frames its simulator made
     and how many were decoded."""
-    with open_meter(port, reconnect_timeout=0) as meter:
+    with open_meter(port, reconnect_timeout=0, line_clock=False) as meter:
         while True:
             frame = next(meter)
             made = lockstep.meter_time
@@ -765,11 +765,14 @@ def _chain_community(chain: Chain, members: list[contracts.Household], imports, 
     the chain."""
     market = contracts.deploy_community(chain, chain.accounts[0], members, GRID_BUY, GRID_SELL,
                                         method)
-    market.fund({m.account: FUNDS_UEUR for m in members})
-    _catch_up(chain, (int(slots[-1]) + 1) * community.SLOT_SECONDS)
-    index_in, index_out = _indexes(anchors[0], imports), _indexes(anchors[1], exports)
     net = imports.astype(np.int64) - exports
     demand, surplus = np.maximum(net, 0).sum(axis=0), np.maximum(-net, 0).sum(axis=0)
+    # The grid account prepays the community's net export: what the day's costs it, rounded up.
+    export_cost = -(-np.maximum(surplus - demand, 0) * GRID_SELL // 1000)
+    market.fund({m.account: FUNDS_UEUR for m in members}
+                | {market.grid: max(int(export_cost.sum()), 1)})
+    _catch_up(chain, (int(slots[-1]) + 1) * community.SLOT_SECONDS)
+    index_in, index_out = _indexes(anchors[0], imports), _indexes(anchors[1], exports)
     slot_numbers = [int(slots[0]) - 1, *slots.tolist()]  # the anchor's, then the day's
     totals = [(0, 0), *zip(demand.tolist(), surplus.tolist())]  # a first reading brings none
     positions, bills, rounding = [], [], []
@@ -780,7 +783,7 @@ def _chain_community(chain: Chain, members: list[contracts.Household], imports, 
                 "SlotSettled")
             accounts = market.accounts()
             households = accounts[accounts.role == "household"]
-            positions.append((households.balance_ueur - households.debt_ueur).to_numpy())
+            positions.append(households.balance_ueur.to_numpy())
             bills.append(event.args["gridBill"])
             rounding.append(event.args["rounding"])
             bar.update()

@@ -1,5 +1,6 @@
 """CommunityMarket: money in and out, settling slots equal to `daisee_lab.settlement` to the µ€,
-shortfalls that block nobody, the attacks it refuses, and conservation under random sequences."""
+prepaid imports (a buyer who cannot pay is left out and blocks nobody), the attacks it refuses,
+and conservation under random sequences."""
 
 import numpy as np
 import pytest
@@ -69,8 +70,7 @@ def readings(c, slot, imports, exports):
 
 
 def positions(c):
-    table = c.accounts()
-    return (table.balance_ueur - table.debt_ueur).to_numpy()
+    return c.accounts().balance_ueur.to_numpy()
 
 
 # --- one slot by hand -----------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_a_slot_settles_at_the_mid_market_rate_with_the_rounding_rule(world):
     assert c.market.prices(1100, 500) == [475_000_000, 2_200_000, 350_000, 2000]
     assert (c.market.lastSettledSlot(), c.market.roundingBalance()) == (s + 1, 1)
     assert c.market.lastReading(c.households[1].meter) == [True, s + 1, 20_000, 5_500]
-    assert receipt.events_named("Shortfall") == []
+    assert receipt.events_named("LeftOut") == []
 
 
 def test_bill_sharing_shares_the_grid_bill_per_slot(world):
@@ -125,21 +125,43 @@ def community_days(draw):
     return consumption, production, buy, sell, funds
 
 
+def prepaid_reference(consumption, production, buy, sell, funds, method):
+    """The reference settlement of a day, slot by slot, with the buyers the market leaves out
+    (balance below their import at λb) out of the pool: (payments, grid bills, roundings,
+    left-out Wh per household)."""
+    balances, left_out = np.array(funds, dtype=np.int64), np.zeros(len(funds), dtype=np.int64)
+    payments, bills, roundings = [], [], []
+    for t in range(consumption.shape[1]):
+        cons, prod = consumption[:, t].copy(), production[:, t]
+        net = cons - prod
+        out = (net > 0) & (net * buy[t] > balances * 1000)
+        left_out += np.where(out, net, 0)
+        cons[out] = prod[out]  # out of the pool: no net energy
+        ref = settle(cons[:, None], prod[:, None], buy[t], sell[t], method)
+        balances -= ref.payments[:, 0]
+        payments.append(ref.payments[:, 0])
+        bills.append(int(ref.grid_bill[0]))
+        roundings.append(int(ref.rounding[0]))
+    return np.array(payments).T, bills, roundings, left_out
+
+
 def settles_as_the_reference(world, c, day, method):
-    """Fund `c` as `day` says, settle the day on chain and check every payment, grid bill and
-    rounding against the reference, and the market's books."""
+    """Fund `c` as `day` says (and the grid enough for any export), settle the day on chain and
+    check every payment, grid bill, rounding and left-out import against the reference, and the
+    market's books."""
     consumption, production, buy, sell, funds = day
-    if any(funds):
-        c.fund({h.account: f for h, f in zip(c.households, funds) if f})
+    c.fund({h.account: f for h, f in zip(c.households, funds) if f} | {world.grid.address: 10**9})
     start = world.chain.w3.eth.block_number
     paid = c.settle_energy(consumption, production, world.slot, grid_buy=buy, grid_sell=sell)
-    reference = settle(consumption, production, np.array(buy), np.array(sell), method)
-    assert paid.to_numpy().tolist() == reference.payments.tolist()
+    payments, bills, roundings, left_out = prepaid_reference(consumption, production, buy, sell,
+                                                             funds, method)
+    assert paid.to_numpy().tolist() == payments.tolist()
     events = c.market.web3.events.SlotSettled.get_logs(from_block=start + 1)
-    assert [e.args.gridBill for e in events[1:]] == reference.grid_bill.tolist()
-    assert [e.args.rounding for e in events[1:]] == reference.rounding.tolist()
+    assert [e.args.gridBill for e in events[1:]] == bills
+    assert [e.args.rounding for e in events[1:]] == roundings
+    assert c.accounts().left_out_wh.tolist()[:-1] == left_out.tolist()
     books = c.books()
-    assert books["held"] + books["debts"] == books["balances"] + books["rounding"]
+    assert books["held"] == books["balances"] + books["rounding"]
 
 
 @pytest.mark.parametrize("method", ["mmr", "bill_sharing"])
@@ -160,8 +182,7 @@ def test_deposits_and_withdrawals_move_credits_and_are_announced(world):
     c.credit.approve(c.market.address, 1_000_000, sender=alice)
     receipt = c.market.deposit(alice.address, 600_000, sender=alice)
     (event,) = receipt.events_named("Deposited")
-    assert event.args == {"account": alice.address, "payer": alice.address, "amount": 600_000,
-                          "debtRepaid": 0}
+    assert event.args == {"account": alice.address, "payer": alice.address, "amount": 600_000}
     c.market.deposit(world.grid.address, 400_000, sender=alice)  # anyone may pay for anyone
     assert c.market.accountsOf([alice.address, world.grid.address]) == [[600_000, 400_000], [0, 0]]
     assert c.credit.balanceOf(c.market.address) == 1_000_000
@@ -191,7 +212,7 @@ def test_money_errors_name_the_account_and_amounts(world):
         assert caught.revert.args == args
     c.credit.mint(world.operator.address, 2**64, sender=world.operator)
     c.credit.approve(c.market.address, 2**64, sender=world.operator)
-    for account, amount in ((alice.address, 2**64 - 100), (world.grid.address, 2**48)):
+    for account, amount in ((alice.address, 2**64 - 100), (world.grid.address, 2**64)):
         with world.chain.expect_revert("BalanceOverflow") as caught:
             c.market.deposit(account, amount, sender=world.operator)
         assert caught.revert.args == {"account": account}
@@ -199,55 +220,43 @@ def test_money_errors_name_the_account_and_amounts(world):
     assert c.market.accountsOf([alice.address])[0] == [2**64 - 1]
 
 
-def test_a_household_that_cannot_pay_blocks_nobody_and_its_debt_is_repaid_first(world):
+def test_a_household_that_cannot_prepay_is_left_out_and_blocks_nobody(world):
     c = world.fresh(funds=0)
-    c.fund({c.households[1].account: 1_000_000, c.households[2].account: 1_000_000})
+    c.fund({c.households[1].account: 1_000_000, c.households[2].account: 1_000_000,
+            world.grid.address: 1_000_000})
     s = world.slot
     c.settle_slot(s, c.sign_readings(s, [0, 0, 0], [0, 0, 0]))
     receipt = c.settle_slot(s + 1, c.sign_readings(s + 1, [800, 0, 300], [0, 500, 0]))
-    (short,) = receipt.events_named("Shortfall")
-    assert short.args == {"account": c.households[0].account, "slot": s + 1, "amount": 172_728}
+    (left,) = receipt.events_named("LeftOut")
+    assert left.args == {"account": c.households[0].account, "slot": s + 1, "importedWh": 800,
+                         "balance": 0}
+    # The pool is B's 500 Wh for C's 300: D = 300 < G = 500, C pays Pmid, B gets
+    # (Pmid·D + λs·(G-D))/G = 145 000 µ€/kWh, the grid buys 200 Wh at λs.
     table = c.accounts()
-    assert table.balance_ueur.tolist() == [0, 1_087_500, 1_000_000 - 64_773, 150_000]
-    assert table.debt_ueur.tolist() == [172_728, 0, 0, 0]
-    # A sells 1000 Wh next slot (B and C buy 600): its earnings repay its debt before its balance.
-    c.settle_slot(s + 2, c.sign_readings(s + 2, [800, 300, 600], [1000, 500, 0]))
-    earned = 145_000  # D = 600 < G = 1000: sellers get (Pmid·D + λs·(G-D))/G = 145 000 µ€/kWh
-    assert c.accounts().debt_ueur.iloc[0] == 172_728 - earned
-    c.credit.mint(world.operator.address, 100_000, sender=world.operator)
-    c.credit.approve(c.market.address, 100_000, sender=world.operator)
-    receipt = c.market.deposit(c.households[0].account, 100_000, sender=world.operator)
-    (event,) = receipt.events_named("Deposited")
-    assert event.args["debtRepaid"] == 172_728 - earned
-    assert c.market.accountsOf([c.households[0].account]) == [[100_000 - 172_728 + earned], [0]]
+    assert table.balance_ueur.tolist() == [0, 1_072_500, 1_000_000 - 52_500, 1_000_000 - 20_000]
+    assert table.left_out_wh.tolist() == [800, 0, 0, 0]
+    # Once A has prepaid, its next import is in the pool.
+    c.fund({c.households[0].account: 100_000})
+    receipt = c.settle_slot(s + 2, c.sign_readings(s + 2, [1_100, 0, 300], [0, 500, 0]))
+    assert receipt.events_named("LeftOut") == []
+    assert c.accounts().balance_ueur.iloc[0] == 100_000 - 75_000  # 300 Wh at λb: no sellers
 
 
-def test_the_grid_account_runs_into_debt_and_repays_it_like_a_household(world):
+def test_the_grid_account_prepays_the_community_export(world):
     c = world.fresh()
     s = world.slot
     c.settle_slot(s, c.sign_readings(s, [0, 0, 0], [0, 0, 0]))
-    receipt = c.settle_slot(s + 1, c.sign_readings(s + 1, [0, 0, 0], [999, 0, 0]))
-    (short,) = receipt.events_named("Shortfall")  # the grid owes 999 Wh · 0.1 €/kWh
-    assert short.args == {"account": world.grid.address, "slot": s + 1, "amount": 99_900}
-    assert (c.market.gridBalance(), c.market.gridDebt()) == (0, 99_900)
+    readings = c.sign_readings(s + 1, [0, 0, 0], [999, 0, 0])
+    with world.chain.expect_revert("InsufficientBalance") as caught:  # 999 Wh · 0.1 €/kWh
+        c.settle_slot(s + 1, readings)
+    assert caught.revert.args == {"account": world.grid.address, "balance": 0, "amount": 99_900}
+    c.fund({world.grid.address: 100_000})
+    c.settle_slot(s + 1, readings)
+    assert c.market.gridBalance() == 100
     c.settle_slot(s + 2, c.sign_readings(s + 2, [1000, 0, 0], [999, 0, 0]))  # grid paid 250 000
-    assert (c.market.gridBalance(), c.market.gridDebt()) == (150_100, 0)
-
-
-def test_a_balance_owed_by_a_debtor_is_paid_out_once_the_market_holds_the_credits(world):
-    c = world.fresh(funds=0)
-    alice = world.people[0]
-    s = world.slot
-    c.settle_slot(s, c.sign_readings(s, [0, 0, 0], [0, 0, 0]))
-    c.settle_slot(s + 1, c.sign_readings(s + 1, [0, 0, 0], [1000, 0, 0]))  # sold to the grid
-    assert c.market.accountsOf([alice.address, world.grid.address]) == [[100_000, 0],
-                                                                         [0, 100_000]]
-    with world.chain.expect_revert("MarketShortOfCredits") as caught:
-        c.withdraw(alice, 100_000)  # the grid has not paid yet: the market holds nothing
-    assert caught.revert.args == {"held": 0, "amount": 100_000}
-    c.fund({world.grid.address: 100_000})  # the grid pays its debt
-    c.withdraw(alice, 100_000)
-    assert c.credit.balanceOf(alice.address) == 100_000
+    assert c.market.gridBalance() == 250_100
+    c.withdraw(world.grid, 250_100)
+    assert c.credit.balanceOf(world.grid.address) == 250_100
 
 
 def test_the_rounding_account_is_withdrawn_by_the_operator_only(world):
@@ -338,7 +347,6 @@ def test_attacks_on_a_settlement_fail_and_change_nothing(world):
         ((now, 100, 50, [r.calldata() for r in c.sign_readings(now, [1100, 2000, 3000],
                                                                  [0, 50, 0])]),
          "SlotNotOver", {"slot": now}),
-        ((s + 1, 100, 50, honest[:2]), "IncompleteBatch", {"readings": 2, "meters": 3}),
         ((s + 1, 100, 0, honest), "WrongTotals",
          {"demandWh": 100, "surplusWh": 0, "actualDemandWh": 100, "actualSurplusWh": 50}),
         ((s + 1, 2**72, 0, honest), "TotalsTooLarge", {"demandWh": 2**72, "surplusWh": 0}),
@@ -390,12 +398,12 @@ def test_community_tables_and_gas_report(world):
     c = world.fresh()
     c.settle_energy([[800, 0], [0, 300], [300, 0]], [[0, 500], [500, 0], [0, 0]], world.slot)
     table = c.accounts()
-    assert list(table.columns) == ["role", "public_id", "balance_ueur", "debt_ueur"]
+    assert list(table.columns) == ["role", "public_id", "balance_ueur", "left_out_wh"]
     assert table.role.tolist() == ["household"] * 3 + ["grid"]
     assert table.public_id.tolist()[:3] == [h.public_id for h in c.households]
     books = c.books()
     assert books["held"] == 15_000_000
-    assert books["held"] + books["debts"] == books["balances"] + books["rounding"]
+    assert books["held"] == books["balances"] + books["rounding"]
     gas = c.gas()
     assert gas.loc[("CommunityMarket", "settle"), "calls"] >= 3
     assert ("EnergyCredit", "mint") in gas.index and "Fixture" not in gas.index.unique(0)
@@ -422,11 +430,17 @@ def test_signed_reading_calldata_packs_the_meter_and_indexes_in_one_word(world):
 
 # --- invariants under random sequences --------------------------------------------------------
 
+FAULTS = {"silent": None, "forged": "InvalidSignature", "implausible": "ImplausibleEnergy",
+          "backwards": "IndexWentBackwards"}
+
+
 class MarketMachine(RuleBasedStateMachine):
-    """Deposits, withdrawals, grid top-ups, price changes and settlements in random order.
-    After every step: the market holds exactly what it owes minus what it is owed, total
-    credits equal what was minted, nobody has a balance and a debt at once, and the state
-    matches a model that applies the events."""
+    """Deposits, withdrawals, price changes and settlements in random order, some with a faulty
+    meter (silent, forged, implausible, going backwards). After every step: credits are
+    conserved (the market holds exactly balances + rounding, the token's supply is where it
+    should be), every household can withdraw its whole balance, no meter blocked the others (a
+    faulty reading is refused naming its meter, and the slot settles without it), and the state
+    matches a model: the reference settlement of the prepaid pool."""
 
     world: World = None
 
@@ -435,55 +449,42 @@ class MarketMachine(RuleBasedStateMachine):
         world = self.world
         self.c = world.fresh(households=4, funds=0)
         self.people, self.grid = world.people[:4], world.grid
-        self.accounts = [p.address for p in self.people] + [self.grid.address]
+        self.signers = self.people + [self.grid]
+        self.accounts = [p.address for p in self.signers]
         c = self.c
         c.credit.mint(world.operator.address, 10**12, sender=world.operator)
         c.credit.approve(c.market.address, 10**12, sender=world.operator)
-        self.model = {a: [0, 0] for a in self.accounts}  # balance, debt
+        self.balances = dict.fromkeys(self.accounts, 0)
+        self.left_out = [0] * 4
         self.rounding = 0
         self.slot = world.slot
-        self.index = [[0, 0] for _ in self.people]
+        self.meter = [[0, 0] for _ in self.people]  # the meters' indexes (Wh)
+        self.chain = [[0, 0] for _ in self.people]  # the indexes last accepted on chain
         c.settle_slot(self.slot, c.sign_readings(self.slot, [0] * 4, [0] * 4))
         self.prices = (BUY, SELL)
-
-    def _receive(self, account, amount):
-        balance, debt = self.model[account]
-        repaid = min(debt, amount)
-        self.model[account] = [balance + amount - repaid, debt - repaid]
-        return repaid
-
-    def _pay(self, account, amount):
-        balance, debt = self.model[account]
-        short = max(amount - balance, 0)
-        self.model[account] = [max(balance - amount, 0), debt + short]
-        return short
 
     @rule(who=st.integers(0, 4), amount=st.integers(1, 400_000))
     def deposit(self, who, amount):
         account = self.accounts[who]
         receipt = self.c.market.deposit(account, amount, sender=self.world.operator)
-        (event,) = receipt.events_named("Deposited")
-        assert event.args["amount"] == amount
-        assert event.args["debtRepaid"] == self._receive(account, amount)
+        assert receipt.events_named("Deposited")[0].args["amount"] == amount
+        self.balances[account] += amount
 
-    @rule(who=st.integers(0, 4), share=st.floats(0, 1.5))
+    @rule(who=st.integers(0, 4), share=st.sampled_from([0.0, 0.3, 1.0, 1.5]))
     def withdraw(self, who, share):
+        """Any account takes any part of its balance, the whole of it included, at any time."""
         account = self.accounts[who]
-        signer = (self.people + [self.grid])[who]
-        balance = self.model[account][0]
-        amount = int(balance * share)
-        held = self.c.credit.balanceOf(self.c.market.address)
-        if amount == 0 or amount > balance or amount > held:
-            error = ("ZeroAmount" if amount == 0 else "InsufficientBalance" if amount > balance
-                     else "MarketShortOfCredits")
-            with self.world.chain.expect_revert(error):
-                self.c.withdraw(signer, amount)
+        amount = int(self.balances[account] * share)
+        if amount == 0 or amount > self.balances[account]:
+            with self.world.chain.expect_revert("ZeroAmount" if amount == 0
+                                                else "InsufficientBalance"):
+                self.c.withdraw(self.signers[who], amount)
             return
         before = self.c.credit.balanceOf(account)
-        (event,) = self.c.withdraw(signer, amount).events_named("Withdrawn")
+        (event,) = self.c.withdraw(self.signers[who], amount).events_named("Withdrawn")
         assert event.args == {"account": account, "amount": amount}
         assert self.c.credit.balanceOf(account) == before + amount
-        self.model[account][0] -= amount
+        self.balances[account] -= amount
 
     @rule(buy=st.integers(0, 400_000), cut=st.integers(0, 100))
     def set_prices(self, buy, cut):
@@ -491,38 +492,61 @@ class MarketMachine(RuleBasedStateMachine):
         self.c.market.setGridPrices(*self.prices, sender=self.world.operator)
 
     @rule(cons=st.lists(st.integers(0, 3_000), min_size=4, max_size=4),
-          prod=st.lists(st.one_of(st.just(0), st.integers(0, 3_000)), min_size=4, max_size=4))
-    def settle_slot(self, cons, prod):
+          prod=st.lists(st.one_of(st.just(0), st.integers(0, 3_000)), min_size=4, max_size=4),
+          fault=st.sampled_from([None, *FAULTS]), faulty=st.integers(0, 3))
+    def settle_slot(self, cons, prod, fault, faulty):
+        c, world = self.c, self.world
         self.slot += 1
-        for index, c_wh, p_wh in zip(self.index, cons, prod):
+        for index, c_wh, p_wh in zip(self.meter, cons, prod):
             index[0] += c_wh
             index[1] += p_wh
-        receipt = self.c.settle_slot(self.slot, self.c.sign_readings(
-            self.slot, [i[0] for i in self.index], [i[1] for i in self.index]))
-        ref = settle(np.array(cons)[:, None], np.array(prod)[:, None], *self.prices)
-        debts_before = {a: m[1] for a, m in self.model.items()}
+        readings = c.sign_readings(self.slot, [i[0] for i in self.meter],
+                                   [i[1] for i in self.meter])
+        present = [i for i in range(4) if not (fault and i == faulty)]
+        if fault and FAULTS[fault]:
+            home, (imp, exp) = c.households[faulty], self.meter[faulty]
+            key = c.households[(faulty + 1) % 4].meter_key if fault == "forged" else home.meter_key
+            imp = self.chain[faulty][0] - 1 if fault == "backwards" else imp
+            exp = 10**8 if fault == "implausible" else exp
+            bad = sign_reading(key, c.market.address, c.chain_id, home.meter, self.slot,
+                               max(imp, 0), exp)
+            if fault != "backwards" or imp >= 0:
+                with world.chain.expect_revert(FAULTS[fault]) as caught:
+                    c.settle_slot(self.slot, readings[:faulty] + [bad] + readings[faulty + 1:])
+                assert caught.revert.args["meter"] == home.meter
+        nets = [(self.meter[i][0] - self.chain[i][0]) - (self.meter[i][1] - self.chain[i][1])
+                for i in present]
+        balances = [self.balances[self.accounts[i]] for i in present]
+        out = [n > 0 and n * self.prices[0] > b * 1000 for n, b in zip(nets, balances)]
+        pool = np.array([0 if o else n for n, o in zip(nets, out)])
+        ref = settle(np.maximum(pool, 0)[:, None], np.maximum(-pool, 0)[:, None], *self.prices)
         bill = int(ref.grid_bill[0])
-        shortfalls = {}
-        for account, paid in zip(self.accounts, ref.payments[:, 0].tolist() + [-bill]):
-            if paid > 0 and self._pay(account, paid):
-                shortfalls[account] = self.model[account][1] - debts_before[account]
-            elif paid < 0:
-                self._receive(account, -paid)
+        batch = [readings[i] for i in present]
+        if -bill > self.balances[self.grid.address]:  # the grid cannot prepay the export
+            with world.chain.expect_revert("InsufficientBalance"):
+                c.settle_slot(self.slot, batch)
+            return
+        receipt = c.settle_slot(self.slot, batch)
+        for i, paid, o, n in zip(present, ref.payments[:, 0].tolist(), out, nets):
+            self.balances[self.accounts[i]] -= paid
+            self.left_out[i] += n if o else 0
+            self.chain[i] = list(self.meter[i])
+        self.balances[self.grid.address] += bill
         self.rounding += int(ref.rounding[0])
-        assert {e.args["account"]: e.args["amount"]
-                for e in receipt.events_named("Shortfall")} == shortfalls
+        assert {e.args["account"] for e in receipt.events_named("LeftOut")} == {
+            self.accounts[i] for i, o in zip(present, out) if o}
         (event,) = receipt.events_named("SlotSettled")
         assert (event.args["gridBill"], event.args["rounding"]) == (bill, ref.rounding[0])
 
     @invariant()
-    def books_balance_and_match_the_model(self):
+    def credits_are_conserved_and_every_balance_can_be_withdrawn(self):
         c = self.c
-        balances, debts = c.market.accountsOf(self.accounts)
-        assert {a: [b, d] for a, b, d in zip(self.accounts, balances, debts)} == self.model
-        assert all(b == 0 or d == 0 for b, d in zip(balances, debts))
+        balances, left_out = c.market.accountsOf(self.accounts)
+        assert dict(zip(self.accounts, balances)) == self.balances
+        assert left_out == self.left_out + [0]
         assert c.market.roundingBalance() == self.rounding
         held = c.credit.balanceOf(c.market.address)
-        assert held + sum(debts) == sum(balances) + self.rounding
+        assert held == sum(balances) + self.rounding  # each balance is backed by held credits
         holders = [c.market.address, self.world.operator.address] + self.accounts
         assert sum(c.credit.balanceOf(h) for h in holders) == c.credit.totalSupply()
 
@@ -534,10 +558,11 @@ def market_machine(world):
     MarketMachine.world = None
 
 
-def test_random_sequences_conserve_every_credit(market_machine):
+def test_random_sequences_conserve_credits_strand_nobody_and_no_meter_blocks_the_others(
+        market_machine):
     run_state_machine_as_test(market_machine, settings=settings(
-        max_examples=4, stateful_step_count=8, deadline=None,
-        phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a chain example takes seconds
+        max_examples=5, stateful_step_count=10, deadline=None, derandomize=True, database=None,
+        phases=[Phase.explicit, Phase.generate],  # a chain example takes seconds
         suppress_health_check=[HealthCheck.too_slow]))
 
 

@@ -10,6 +10,7 @@ from daisee_lab import dsmr, tic
 from daisee_lab.chain import Chain
 from daisee_lab.contracts import (MAX_INDEX_WH, ContractsError, SignedReading, make_households,
                                   public_id_bytes, reading_typed_data, sign_reading)
+from daisee_lab.units import DEFAULT_POWER_VA, MAX_POWER_VA
 
 ZERO = "0x" + "00" * 20
 
@@ -44,12 +45,12 @@ def submit(registry, slot, reading, sender=None):
 
 def test_python_typed_data_is_the_digest_the_contract_verifies(env):
     chain, registry, (home, *_) = env
-    data = reading_typed_data(registry.address, chain.w3.eth.chain_id, home.meter, 2_000_001,
+    data = reading_typed_data(registry.address, chain.w3.eth.chain_id, home.meter, 1_900_001,
                               12_345_678, 901)
     message = encode_typed_data(full_message=data)
     digest = keccak(b"\x19" + message.version + message.header + message.body)
-    assert registry.readingDigest(home.meter, 2_000_001, 12_345_678, 901) == digest
-    reading = sign(registry, chain, home.meter_key, home.meter, 2_000_001, 12_345_678, 901)
+    assert registry.readingDigest(home.meter, 1_900_001, 12_345_678, 901) == digest
+    reading = sign(registry, chain, home.meter_key, home.meter, 1_900_001, 12_345_678, 901)
     assert Account._recover_hash(digest, vrs=(
         27 + (int.from_bytes(reading.vs, "big") >> 255), reading.r,
         (int.from_bytes(reading.vs, "big") & (2**255 - 1)).to_bytes(32, "big"))) == home.meter
@@ -64,7 +65,8 @@ def test_registration_is_recorded_and_announced(env):
                                   third.account)], sender=chain.accounts[0])
     (event,) = receipt.events_named("MeterRegistered")
     assert event.args == {"meter": third.meter, "publicId": public_id_bytes(third.public_id),
-                          "household": third.account}
+                          "household": third.account, "powerVa": DEFAULT_POWER_VA}
+    assert registry.powerOf(third.meter) == DEFAULT_POWER_VA
     assert registry.meterCount() == 3
     assert registry.householdOf(third.meter) == third.account
     assert registry.meterOf(third.account) == third.meter
@@ -129,51 +131,57 @@ def test_only_the_operator_registers(env):
 
 
 def test_first_reading_anchors_the_indexes_then_energy_is_their_difference(env):
-    chain, registry, (home, *_) = env
+    chain, registry, homes = env
+    home = homes[0]
     relay = chain.accounts[6]  # anyone may relay a signed reading
-    anchor = sign(registry, chain, home.meter_key, home.meter, 2_000_000, 12_345_000, 4_000)
-    receipt = submit(registry, 2_000_000, anchor, sender=relay)
+    anchor = sign(registry, chain, home.meter_key, home.meter, 1_900_000, 12_345_000, 4_000)
+    receipt = submit(registry, 1_900_000, anchor, sender=relay)
     (event,) = receipt.events_named("ReadingAccepted")
-    assert event.args == {"meter": home.meter, "slot": 2_000_000, "importWh": 12_345_000,
+    assert event.args == {"meter": home.meter, "slot": 1_900_000, "importWh": 12_345_000,
                           "exportWh": 4_000, "importedWh": 0, "exportedWh": 0}
-    later = sign(registry, chain, home.meter_key, home.meter, 2_000_003, 12_345_250, 4_900)
-    (event,) = submit(registry, 2_000_003, later, sender=relay).events_named("ReadingAccepted")
+    later = sign(registry, chain, home.meter_key, home.meter, 1_900_003, 12_345_250, 4_900)
+    (event,) = submit(registry, 1_900_003, later, sender=relay).events_named("ReadingAccepted")
     assert (event.args["importedWh"], event.args["exportedWh"]) == (250, 900)
-    assert registry.lastReading(home.meter) == [True, 2_000_003, 12_345_250, 4_900]
-    top = sign(registry, chain, home.meter_key, home.meter, 2_000_004, MAX_INDEX_WH, 4_900)
-    (event,) = submit(registry, 2_000_004, top).events_named("ReadingAccepted")
-    assert event.args["importedWh"] == MAX_INDEX_WH - 12_345_250
+    assert registry.lastReading(home.meter) == [True, 1_900_003, 12_345_250, 4_900]
+    # The largest index, on a meter of the largest power after long enough (2,100 slots).
+    big = homes[2]
+    registry.registerWithPower([(big.meter, public_id_bytes(big.public_id), big.account)],
+                               [MAX_POWER_VA], sender=chain.accounts[0])
+    for slot, index in ((1_000_000, 0), (1_002_100, MAX_INDEX_WH)):
+        reading = sign(registry, chain, big.meter_key, big.meter, slot, index, 0)
+        (event,) = submit(registry, slot, reading).events_named("ReadingAccepted")
+    assert event.args["importedWh"] == MAX_INDEX_WH
 
 
 def test_a_forged_or_tampered_signature_is_refused(env):
     chain, registry, (home, other, _) = env
-    forged = sign(registry, chain, other.meter_key, home.meter, 2_000_000, 100, 0)
+    forged = sign(registry, chain, other.meter_key, home.meter, 1_900_000, 100, 0)
     with chain.expect_revert("InvalidSignature") as caught:
-        submit(registry, 2_000_000, forged)
+        submit(registry, 1_900_000, forged)
     assert caught.revert.args == {"meter": home.meter}
-    honest = sign(registry, chain, home.meter_key, home.meter, 2_000_000, 100, 0)
-    tampered = SignedReading(home.meter, 2_000_000, 99, 0, honest.r, honest.vs)
-    garbage = SignedReading(home.meter, 2_000_000, 100, 0, b"\0" * 32, b"\0" * 32)
-    high_s = SignedReading(home.meter, 2_000_000, 100, 0, honest.r, b"\x7f" + b"\xff" * 31)
+    honest = sign(registry, chain, home.meter_key, home.meter, 1_900_000, 100, 0)
+    tampered = SignedReading(home.meter, 1_900_000, 99, 0, honest.r, honest.vs)
+    garbage = SignedReading(home.meter, 1_900_000, 100, 0, b"\0" * 32, b"\0" * 32)
+    high_s = SignedReading(home.meter, 1_900_000, 100, 0, honest.r, b"\x7f" + b"\xff" * 31)
     for bad in (tampered, garbage, high_s):
         with chain.expect_revert("InvalidSignature"):
-            submit(registry, 2_000_000, bad)
+            submit(registry, 1_900_000, bad)
     assert registry.lastReading(home.meter) == [True, 0, 0, 0]
 
 
 def test_a_replayed_reading_is_refused(env):
     chain, registry, (home, *_) = env
-    first = sign(registry, chain, home.meter_key, home.meter, 2_000_000, 100, 0)
-    second = sign(registry, chain, home.meter_key, home.meter, 2_000_005, 300, 0)
-    submit(registry, 2_000_000, first)
-    submit(registry, 2_000_005, second)
-    for slot, reading in ((2_000_005, second), (2_000_000, first)):
+    first = sign(registry, chain, home.meter_key, home.meter, 1_900_000, 100, 0)
+    second = sign(registry, chain, home.meter_key, home.meter, 1_900_005, 300, 0)
+    submit(registry, 1_900_000, first)
+    submit(registry, 1_900_005, second)
+    for slot, reading in ((1_900_005, second), (1_900_000, first)):
         with chain.expect_revert("StaleReading") as caught:
             submit(registry, slot, reading)
-        assert caught.revert.args == {"meter": home.meter, "slot": slot, "lastSlot": 2_000_005}
+        assert caught.revert.args == {"meter": home.meter, "slot": slot, "lastSlot": 1_900_005}
     with chain.expect_revert("InvalidSignature"):  # the signature binds the slot
-        submit(registry, 2_000_006, second)
-    assert registry.lastReading(home.meter) == [True, 2_000_005, 300, 0]
+        submit(registry, 1_900_006, second)
+    assert registry.lastReading(home.meter) == [True, 1_900_005, 300, 0]
 
 
 def test_a_reading_signed_for_another_registry_or_chain_is_refused(env):
@@ -182,30 +190,30 @@ def test_a_reading_signed_for_another_registry_or_chain_is_refused(env):
     twin.register([(home.meter, public_id_bytes(home.public_id), home.account)],
                   sender=chain.accounts[0])
     for reading in (sign_reading(home.meter_key, twin.address, chain.w3.eth.chain_id,
-                                 home.meter, 2_000_000, 100, 0),
-                    sign_reading(home.meter_key, registry.address, 1, home.meter, 2_000_000,
+                                 home.meter, 1_900_000, 100, 0),
+                    sign_reading(home.meter_key, registry.address, 1, home.meter, 1_900_000,
                                  100, 0)):
         with chain.expect_revert("InvalidSignature"):
-            submit(registry, 2_000_000, reading)
+            submit(registry, 1_900_000, reading)
 
 
 def test_an_unregistered_meter_is_refused_even_with_its_own_signature(env):
     chain, registry, homes = env
     stranger = homes[2]
-    reading = sign(registry, chain, stranger.meter_key, stranger.meter, 2_000_000, 100, 0)
+    reading = sign(registry, chain, stranger.meter_key, stranger.meter, 1_900_000, 100, 0)
     with chain.expect_revert("UnknownMeter") as caught:
-        submit(registry, 2_000_000, reading)
+        submit(registry, 1_900_000, reading)
     assert caught.revert.args == {"meter": stranger.meter}
 
 
 @pytest.mark.parametrize("import_wh, export_wh", [(999, 50), (1000, 49)])
 def test_an_index_going_backwards_is_refused(env, import_wh, export_wh):
     chain, registry, (home, *_) = env
-    submit(registry, 2_000_000, sign(registry, chain, home.meter_key, home.meter, 2_000_000,
+    submit(registry, 1_900_000, sign(registry, chain, home.meter_key, home.meter, 1_900_000,
                                      1000, 50))
-    back = sign(registry, chain, home.meter_key, home.meter, 2_000_001, import_wh, export_wh)
+    back = sign(registry, chain, home.meter_key, home.meter, 1_900_001, import_wh, export_wh)
     with chain.expect_revert("IndexWentBackwards") as caught:
-        submit(registry, 2_000_001, back)
+        submit(registry, 1_900_001, back)
     assert caught.revert.args == {"meter": home.meter, "lastImportWh": 1000,
                                   "importWh": import_wh, "lastExportWh": 50,
                                   "exportWh": export_wh}
@@ -223,10 +231,10 @@ def test_real_meters_register_by_their_public_id_and_sign_their_indexes(env, tes
                        for h, r in zip(homes, (linky, p1))], sender=chain.accounts[0])
     for home, meter_reading in zip(homes, (linky, p1)):
         assert registry.meterByPublicId(public_id_bytes(meter_reading.meter_id)) == home.meter
-        reading = sign(registry, chain, home.meter_key, home.meter, 2_000_000,
+        reading = sign(registry, chain, home.meter_key, home.meter, 1_900_000,
                        meter_reading.import_wh, meter_reading.export_wh)
-        submit(registry, 2_000_000, reading)
-        assert registry.lastReading(home.meter) == [True, 2_000_000, meter_reading.import_wh,
+        submit(registry, 1_900_000, reading)
+        assert registry.lastReading(home.meter) == [True, 1_900_000, meter_reading.import_wh,
                                                     meter_reading.export_wh]
     assert (linky.meter_id, linky.export_wh) == ("123456789012", 32_781)
     assert (p1.import_wh, p1.export_wh) == (6_825, 2_444)

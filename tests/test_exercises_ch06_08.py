@@ -139,12 +139,11 @@ def test_chapter_8_checkers():
     at_pmid = math.ceil(Fraction(wh * (ch08.GRID_BUY + ch08.GRID_SELL), 2000))
     assert "Pmid for every Wh" in check("8.2", at_pmid).message
     assert "whole number" in check("8.2", float(paid)).message
-    slot, debt = ch08.debt_after_day()
+    slot, wh = ch08.left_out_after_day()
     first = int(datetime(2025, 6, 21, tzinfo=ZoneInfo("Europe/Paris")).timestamp()) // 900
-    cumulative = result.payments[ch08.DEBTOR].cumsum()
-    assert cumulative[slot - first - 1] <= ch08.DEBTOR_DEPOSIT < cumulative[
-        slot - first]
-    assert check("8.3", (slot, debt))
-    assert "unix_seconds // 900" in check("8.3", (slot - first, debt)).message
-    assert "debt_ueur" in check("8.3", (slot, debt + 1)).message
+    cumulative = result.payments[ch08.DEBTOR].cumsum()  # everyone in the pool, until then
+    assert cumulative[slot - first - 1] <= ch08.DEBTOR_DEPOSIT
+    assert wh > 0 and check("8.3", (slot, wh))
+    assert "unix_seconds // 900" in check("8.3", (slot - first, wh)).message
+    assert "left_out_wh" in check("8.3", (slot, wh + 1)).message
     assert "pair" in check("8.3", slot).message

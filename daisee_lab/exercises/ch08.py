@@ -1,4 +1,5 @@
-"""Chapter 8, the community market: a day's payments, its rounding, and a household's debt."""
+"""Chapter 8, the community market: a day's payments, its rounding, and a household left out of
+the pool when its prepaid balance runs out."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ DAY = date(2025, 6, 21)                # profiles(make_households(6, seed=8), DA
 HOMES, SEED = 6, 8
 HOUSEHOLD_8_2, AT_8_2 = "h04", "08:00"   # exercise 8.2: its payment in the slot from 08:00
 DEBTOR, DEBTOR_DEPOSIT = 0, 100_000     # exercise 8.3: household h00 deposits 0.10 €
+DEPOSIT = 5_000_000                     # exercise 8.3: what the others deposit (5 €)
 
 
 @lru_cache(maxsize=1)
@@ -99,32 +101,45 @@ def payment_by_hand(answer: object) -> tuple[bool, str]:
                    f"times {HOUSEHOLD_8_2}'s Wh / 1000, rounded up")
 
 
-def debt_after_day() -> tuple[int, int]:
-    """Exercise 8.3 worked from the kernel's payments: (the first slot number where the debtor's
-    deposit cannot cover a payment, its debt at the end of the day)."""
+def left_out_after_day() -> tuple[int | None, int]:
+    """Exercise 8.3 worked from the kernel, slot by slot as the market settles with prepaid
+    imports: (the first slot number where h00's balance cannot cover its import at the grid
+    price, so that it is left out of the pool; the Wh it had left out over the day)."""
     from daisee_lab.community import SLOT_SECONDS
+    from daisee_lab.settlement import settle
 
-    _, day = _day()
-    paid = np.cumsum(_payments("mmr")[DEBTOR])
-    short = np.flatnonzero(paid > DEBTOR_DEPOSIT)
-    first_slot = int(day.times[0].timestamp()) // SLOT_SECONDS
-    return (first_slot + int(short[0]) if len(short) else None,
-            max(0, int(paid[-1]) - DEBTOR_DEPOSIT))
+    homes, day = _day()
+    balances = np.full(len(homes), DEPOSIT, dtype=np.int64)
+    balances[DEBTOR] = DEBTOR_DEPOSIT
+    first, left_out = None, 0
+    for t in range(day.import_wh.shape[1]):
+        cons, prod = day.import_wh[:, t].copy(), day.export_wh[:, t]
+        net = cons.astype(np.int64) - prod
+        out = (net > 0) & (net * GRID_BUY > balances * 1000)
+        cons[out] = prod[out]  # left out: no net energy in the pool
+        balances -= settle(cons[:, None], prod[:, None], GRID_BUY, GRID_SELL, "mmr").payments[:, 0]
+        if out[DEBTOR]:
+            left_out += int(net[DEBTOR])
+            if first is None:
+                first = int(day.times[t].timestamp()) // SLOT_SECONDS
+    return first, left_out
 
 
 @checker("8.3")
-def shortfall(answer: object) -> tuple[bool, str]:
-    """``(slot, debt)``: the slot number of h00's first Shortfall and its debt (µ€) at the end."""
+def left_out(answer: object) -> tuple[bool, str]:
+    """``(slot, wh)``: the slot number of h00's first LeftOut event and the import (Wh) it had
+    left out of the pool by the end of the day."""
     if not (isinstance(answer, tuple) and len(answer) == 2 and all(map(_number, answer))):
-        return False, "answer with a pair of whole numbers: (slot number, debt in µ€)"
-    slot, debt = answer
-    right_slot, right_debt = debt_after_day()
-    if (slot, debt) == (right_slot, right_debt):
-        return True, (f"slot {slot}, {debt} µ€ of debt: the market took the deposit, recorded "
-                      "the rest as debt, and the others were paid in full.")
+        return False, "answer with a pair of whole numbers: (slot number, Wh left out)"
+    slot, wh = answer
+    right_slot, right_wh = left_out_after_day()
+    if (slot, wh) == (right_slot, right_wh):
+        return True, (f"slot {slot}, {wh} Wh left out: from then on h00 bought from its own "
+                      "supplier whenever its balance could not prepay a slot, and its neighbours "
+                      "were settled as if it were not there, never paying for it.")
     if slot != right_slot:
         if 0 <= slot < 96:
             return False, "slots are numbered unix_seconds // 900, not by their place in the day"
-        return False, "find the first Shortfall event of h00 in the receipts, or its slot"
-    return False, ("the slot is right; the debt is what the day cost beyond the deposit: read "
-                   "debt_ueur in community.accounts()")
+        return False, "find the first LeftOut event of h00 in the receipts, or its slot"
+    return False, ("the slot is right; the energy is what h00 imported while left out: read "
+                   "left_out_wh in community.accounts()")

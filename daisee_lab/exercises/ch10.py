@@ -45,8 +45,9 @@ def settle_gas_per_household(funded: bool = True) -> float:
     members = meters_for([to_checksum_address(f"0x{i + 1:040x}") for i in range(n)], seed=seed)
     community = deploy_community(chain, operator, members, GRID_BUY, GRID_SELL,
                                  grid=grid.address)
-    if funded:
-        community.fund({m.account: FUNDS for m in members})
+    # The grid prepays the community's net export; the households their imports, if funded.
+    community.fund({grid.address: FUNDS * n} | ({m.account: FUNDS for m in members} if funded
+                                               else {}))
     community.settle_energy(day.import_wh[:, NOON], day.export_wh[:, NOON],
                             int(day.slots[NOON][0]))
     settles = chain.gas.to_dataframe().query("function == 'settle'").gas_used
@@ -70,7 +71,8 @@ def gas_per_household(answer: object) -> tuple[bool, str]:
                        "shared by the households")
     if _close(answer, settle_gas_per_household(funded=False)):
         return False, (f"did you fund the households ({FUNDS:,} µ€ each)? A household that "
-                       "cannot pay leaves a debt and a Shortfall event, which cost gas")
+                       "cannot prepay its import is left out of the pool with a LeftOut event, "
+                       "which costs gas")
     return False, (f"settle the two slots from noon (indexes 48 and 49) of the {n} households, "
                    "funded; average the settle transactions' gas_used (the first one only "
                    f"anchors the meters) and divide by {n}")
