@@ -3,9 +3,12 @@ and what it accepts, before anything starts; a runtime failure: exit 1 and one l
 to do; a traceback only with --debug."""
 
 import errno
+import os
 import re
 import subprocess
 import sys
+import threading
+import tty
 from types import SimpleNamespace
 
 import pytest
@@ -253,3 +256,36 @@ def test_a_meter_command_loads_neither_the_chain_nor_the_classroom():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.split("\n")[0] == "2 []", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("key, code, out", [
+    ("D491470F47126332B07D1923B3504188", 0,  # 1.8.0 6.695 kWh, 2.8.0 0.025 kWh in the plaintext
+     "dsmr 4.2 2018-01-30T10:21:22+01:00 meter  import 6695 Wh export 25 Wh power 0 W\n"),
+    ("00" * 16, 1, ""),
+])
+def test_meter_read_decrypts_a_smarty_telegram_with_its_key_only(testdata, capsys, key, code,
+                                                                 out):
+    """The published Luxembourg frame (tests/data/dsmr/README.md), streamed on a pty."""
+    frame = bytes.fromhex((testdata / "dsmr" / "smarty_lux_encrypted_key_D491470F.hex")
+                          .read_text().replace("\n", ""))
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def stream():
+        while not stop.wait(0.2):
+            os.write(master, frame)
+
+    writer = threading.Thread(target=stream, daemon=True)
+    writer.start()
+    try:
+        assert main(["meter", "read", os.ttyname(slave), "--protocol", "dsmr", "--key", key,
+                     "--count", "1"]) == code
+    finally:
+        stop.set()
+        writer.join()
+        os.close(slave)
+        os.close(master)
+    printed = capsys.readouterr()
+    assert printed.out == out
+    assert code == 0 or (printed.err.count("\n") == 1 and "the key" in printed.err)
