@@ -93,14 +93,17 @@ class Meter:
     encrypted telegram's frame), and `stats` the decoder's counters since the last (re)connection.
     `key` (16 bytes) decrypts the telegrams of Luxembourg (Smarty) and Austrian meters. A line that
     sends no byte for `silence_timeout` seconds is reported through `on_status`, once, until bytes
-    come back. Use it through `open_meter`.
+    come back. `line_clock` times each chunk as it arrives, so that a historic-mode index (its
+    frames carry no clock) that jumps further than the subscribed power allows is flagged; pass
+    False for a simulator in compressed time, whose frames stand for more time than they take.
+    Use it through `open_meter`.
     """
 
     def __init__(self, port: str, protocol: str = "tic", mode: str = "auto", *,
                  key: bytes | None = None, detect_timeout: float = 5.0,
                  reconnect_timeout: float | None = 60.0, reconnect_delay: float = 0.5,
                  max_reconnect_delay: float = 8.0, silence_timeout: float = SILENCE_SECONDS,
-                 on_status: Callable[[str], None] | None = None) -> None:
+                 line_clock: bool = True, on_status: Callable[[str], None] | None = None) -> None:
         if protocol not in _LINES:
             raise MeterError(f"unknown protocol {protocol!r}: use 'tic' or 'dsmr'")
         if mode != "auto" and mode not in _LINES[protocol]:
@@ -115,6 +118,7 @@ class Meter:
             except dsmr.DecryptionError as exc:
                 raise MeterError(str(exc)) from None
         self.key = key
+        self.line_clock = line_clock
         self.silence_timeout = silence_timeout
         self._last_byte = 0.0  # monotonic time of the last byte read
         self._silent = False
@@ -202,7 +206,7 @@ class Meter:
         candidates = lines if self.requested_mode == "auto" else [self.requested_mode]
         for name in candidates:
             port = self._open_line(lines[name])
-            framer = _Framer(self.protocol, self.key)
+            framer = _Framer(self.protocol, self.key, self.line_clock)
             try:
                 frames = self._listen(port, framer)
             except BaseException:
@@ -282,25 +286,34 @@ class Meter:
                 cause, delay = exc, min(2 * delay, self.max_reconnect_delay)
 
 
+_SEVEN_BITS = bytes(byte & 0x7F for byte in range(256))  # clears a 7E1 character's parity bit
+
+
 class _Framer:
     """A decoder that also keeps each frame's raw bytes, from its start byte to its end byte.
 
-    DSMR: the decoder gives each telegram's bytes itself (an encrypted one's frame). TIC: chunks
-    are fed to the decoder cut just after each ETX, so a frame comes out exactly when its last
-    byte has gone in; its raw bytes are those since the latest STX.
+    DSMR: the decoder gives each telegram's bytes itself (an encrypted one's frame). Text
+    telegrams are 7-bit ASCII: without a key, the eighth bit is cleared, so that a DSMR 4 meter
+    that sends 7E1 (some Kaifa) reads on the 8N1 line, its parity bit dropped. TIC: chunks are fed
+    to the decoder cut just after each ETX, so a frame comes out exactly when its last byte has
+    gone in; its raw bytes are those since the latest STX. With `line_clock`, each chunk is timed
+    on arrival (``time.monotonic()``) for the decoder's index check.
     """
 
     _MAX_FRAME = 16384  # bytes kept at most while waiting for an end byte
 
-    def __init__(self, protocol: str, key: bytes | None = None) -> None:
+    def __init__(self, protocol: str, key: bytes | None = None, line_clock: bool = False) -> None:
         self.decoder = tic.TicDecoder() if protocol == "tic" else dsmr.DsmrDecoder(key=key)
+        self.seven_bits = protocol == "dsmr" and key is None
+        self.line_clock = line_clock
         self.start, self.end = b"\x02", b"\x03"
         self._buffer = bytearray()
 
     def feed(self, chunk: bytes) -> list[tuple[tic.Frame | dsmr.Telegram, bytes]]:
         """Decode `chunk`; return (frame, raw bytes) for each frame it completes."""
         if isinstance(self.decoder, dsmr.DsmrDecoder):
-            return self.decoder.feed_raw(chunk)
+            return self.decoder.feed_raw(chunk.translate(_SEVEN_BITS) if self.seven_bits else chunk)
+        at = time.monotonic() if self.line_clock else None
         out = []
         for piece in re.split(b"(?<=" + re.escape(self.end) + b")", chunk):
             self._buffer += piece
@@ -309,7 +322,7 @@ class _Framer:
                 self._buffer.clear()
             else:
                 del self._buffer[:start]
-            out += [(frame, bytes(self._buffer)) for frame in self.decoder.feed(piece)]
+            out += [(frame, bytes(self._buffer)) for frame in self.decoder.feed(piece, at=at)]
         return out
 
 
@@ -335,7 +348,7 @@ def open_meter(port: str, protocol: str = "tic", mode: str = "auto", *,
     `key`: the 16-byte key of an encrypted DSMR meter (Luxembourg Smarty, Austria), e.g.
     ``bytes.fromhex("...32 hex digits...")``. `options` are `Meter`'s: `detect_timeout`,
     `reconnect_timeout` (None: retry forever), `reconnect_delay`, `max_reconnect_delay`,
-    `silence_timeout`, `on_status`.
+    `silence_timeout`, `line_clock`, `on_status`.
     """
     meter = Meter(port, protocol, mode, key=key, **options)
     meter.open()

@@ -103,3 +103,32 @@ def test_a_silent_line_gets_a_status_message_and_one_when_data_comes_back(testda
         f"no data from {port} for 0.3 s: check the wiring, that the meter's output is enabled "
         "(P1: ask the grid operator to open the port) and the meter is powered",
         f"data again from {port}"]
+
+
+def seven_e_one(data: bytes) -> bytes:
+    """`data` as an 8N1 reader receives a 7E1 sender: the even-parity bit lands in bit 7."""
+    return bytes(byte | (bin(byte).count("1") % 2) << 7 for byte in data)
+
+
+def test_a_dsmr4_meter_that_sends_7e1_reads_on_the_8n1_line(testdata):
+    telegram = (testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()
+    received = seven_e_one(telegram)
+    assert received != telegram  # some characters arrive with their parity bit set
+    with pty_meter(received) as (port, _), open_meter(port, "dsmr", detect_timeout=3) as meter:
+        reading, raw = next(meter.readings())
+    assert reading == dsmr.parse_telegram(telegram).reading()
+    assert raw == telegram
+
+
+def test_a_historic_index_that_jumps_is_flagged_by_the_line_clock():
+    """Historic frames carry no clock: the reader times them as they arrive. A jump of 100 kWh
+    within a second is flagged; a simulator in compressed time opts out (line_clock=False) and
+    only a backward index is flagged then."""
+    from test_tic_index import historic
+
+    frames = historic(4_000_000) + historic(4_100_000) + historic(4_100_001)
+    for line_clock, second in ((True, None), (False, 4_100_000)):
+        with (pty_meter(frames, repeat=False) as (port, _),
+              open_meter(port, "tic", "historic", line_clock=line_clock) as meter):
+            imports = [reading.import_wh for reading, _ in islice(meter.readings(), 3)]
+        assert imports[:2] == [4_000_000, second]
