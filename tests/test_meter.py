@@ -481,11 +481,10 @@ def one_line_error(done: subprocess.CompletedProcess, message: str) -> None:
     assert message in done.stderr
 
 
-def test_cli_bad_port_and_unknown_mode_are_one_line_errors():
+def test_cli_bad_port_is_a_one_line_error():
+    """(A bad --mode is refused at parse time: tests/test_cli_errors.py.)"""
     one_line_error(subprocess.run(cli("read", "/dev/ttyNOPE0"), capture_output=True, text=True,
                                   timeout=20), "no such port /dev/ttyNOPE0")
-    one_line_error(subprocess.run(cli("read", "/dev/null", "--mode", "turbo"), capture_output=True,
-                                  text=True, timeout=20), "unknown tic mode 'turbo'")
 
 
 def test_cli_mode_the_meter_does_not_speak_is_a_one_line_error():

@@ -6,6 +6,7 @@ mid-run keeping what was recorded."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -24,7 +25,8 @@ from daisee_lab.chain import Chain
 from daisee_lab.cli import main
 from daisee_lab.meter import PARIS
 from daisee_lab.recorder import Recorder
-from daisee_lab.run import FUNDS_UEUR, GRID_BUY, GRID_SELL, MeterMismatch, RunError, run_day
+from daisee_lab.run import (FUNDS_UEUR, GRID_BUY, GRID_SELL, MeterMismatch, RunArgumentError,
+                            RunError, run_day)
 from daisee_lab.settlement import reference
 
 NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
@@ -160,10 +162,21 @@ def test_an_auction_day_clears_on_chain_as_in_the_kernel(tmp_path):
     assert report.gas.set_index("function").loc["clear", "calls"] == 4
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"households": 0}, "households=0: give a whole number from 1 to 50"),
+    ({"method": "vickrey"}, "method='vickrey': use one of mmr, bill_sharing, sdr, auction"),
+    ({"date": "2026-02-30"}, "date='2026-02-30': give a day as YYYY-MM-DD"),
+])
+def test_run_day_refuses_bad_arguments_before_starting(tmp_path, kwargs, message):
+    """The command line refuses these at parse time (tests/test_cli_errors.py); the library
+    refuses them too, for a caller from Python."""
+    out = tmp_path / "report"
+    with pytest.raises(RunArgumentError, match=re.escape(message)):
+        run_day(out=out, progress=False, **kwargs)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--households", "0"], "households=0: give a whole number from 1 to 50"),
-    (["--method", "vickrey"], "method='vickrey': use one of mmr, bill_sharing, sdr, auction"),
-    (["--date", "2026-02-30"], "date='2026-02-30': give a day as YYYY-MM-DD"),
     (["--slots", "97"], "slots=97: give a whole number from 1 to 96"),
     (["--rpc", "http://127.0.0.1:9"], "rpc='http://127.0.0.1:9': cannot reach"),
     (["--method", "auction", "--date", "2026-06-21"], "the chain's clock"),
