@@ -8,7 +8,8 @@ Every axis is labelled with its unit; times are shown in local French time (Euro
 Modules: :mod:`.figure` (the figure and the time axis), :mod:`.energy` (energy against
 time: energy per slot, power through a day), :mod:`.markets` (order books, prices per rule
 and per slot, bills per method), :mod:`.chain` (gas, capacity, a day's payments on chain, what a
-digest or public calldata shows).
+digest or public calldata shows), :mod:`.privacy` (switches and occupancy read from a curve,
+what survives a coarser curve or a sum of homes).
 """
 
 from daisee_lab.plots.figure import Figure, local_hours
@@ -17,8 +18,10 @@ from daisee_lab.plots.markets import bills_by_method, merit_order, rule_prices, 
 from daisee_lab.plots.chain import (cost_against_gas_price, curves_read_from_chain, digest_bits,
                                    gas_per_transaction, paid_over_day, settlement_capacity,
                                    sorting_wall)
+from daisee_lab.plots.privacy import occupancy_day, resolutions, survival, switches
 
 __all__ = ["Figure", "bills_by_method", "energy_day", "local_hours", "merit_order", "power_day",
            "rule_prices", "slot_prices"]
 __all__ += ["cost_against_gas_price", "curves_read_from_chain", "digest_bits",
             "gas_per_transaction", "paid_over_day", "settlement_capacity", "sorting_wall"]
+__all__ += ["occupancy_day", "resolutions", "survival", "switches"]
