@@ -61,20 +61,23 @@ def settle_gas(households, seed=0, slots=SLOTS):
 
 
 def auction_gas(orders_per_side=ORDERS_PER_SIDE, seed=0):
-    """Gas per order of clearing a seeded auction of `orders_per_side` bids and as many asks."""
-    chain = Chain(accounts=3)
-    operator, buyer, seller = chain.accounts
+    """Gas per order of clearing a seeded auction of `orders_per_side` bids and as many asks,
+    one order per member household (a trader opens few orders a round)."""
+    chain = Chain(accounts=2 * orders_per_side + 1)
+    operator, *traders = chain.accounts
+    buyers, sellers = traders[:orders_per_side], traders[orders_per_side:]
     rng = np.random.default_rng(seed)
-    auction = deploy_auction(chain, operator, make_households([seller.address], seed=seed),
+    auction = deploy_auction(chain, operator,
+                             make_households([t.address for t in traders], seed=seed),
                              grid_buy=251_600)
-    for trader in (buyer, seller):
+    for trader in traders:
         auction.fund(trader, 10**12)
     slot = chain.timestamp // SLOT_SECONDS + 3
     sealed = [auction.commit(trader, slot, is_bid, int(price), int(qty))
-              for trader, is_bid, low, high in ((buyer, True, 50_000, 300_000),
-                                                (seller, False, 0, 250_000))
-              for price, qty in zip(rng.integers(low, high, orders_per_side),
-                                    rng.integers(100, 3_000, orders_per_side))]
+              for group, is_bid, low, high in ((buyers, True, 50_000, 300_000),
+                                                (sellers, False, 0, 250_000))
+              for trader, price, qty in zip(group, rng.integers(low, high, orders_per_side),
+                                            rng.integers(100, 3_000, orders_per_side))]
     chain.advance_time(slot * SLOT_SECONDS - auction.market.revealSeconds() - chain.timestamp)
     for order in sealed:
         auction.reveal(order)
