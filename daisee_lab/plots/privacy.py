@@ -133,7 +133,8 @@ def survival(table: pd.DataFrame, chance: Mapping[str, float] | None = None,
     left.set_xticks(x, list(own.resolution))
     left.set_xlabel("resolution of the home's own curve")
     left.set_ylabel("% of switches")
-    left.set_ylim(0, 115)
+    left.set_ylim(0, 140)  # room for the legend above the bars
+    left.set_yticks(range(0, 101, 20))
     left.legend(fontsize=7, loc="upper right")
     summed = table[table.study == "households"]
     for rule, rows in summed.groupby("resolution", sort=False):
