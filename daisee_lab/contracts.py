@@ -252,9 +252,12 @@ class Community:
     def slot_totals(self, readings: Sequence[SignedReading]) -> tuple[int, int]:
         """The demand D and surplus G (Wh) that `readings` bring, against each meter's last
         reading on chain (a meter's first reading brings no energy), without the buyers the
-        market leaves out (balance below their import at the grid price)."""
-        accounts = [self.market.householdOf(r.meter) for r in readings]
-        balances = self.market.accountsOf(accounts)[0] if readings else []
+        market leaves out (balance below their import at the grid price). A reading from a
+        meter nobody registered counts for nothing here: the market refuses it (UnknownMeter)."""
+        known = [(r, self.market.householdOf(r.meter)) for r in readings]
+        known = [(r, account) for r, account in known if int(account, 16)]
+        readings = [r for r, _ in known]
+        balances = self.market.accountsOf([account for _, account in known])[0] if known else []
         nets = []
         for reading in readings:
             _, last_slot, last_import, last_export = self.market.lastReading(reading.meter)
