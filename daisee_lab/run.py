@@ -81,6 +81,7 @@ from daisee_lab.meter import PARIS, MeterError, MeterSimulator, open_meter
 from daisee_lab.reading import Reading
 from daisee_lab.recorder import Recorder
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
+from daisee_lab.units import MIN_ORDER_WH
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +405,7 @@ class _Run:
             _check_meters(readings, energy, profile, window, plans)
             bar.update()
             if method == "auction":
-                trades, rest = _auction_payments(kernel, orders)
+                trades, rest = _auction_payments(kernel, imports, exports)
                 _check_auction(kernel, orders, trades, on_chain, plans, slots)
                 paid, chain_paid = trades + rest, on_chain["paid"] + rest.sum(axis=1)
                 grid_bill, rounding = rest.sum(axis=0), trades.sum(axis=0)
@@ -723,22 +724,27 @@ def _auction_orders(imports: np.ndarray, exports: np.ndarray,
                     seed: int) -> tuple[np.ndarray, ...]:
     """Per slot (rows) and household (columns): buyers bid their net import, sellers ask their
     net export, each at a seeded price between the grid's feed-in and import prices; the other
-    side's entries are 0 Wh (no order)."""
+    side's entries are 0 Wh (no order), and so is a need below the auction's smallest order
+    (`MIN_ORDER_WH`): the grid serves it."""
     net = (imports.astype(np.int64) - exports).T
     rng = np.random.default_rng(seed)
     bid_prices = rng.integers(GRID_SELL, GRID_BUY + 1, net.shape)
     ask_prices = rng.integers(GRID_SELL, GRID_BUY + 1, net.shape)
-    return bid_prices, np.maximum(net, 0), ask_prices, np.maximum(-net, 0)
+    bids, asks = (np.where(q >= MIN_ORDER_WH, q, 0) for q in (np.maximum(net, 0), np.maximum(-net, 0)))
+    return bid_prices, bids, ask_prices, asks
 
 
-def _auction_payments(clearing: settlement.Clearing, orders) -> tuple[np.ndarray, ...]:
+def _auction_payments(clearing: settlement.Clearing, imports: np.ndarray,
+                      exports: np.ndarray) -> tuple[np.ndarray, ...]:
     """What each household pays per slot (µ€, households x slots) for its trades at the
     clearing price (buyers rounded up, sellers down, as the AuctionMarket does), and for the
-    rest of its net energy, bought from or sold to the grid at the baseline's rule."""
-    _, bid_qty, _, ask_qty = orders
+    rest of its net energy (unfilled, or too small to order), bought from or sold to the grid
+    at the baseline's rule."""
+    net = (imports.astype(np.int64) - exports).T
     price = np.maximum(clearing.price, 0)[:, None]
     trades = -(-clearing.bid_fills * price // 1000) - clearing.ask_fills * price // 1000
-    rest = settlement.settle((bid_qty - clearing.bid_fills).T, (ask_qty - clearing.ask_fills).T,
+    rest = settlement.settle((np.maximum(net, 0) - clearing.bid_fills).T,
+                             (np.maximum(-net, 0) - clearing.ask_fills).T,
                              GRID_BUY, GRID_SELL, "none")
     return trades.T, rest.payments
 

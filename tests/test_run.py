@@ -28,6 +28,7 @@ from daisee_lab.recorder import Recorder
 from daisee_lab.run import (FUNDS_UEUR, GRID_BUY, GRID_SELL, MeterMismatch, RunArgumentError,
                             RunError, run_day)
 from daisee_lab.settlement import reference
+from daisee_lab.units import MIN_ORDER_WH
 
 NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
 
@@ -106,8 +107,9 @@ def test_a_small_day_goes_from_the_meters_bytes_to_the_chain_and_the_report(tmp_
 
         # ... and the chain's, read back from the node
         market = chain.at("CommunityMarket", report.contracts["CommunityMarket"])
-        balances, debts = market.accountsOf([a.address for a in chain.accounts[1:4]])
-        assert [FUNDS_UEUR - b + d for b, d in zip(balances, debts)] == bills.chain_ueur.tolist()
+        balances, left_out = market.accountsOf([a.address for a in chain.accounts[1:4]])
+        assert left_out == [0, 0, 0]  # every household could prepay every import
+        assert [FUNDS_UEUR - b for b in balances] == bills.chain_ueur.tolist()
         assert bills.chain_ueur.tolist() == bills.kernel_ueur.tolist()
         events = market.web3.events.SlotSettled.get_logs(from_block=0)
         assert [e.args.slot for e in events] == [slots.slot[0] - 1, *slots.slot]  # the anchor
@@ -142,6 +144,7 @@ def test_an_auction_day_clears_on_chain_as_in_the_kernel(tmp_path):
     net = report.energy.import_wh.astype(np.int64) - report.energy.export_wh
     bid_qty, ask_qty = np.maximum(net, 0).T, np.maximum(-net, 0).T
     assert (clearing.bid_fills <= bid_qty).all() and (clearing.ask_fills <= ask_qty).all()
+    assert not clearing.bid_fills[bid_qty < MIN_ORDER_WH].any()  # too small to order
     assert slots.traded_wh.tolist() == clearing.volume.tolist()
     assert (slots.traded_wh > 0).any()  # a sunny noon: the producer sells to its neighbours
     traded = slots[slots.traded_wh > 0]
@@ -160,6 +163,19 @@ def test_an_auction_day_clears_on_chain_as_in_the_kernel(tmp_path):
     assert bills.chain_ueur.tolist() == bills.kernel_ueur.tolist()
     assert set(report.contracts) == {"EnergyCredit", "AuctionMarket"}
     assert report.gas.set_index("function").loc["clear", "calls"] == 4
+
+
+def test_a_need_below_the_smallest_order_is_served_by_the_grid():
+    """The auction takes no order under MIN_ORDER_WH (the contract refuses it): a 4 Wh need is
+    not bid, and its household buys it from the grid at the grid's price."""
+    imports = np.array([[4, 500]], dtype=np.int64)   # one household, two slots
+    exports = np.zeros_like(imports)
+    orders = run_module._auction_orders(imports, exports, seed=0)
+    assert orders[1].tolist() == [[0], [500]]
+    clearing = settlement.clear_double_auction_slots(*orders)
+    trades, rest = run_module._auction_payments(clearing, imports, exports)
+    assert not trades.any()  # nobody sells: nothing trades
+    assert rest.tolist() == [[-(-4 * GRID_BUY // 1000), -(-500 * GRID_BUY // 1000)]]
 
 
 @pytest.mark.parametrize("kwargs, message", [
