@@ -479,6 +479,8 @@ def test_a_flood_cannot_keep_an_honest_trader_out(world):
     with chain.expect_revert("TooManyMembers") as caught:
         small.register(world.homes[:1])
     assert caught.revert.args == {"most": 2}
+    with chain.expect_revert("TooManyMembers"):  # counted within one batch too
+        deploy_auction(chain, world.operator, world.homes[:3], GRID_BUY, max_orders=2 * most)
     for trader in (world.buyer, world.eve):
         small.fund(trader, 10_000_000)
     slot = chain.timestamp // 900 + 3
