@@ -1,5 +1,5 @@
 """A learner's pace: an order still being recorded when its reveal window opens is opened all
-the same (attack 6, the race), and chapter 11 run with real pauses between its cells, as a reader
+the same (attack 6, the race), and chapter 13 run with real pauses between its cells, as a reader
 takes them, ends with no error and no forfeited deposit (its room waits for the reader)."""
 
 import threading
@@ -13,10 +13,10 @@ from nbclient import NotebookClient
 from daisee_lab.classroom import Classroom, join
 from daisee_lab.classroom.schedule import CHAIN_SLOT, REVEAL_SECONDS
 
-CHAPTER = Path(__file__).parent.parent / "book" / "11-the-classroom-market.ipynb"
+CHAPTER = Path(__file__).parent.parent / "book" / "13-the-classroom-market.ipynb"
 # A reader's pause before each exercise, as the book issue asks: five times the whole session
-# of chapter 11's room when its clock ran on its own (3 slots of 8 s, phases ending early, about
-# 12 s); a reader pausing 20 s before exercise 11.1 found that session over ("it is over").
+# of chapter 13's room when its clock ran on its own (3 slots of 8 s, phases ending early, about
+# 12 s); a reader pausing 20 s before exercise 13.1 found that session over ("it is over").
 PAUSE = 60.0
 
 

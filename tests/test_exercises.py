@@ -54,9 +54,9 @@ RIGHT = {
     "2.1": ("historic", 1200),
     "2.2": None,  # needs the recording fixture: see test_exercise_2_2
     "2.3": right_average_power,
-    "5.1": (250_000, 250_000),
-    "5.2": 124_000,
-    "5.3": 240_000,
+    "6.1": (250_000, 250_000),
+    "6.2": 124_000,
+    "6.3": 240_000,
 }
 WRONG = [  # exercise, answer, a phrase the hint must contain
     ("1.1", chr((sum(b"PAPP 02840 ") & 0x3F) + 0x20), "method 2"),
@@ -76,15 +76,15 @@ WRONG = [  # exercise, answer, a phrase the hint must contain
     ("2.2", 130, "a pair"),
     ("2.3", per_second, "multiply by 3600"),
     ("2.3", lambda a, b: b.import_wh - a.import_wh, "power = energy / time"),
-    ("5.1", (230_000, 250_000), "partly filled"),
-    ("5.1", (250_000, 260_000), "k-th units"),
-    ("5.1", "midpoint", "a pair"),
-    ("5.2", 237_500, "what the buyers pay"),
-    ("5.2", 1, "summed"),
-    ("5.3", 250_000, "no better than the truth"),
-    ("5.3", 100_000, "no better than the truth"),
-    ("5.3", 300_000, "pay more"),
-    ("5.3", 2.5e5, "whole bid price"),
+    ("6.1", (230_000, 250_000), "partly filled"),
+    ("6.1", (250_000, 260_000), "k-th units"),
+    ("6.1", "midpoint", "a pair"),
+    ("6.2", 237_500, "what the buyers pay"),
+    ("6.2", 1, "summed"),
+    ("6.3", 250_000, "no better than the truth"),
+    ("6.3", 100_000, "no better than the truth"),
+    ("6.3", 300_000, "pay more"),
+    ("6.3", 2.5e5, "whole bid price"),
 ]
 
 

@@ -1,142 +1,170 @@
-"""Chapter 10's checkers accept right answers, measured here by another path than theirs, and
-give the hint meant for each typical wrong answer."""
+"""Chapter 10's checkers: tampered batches, the re-entrant thief, the sorting gas wall. Right
+answers pass, typical wrong answers get their hint, and the facts the hints rest on hold."""
 
+import nbformat
 import numpy as np
 import pytest
-from eth_utils import to_checksum_address
 
 from daisee_lab.chain import Chain
-from daisee_lab.community import make_households, profiles
-from daisee_lab.contracts import deploy_community
-from daisee_lab.contracts import make_households as meters_for
-from daisee_lab.exercises import ch10, check
+from daisee_lab.chain.gas import TX_GAS_CAP
+from daisee_lab.contracts import deploy_community, make_households
+from daisee_lab.errors import DaiseeError
+from daisee_lab.exercises import check, ch10
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 
+from conftest import REPO
 
-def settled_slots(n, seed, slots, funded=True):
-    """A community of `n` households (profiles of ch10.DAY) settled slot by slot with
-    `settle_slot` over `slots` (a slice), after an anchoring slot; return the community, its
-    profiles and the settle receipts of `slots`."""
-    day = profiles(make_households(n, seed), ch10.DAY, days=1, seed=seed)
-    chain = Chain(accounts=2)
-    operator, grid = chain.accounts
-    accounts = [to_checksum_address(f"0x{i + 1:040x}") for i in range(n)]
-    community = deploy_community(chain, operator, meters_for(accounts, seed=seed), ch10.GRID_BUY,
-                                 ch10.GRID_SELL, grid=grid.address)
-    community.fund({grid.address: ch10.FUNDS * n}  # the grid prepays the net export
-                   | ({account: ch10.FUNDS for account in accounts} if funded else {}))
-    imports, exports = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    anchor = int(day.slots[slots.start]) - 1
-    community.settle_slot(anchor, community.sign_readings(anchor, imports.tolist(),
-                                                          exports.tolist()))
-    receipts = []
-    for t in range(slots.start, slots.stop):
-        imports, exports = imports + day.import_wh[:, t], exports + day.export_wh[:, t]
-        slot = int(day.slots[t])
-        receipts.append(community.settle_slot(slot, community.sign_readings(
-            slot, imports.tolist(), exports.tolist())))
-    return community, day, receipts
+CHAPTER = REPO / "book" / "10-attack-and-defend.ipynb"
+RIGHT_10_1 = {"yesterday": "InvalidSignature", "elsewhere": "InvalidSignature",
+             "twice": "StaleReading", "stranger": "UnknownMeter"}
 
 
 @pytest.fixture(scope="module")
-def gas_per_household():
-    """funded -> mean gas per household per slot of exercise 10.1's community."""
-    n, seed = ch10.COMMUNITY["n"], ch10.COMMUNITY["seed"]
-    measured = {}
-    for funded in (True, False):
-        _, _, receipts = settled_slots(n, seed, ch10.NOON, funded)
-        measured[funded] = np.mean([r.gas_used for r in receipts]) / n
-    return measured
+def chapter_lab(tmp_path_factory):
+    """The Solidity the chapter writes with %%writefile, taken from the chapter, in a `lab/`."""
+    lab = tmp_path_factory.mktemp("ch10") / "lab"
+    lab.mkdir()
+    chapter = nbformat.read(CHAPTER, as_version=4)
+    written = [c.source for c in chapter.cells if c.source.startswith("%%writefile lab/")]
+    for source in written:
+        header, body = source.split("\n", 1)
+        (lab.parent / header.split()[1]).write_text(body)
+    assert sorted(p.name for p in lab.iterdir()) == ["NaiveVault.sol", "SortingMarket.sol",
+                                                     "Thief.sol"]
+    return lab
 
 
-def test_10_1_right_measurement_passes(gas_per_household):
-    right = gas_per_household[True]
-    assert 10_000 < right < 15_000  # under the project's target
-    assert gas_per_household[False] > right * 1.1  # left-out buyers cost gas
-    assert check("10.1", right) and check("10.1", round(right))
-    assert repr(check("10.1", right)).startswith("✔")
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda g: g[True] * ch10.COMMUNITY["n"], "divide by 20"),
-    (lambda g: g[True] - 21_000 / ch10.COMMUNITY["n"], "21,000 gas base"),
-    (lambda g: g[False], "did you fund"),
-    (lambda g: g[True] / 2, "the two slots from noon"),
-    (lambda g: "lots", "number of gas"),
-    (lambda g: True, "number of gas"),
-])
-def test_10_1_wrong_answers_get_their_hint(gas_per_household, wrong, hint):
-    feedback = check("10.1", wrong(gas_per_household))
-    assert not feedback and hint in feedback.message
-    assert repr(feedback).startswith("✘")
+@pytest.fixture
+def in_lab(chapter_lab, monkeypatch):
+    """Run in the folder holding the chapter's lab/, as the notebook runs in book/."""
+    monkeypatch.chdir(chapter_lab.parent)
+    return chapter_lab
 
 
 @pytest.fixture(scope="module")
-def street_reading():
-    """The import energy of meter ch10.NEIGHBOUR in the slot at ch10.AT, decoded from the
-    calldata of settle transactions of the chapter's street (settled around that slot only)."""
-    n, seed = ch10.STREET["n"], ch10.STREET["seed"]
-    day = profiles(make_households(n, seed), ch10.DAY, days=1, seed=seed)
-    t = list(day.times.tz_convert("Europe/Paris").strftime("%H:%M")).index(ch10.AT)
-    community, day, receipts = settled_slots(n, seed, slice(t - 1, t + 1))
-    meter = community.market.meterByPublicId(ch10.NEIGHBOUR.encode().ljust(32, b"\0"))
-    index = []
-    for receipt in receipts:
-        tx = community.chain.w3.eth.get_transaction(receipt.tx_hash)
-        _, args = community.market.web3.decode_function_input(tx["input"])
-        (word,) = [r["word"] for r in args["readings"]
-                   if to_checksum_address(f"{r['word'] >> 80:040x}") == meter]
-        index.append((word >> 40) & (2**40 - 1))
-    home = [h.public_id for h in community.households].index(ch10.NEIGHBOUR)
-    return index[1] - index[0], day, t, home
+def street():
+    """A community of three anchored at slot SLOT - 1, and an outsider to submit batches."""
+    chain = Chain()
+    operator, *people = chain.accounts[:5]
+    homes = make_households([p.address for p in people[:3]], seed=3)
+    community = deploy_community(chain, operator, homes, GRID_BUY, GRID_SELL)
+    community.settle_slot(ch10.SLOT - 1, community.sign_readings(
+        ch10.SLOT - 1, [5_000, 6_000, 7_000], [0, 100, 0]))
+    return chain, community, people[3]
 
 
-def test_10_2_energy_read_from_the_chain_passes(street_reading):
-    energy, day, t, home = street_reading
-    assert energy == day.import_wh[home, t]
-    assert energy > 0
-    assert check("10.2", energy)
+# --- 10.1 -----------------------------------------------------------------------------------
+
+def test_each_tampered_batch_is_stopped_by_its_check_and_the_honest_one_passes(street):
+    chain, community, eve = street
+    slot = ch10.SLOT
+    batches = ch10.tampered_batches(community, slot)
+    assert list(batches) == list(ch10.BATCHES)
+    assert all(len(batch) == 3 for batch in batches.values())
+    assert {r.slot for r in batches["yesterday"]} == {slot - 1}
+    homes = community.households
+    assert [r.meter for r in batches["twice"]] == [homes[0].meter, homes[1].meter, homes[1].meter]
+    for name, batch in batches.items():
+        with chain.expect_revert(RIGHT_10_1[name]):
+            community.settle_slot(slot, batch, sender=eve)
+    assert community.market.lastSettledSlot() == slot - 1
+    honest = community.sign_readings(slot, [5_200, 6_200, 7_200], [0, 100, 0])
+    assert [r.calldata() for r in honest[1:]] == [r.calldata() for r in batches["elsewhere"][1:]]
+    community.settle_slot(slot, honest, sender=eve)
+    assert community.market.lastSettledSlot() == slot
+    with pytest.raises(DaiseeError, match=f"slot {slot + 4} settled last; got 3 households "
+                                          f"and last settled slot {slot}"):
+        ch10.tampered_batches(community, slot + 5)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda home, t, day: int(day.import_wh[home, :t + 1].sum()), "running total"),
-    (lambda home, t, day: int(day.import_wh[home, t - 1]), "one slot off"),
-    (lambda home, t, day: int(day.import_wh[home, t + 1]), "one slot off"),
-    (lambda home, t, day: day.import_wh[home, t] / 1000, "not kWh"),
-    (lambda home, t, day: int(day.import_wh[1, t]), "another meter"),
-    (lambda home, t, day: "230 Wh", "number of Wh"),
-    (lambda home, t, day: 10**6, "difference its import index"),
+def test_9_1_right_answer_passes():
+    feedback = check("10.1", dict(RIGHT_10_1))
+    assert feedback and "UnknownMeter" in feedback.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (None, "not answered yet"),
+    ("InvalidSignature", "answer with a dict"),
+    ({"yesterday": "InvalidSignature"}, "answer with a dict"),
+    ({**RIGHT_10_1, "twice": "Forged"}, "Forged: not an error of CommunityMarket"),
+    ({**RIGHT_10_1, "yesterday": "StaleReading"}, "which slot does the contract put"),
+    ({**RIGHT_10_1, "elsewhere": "StaleReading"}, "What else does an EIP-712 signature bind"),
+    ({**RIGHT_10_1, "twice": "InvalidSignature"}, "look at whose meters they are"),
+    ({**RIGHT_10_1, "stranger": "InvalidSignature"}, "look up about a meter"),
+    ({name: "InvalidSignature" for name in RIGHT_10_1}, "2 of 4 wrong"),
 ])
-def test_10_2_wrong_answers_get_their_hint(street_reading, wrong, hint):
-    _, day, t, home = street_reading
-    feedback = check("10.2", wrong(home, t, day))
-    assert not feedback and hint in feedback.message
+def test_9_1_wrong_answers_get_a_hint(answer, hint):
+    feedback = check("10.1", answer)
+    assert not feedback and hint in feedback.message, feedback
 
 
-def month_cost(gas):
-    return gas * 30 * 96 * ch10.GAS_PRICE_GWEI * 1e-9 * ch10.ETH_EUR
+# --- 10.2 -----------------------------------------------------------------------------------
+
+def test_9_2_the_thief_gets_its_balance_in_whole_chunks_and_no_more(in_lab):
+    assert ch10._thief_take((in_lab / "Thief.sol").read_text()) == (900_000, 3)
+    feedback = check("10.2", 900_000)
+    assert feedback and "3 payments" in feedback.message
 
 
-def test_10_3_right_cost_passes(gas_per_household):
-    right = month_cost(gas_per_household[True])
-    assert 100 < right < 500  # € per household per month at 2 gwei and 3,000 €/ETH
-    assert check("10.3", right)
-
-
-@pytest.mark.parametrize("factor, hint", [
-    (20, "whole community"),
-    (1 / 2880, "that is one slot"),
-    (1 / 30, "that is one day"),
-    (1 / 96, "a day has 96 slots"),
-    (1e9, "10⁻⁹ ether"),
-    (1e-9, "do not divide"),
-    (1 / 3000, "in ether"),
-    (1e6, "not micro-euros"),
-    (2, "check it with exercise 10.1"),
+@pytest.mark.parametrize("answer, hint", [
+    (1_000_000, "what happens when less than that is left"),
+    (1_200_000, "more than its balance"),
+    (3_000_000, "more than its balance"),
+    (300_000, "re-entering is not forbidden"),
+    (0, "try/catch"),
+    (600_000, "call attack(300,000) and read received()"),
+    ("900000", "whole number"),
+    (True, "whole number"),
 ])
-def test_10_3_wrong_answers_get_their_hint(gas_per_household, factor, hint):
-    feedback = check("10.3", month_cost(gas_per_household[True]) * factor)
-    assert not feedback and hint in feedback.message
+def test_9_2_wrong_answers_get_a_hint(in_lab, answer, hint):
+    feedback = check("10.2", answer)
+    assert not feedback and hint in feedback.message, feedback
 
 
-def test_10_3_needs_a_number():
-    assert "number of euros" in check("10.3", "cheap").message
+def test_checkers_say_which_cell_to_run_when_lab_is_missing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for exercise, name in (("10.2", "Thief"), ("10.3", "SortingMarket")):
+        feedback = check(exercise, 1)
+        assert not feedback and f"%%writefile cell for {name}.sol" in feedback.message
+
+
+# --- 10.3 -----------------------------------------------------------------------------------
+
+def test_9_3_the_wall_is_where_one_capped_transaction_stops_holding_the_sort(in_lab,
+                                                                           anvil_node):
+    chain = Chain(anvil_node.url, contract_dirs=[in_lab])
+    snapshot = chain.snapshot()
+    try:
+        assert chain.w3.eth.get_block("latest")["gasLimit"] == 30_000_000  # Prague: no tx cap
+        (gas_94, ok_94), (gas_95, ok_95) = (ch10.sort_with(chain, n) for n in (94, 95))
+        in_a_block = ch10.sort_with(chain, 95, gas=30_000_000)
+        # receipts of smaller books, extrapolated, say 95 fits: the hint for 95 rests on this
+        sizes = [48, 64, 80]
+        fit = np.polyfit(sizes, [ch10.sort_with(chain, n)[0] for n in sizes], 2)
+    finally:
+        chain.revert_to(snapshot)
+    assert (ok_94, ok_95, gas_95) == (True, False, TX_GAS_CAP)
+    assert gas_94 < TX_GAS_CAP and in_a_block[1]  # a Prague block still holds 95
+    assert np.polyval(fit, 95) < TX_GAS_CAP
+    feedback = check("10.3", 94)
+    assert feedback and f"{gas_94:,} gas" in feedback.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (95, "net of refunds"),
+    (97, "net of refunds"),
+    (98, "cannot hold"),
+    (127, "a Prague block could hold more"),
+    (80, "room to spare"),
+    (0, "at least one bid"),
+    (94.0, "whole number"),
+    ("94", "whole number"),
+])
+def test_9_3_wrong_answers_get_a_hint(in_lab, answer, hint):
+    feedback = check("10.3", answer)
+    assert not feedback and hint in feedback.message, feedback
+
+
+def test_rising_bids_are_distinct_non_zero_and_rising():
+    prices = ch10.rising_bids(5)
+    assert prices == sorted(set(prices)) and min(prices) > 0 and len(prices) == 5

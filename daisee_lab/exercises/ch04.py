@@ -156,4 +156,4 @@ def conservation(answer: object) -> tuple[bool, str]:
                         "sum the payments over households (axis=0), one total per slot")
                 return False, f"in a settlement where {what}, your function said {verdict!r}: {hint}"
     return True, ("conserved to the µ€ in every slot, daily bill sharing included: the contract "
-                  "of chapter 8 must keep the same books.")
+                  "of chapter 9 must keep the same books.")

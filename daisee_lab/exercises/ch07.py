@@ -1,150 +1,67 @@
-"""Chapter 7, meters on-chain: signed readings, and the checks that stop forged ones."""
+"""Chapter 7, your first contract: transactions, reverts and gas of the MeterLog contract."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from daisee_lab.exercises import checker
-from daisee_lab.meter import PARIS
 
-READING_7_1 = (4_200_000, 0)  # the import and export indexes (Wh) exercise 7.1 signs
-LAST_7_2 = (10, 5_000, 0)  # exercise 7.2: the registry's last reading (slot, import, export)
-CASES_7_2 = ("relayed", "an hour late", "older slot", "other chain")
-ACCEPTED = "accepted"
-SIMULATOR_7_3 = {"seed": 5, "producer": True}  # the meter of exercise 7.3
-SLOT_7_3 = datetime(2025, 6, 21, 12, 15, tzinfo=PARIS)  # the slot of exercise 7.3 starts then
-
-
-def _dry_run(registry, signed, sender: str | None = None):
-    """The revert the registry would answer to `signed` sent by `sender` (a call: nothing
-    changes), or None."""
-    from daisee_lab.chain.reverts import REVERT_EXCEPTIONS, decode_revert, error_selectors
-
-    try:
-        registry.web3.functions.submitReading(signed.slot, signed.calldata()).call(
-            {"from": sender} if sender else {})
-    except REVERT_EXCEPTIONS as exc:
-        return decode_revert(exc, error_selectors([registry.abi]))
-    return None
+LOGS_7_1 = {10: 1200, 11: 800, 12: 950}  # slot -> Wh the owner must log
+CALLDATA_SLACK = 100  # gas: what different argument values may change in a log's cost
+LAB = "lab"  # where chapter 7 writes MeterLog.sol, relative to the notebook
 
 
 @checker("7.1")
-def accepted_reading(answer: object) -> tuple[bool, str]:
-    """``(registry, signed)``: a reading of indexes READING_7_1 that `registry` would accept."""
-    from daisee_lab.chain import Contract
-    from daisee_lab.contracts import SignedReading
+def three_logs(answer: object) -> tuple[bool, str]:
+    """A MeterLog contract on which the owner logged the slots and energies of LOGS_7_1."""
+    from daisee_lab.chain import Contract  # the chain stack loads only when a chain is used
 
-    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], Contract)
-            and isinstance(answer[1], SignedReading)):
-        return False, "pass a pair: (registry, the SignedReading that sign_reading returned)"
-    registry, signed = answer
-    if (signed.import_wh, signed.export_wh) != READING_7_1:
-        return False, (f"the reading says import {signed.import_wh} Wh, export "
-                       f"{signed.export_wh} Wh; sign import {READING_7_1[0]}, export "
-                       f"{READING_7_1[1]}")
-    revert = _dry_run(registry, signed)
-    if revert is None:
-        return True, ("the registry would accept it: the signature recovers the meter's own "
-                      "address, and the slot is after its last one.")
-    hints = {
-        "InvalidSignature": "the signature does not recover this meter: sign with the meter's "
-                            "own key (meter_key), for this registry's address and this chain",
-        "UnknownMeter": "that meter is not registered in this registry: use Bob's meter",
-        "StaleReading": "the registry already has a reading of this meter for that slot or a "
-                        "later one: look at lastReading(meter)",
-        "IndexWentBackwards": "an index is below the meter's last one: look at "
-                              "lastReading(meter)",
-    }
-    return False, f"{revert.message}: {hints.get(revert.name, 'read the revert')}"
-
-
-def _outcomes() -> dict[str, str]:
-    """Run exercise 7.2's four readings on a fresh chain, each against a registry whose last
-    reading of the meter is LAST_7_2; return "accepted" or the custom error of each."""
-    from daisee_lab.chain import Chain
-    from daisee_lab.contracts import make_households, public_id_bytes, sign_reading
-
-    chain = Chain(accounts=3)
-    operator, household, stranger = chain.accounts
-    (home,) = make_households([household.address], seed=72)
-    registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
-    registry.register([(home.meter, public_id_bytes(home.public_id), home.account)],
-                      sender=operator)
-    chain_id = chain.w3.eth.chain_id
-    slot, import_wh, export_wh = LAST_7_2
-    last = sign_reading(home.meter_key, registry.address, chain_id, home.meter, slot, import_wh,
-                        export_wh)
-    registry.submitReading(last.slot, last.calldata(), sender=operator)
-    readings = {
-        "relayed": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
-                                slot + 1, import_wh + 300, export_wh),
-        "an hour late": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
-                                     slot + 4, import_wh + 1_100, export_wh),
-        "older slot": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
-                                   slot - 1, import_wh + 400, export_wh),
-        "other chain": sign_reading(home.meter_key, registry.address, chain_id + 1, home.meter,
-                                    slot + 1, import_wh + 300, export_wh),
-    }
-    found = {}
-    for name, reading in readings.items():
-        revert = _dry_run(registry, reading, sender=stranger.address)
-        found[name] = ACCEPTED if revert is None else revert.name
-    return found
+    if not isinstance(answer, Contract) or answer.contract_name != "MeterLog":
+        return False, "pass the handle that chain.deploy('MeterLog') returned"
+    total, last = answer.totalWh(), answer.lastSlot()
+    right_total, right_last = sum(LOGS_7_1.values()), max(LOGS_7_1)
+    if (total, last) == (right_total, right_last):
+        return True, f"{total} Wh over slots 10-12: three transactions, three blocks, three events."
+    if last < right_last:
+        return False, f"the last slot logged is {last}: log slots 10, 11 and 12, in that order"
+    return False, (f"the contract holds {total} Wh (expected {right_total}); deploy a fresh one "
+                   f"and log exactly {LOGS_7_1}")
 
 
 @checker("7.2")
-def accepted_or_refused(answer: object) -> tuple[bool, str]:
-    """A dict saying, for each reading of CASES_7_2, "accepted" or the custom error that stops
-    it. The checker sends them (as calls) to a registry of its own."""
-    if not isinstance(answer, dict) or set(answer) != set(CASES_7_2):
-        return False, (f"answer with a dict with the keys {list(CASES_7_2)}, each value "
-                       f"{ACCEPTED!r} or an error name")
-    right = _outcomes()
-    wrong = [k for k in CASES_7_2 if answer[k] != right[k]]
-    if not wrong:
-        return True, ("two pass and two fail. The registry checks who *signed*, never who "
-                      "sends; and that slots move forward, not that they are consecutive: a "
-                      "meter silent for an hour reports the hour's energy against one slot, and "
-                      "whatever settles the slots must decide what to make of it. A replay or "
-                      "an older slot fails the slot check; another chain fails the signature, "
-                      "because the chain id is in the EIP-712 domain.")
-    case = wrong[0]
-    hint = {
-        "relayed": "does submitReading look at msg.sender, or only at the signature?",
-        "an hour late": "the registry compares the new slot with the last one: which "
-                        "comparison, > or == last + 1?",
-        "older slot": "the indexes went up, but which slot does the registry remember?",
-        "other chain": "the chain id is part of the EIP-712 domain the meter signs: which "
-                       "address does ecrecover give for a digest the meter did not sign?",
-    }[case]
-    return False, f"not {answer[case]!r} for {case!r}: {hint}"
+def caught_impostor(answer: object) -> tuple[bool, str]:
+    """The decoded revert (``caught.revert``) of a log sent by someone who is not the owner."""
+    from daisee_lab.chain import Revert
 
-
-def _exported_in_slot() -> tuple[int, int, int]:
-    """Exercise 7.3's meter: (export index at the slot's start, at its end, import difference),
-    each from the first frame at or after the boundary, as chapter 7 does."""
-    from daisee_lab.meter import MeterSimulator
-
-    start, end = MeterSimulator(**SIMULATOR_7_3).readings_at(
-        [SLOT_7_3, SLOT_7_3 + timedelta(minutes=15)])
-    return start.export_wh, end.export_wh, end.import_wh - start.import_wh
+    if not isinstance(answer, Revert):
+        return False, "pass caught.revert, from `with chain.expect_revert() as caught:`"
+    if answer.kind == "custom" and answer.name == "NotOwner":
+        return True, (f"NotOwner({answer.args.get('caller')}): the contract names the impostor, "
+                      "and the state is untouched.")
+    if answer.args.get("reason") == "slot already logged":
+        return False, ("that is the check against logging a slot twice; send a new slot from "
+                       "another account: sender=chain.accounts[1]")
+    return False, f"got {answer.message}; log a new slot with sender=chain.accounts[1]"
 
 
 @checker("7.3")
-def exported_wh(answer: object) -> tuple[bool, str]:
-    """The energy (Wh) the registry credits as exported for exercise 7.3's slot."""
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        return False, "answer with a whole number of Wh (the event's exportedWh)"
-    first, last, imported = _exported_in_slot()
-    if answer == last - first:
-        return True, (f"{answer} Wh: the difference of two signed indexes, so the meter never "
-                      "states an energy, only what its registers show.")
-    if answer in (first, last):
-        return False, "that is an index; the registry credits the difference of two indexes"
-    if answer == 0:
-        return False, ("a meter's first reading only anchors its indexes; sign and submit the "
-                       "reading at the start of the slot, then the one at its end")
-    if answer == imported:
-        return False, "that is what the meter imported; the question asks what it exported"
-    return False, ("take the first frame at or after 12:15 and the first at or after 12:30 "
-                   "(meter_time), sign both, submit them in order")
+def storage_gas(answer: object) -> tuple[bool, str]:
+    """How much more gas the first `log` of a fresh MeterLog uses than the second. The checker
+    measures it on its own chain, with the MeterLog of the chapter's ``lab/`` folder."""
+    from daisee_lab.chain import Chain
+
+    if not isinstance(answer, int):
+        return False, "answer with a whole number of gas"
+    chain = Chain(contract_dirs=[LAB])
+    meter_log = chain.deploy("MeterLog")
+    first, second = meter_log.log(1, 100).gas_used, meter_log.log(2, 100).gas_used
+    right = first - second
+    # calldata costs 4 gas per zero byte and 16 per other byte: the Wh logged move it slightly
+    close = lambda a, b: abs(a - b) <= CALLDATA_SLACK  # noqa: E731
+    if close(answer, right):
+        return True, (f"about {right} gas: writing a storage slot that was zero costs 20,000 "
+                      "gas, changing one that is already set costs 2,900.")
+    if close(answer, -right):
+        return False, "the other way round: the first log minus the second"
+    if close(answer, first) or close(answer, second):
+        return False, "that is the gas of one log; the question asks for the difference"
+    return False, ("deploy a fresh MeterLog, log two slots, and subtract the gas_used of the "
+                   "second receipt from the first")

@@ -1,145 +1,150 @@
-"""Chapter 8, the community market: a day's payments, its rounding, and a household left out of
-the pool when its prepaid balance runs out."""
+"""Chapter 8, meters on-chain: signed readings, and the checks that stop forged ones."""
 
 from __future__ import annotations
 
-from datetime import date
-import math
-from fractions import Fraction
-from functools import lru_cache
-
-import numpy as np
+from datetime import datetime, timedelta
 
 from daisee_lab.exercises import checker
-from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, the book's grid prices
-DAY = date(2025, 6, 21)                # profiles(make_households(6, seed=8), DAY, 1, seed=8)
-HOMES, SEED = 6, 8
-HOUSEHOLD_8_2, AT_8_2 = "h04", "08:00"   # exercise 8.2: its payment in the slot from 08:00
-DEBTOR, DEBTOR_DEPOSIT = 0, 100_000     # exercise 8.3: household h00 deposits 0.10 €
-DEPOSIT = 5_000_000                     # exercise 8.3: what the others deposit (5 €)
+from daisee_lab.meter import PARIS
+
+READING_8_1 = (4_200_000, 0)  # the import and export indexes (Wh) exercise 8.1 signs
+LAST_8_2 = (10, 5_000, 0)  # exercise 8.2: the registry's last reading (slot, import, export)
+CASES_8_2 = ("relayed", "an hour late", "older slot", "other chain")
+ACCEPTED = "accepted"
+SIMULATOR_8_3 = {"seed": 5, "producer": True}  # the meter of exercise 8.3
+SLOT_8_3 = datetime(2025, 6, 21, 12, 15, tzinfo=PARIS)  # the slot of exercise 8.3 starts then
 
 
-@lru_cache(maxsize=1)
-def _day():
-    """The chapter's community day: households and their meter-view profiles."""
-    from daisee_lab.community import make_households, profiles
+def _dry_run(registry, signed, sender: str | None = None):
+    """The revert the registry would answer to `signed` sent by `sender` (a call: nothing
+    changes), or None."""
+    from daisee_lab.chain.reverts import REVERT_EXCEPTIONS, decode_revert, error_selectors
 
-    homes = make_households(HOMES, seed=SEED)
-    return homes, profiles(homes, DAY, days=1, seed=SEED)
-
-
-def _payments(method: str) -> np.ndarray:
-    from daisee_lab.settlement import settle
-
-    _, day = _day()
-    return settle(day.import_wh, day.export_wh, GRID_BUY, GRID_SELL, method).payments
-
-
-def _number(answer: object) -> bool:
-    return isinstance(answer, (int, np.integer)) and not isinstance(answer, bool)
+    try:
+        registry.web3.functions.submitReading(signed.slot, signed.calldata()).call(
+            {"from": sender} if sender else {})
+    except REVERT_EXCEPTIONS as exc:
+        return decode_revert(exc, error_selectors([registry.abi]))
+    return None
 
 
 @checker("8.1")
-def day_payment(answer: object) -> tuple[bool, str]:
-    """What the household with the most PV paid (µ€, positive = paid) over the chapter's day."""
-    homes, _ = _day()
-    sunniest = max(range(len(homes)), key=lambda i: homes[i].pv_kwp)
-    right = int(_payments("mmr")[sunniest].sum())
-    if not _number(answer):
-        return False, "answer with a whole number of µ€"
-    if answer == right:
-        return True, (f"{right} µ€ over the day: the sum of its 96 slot payments, the same on "
-                      "chain and in the kernel.")
-    if answer == -right:
-        return False, "payments are positive when the household pays; keep the sign"
-    if answer == int(_payments("none")[sunniest].sum()):
-        return False, "that is its bill with the grid alone; the market settles with mmr"
-    if answer == int(_payments("bill_sharing")[sunniest].sum()):
-        return False, "that is bill sharing; this community's market settles with mmr"
-    return False, (f"sum the row of {homes[sunniest].name} (the most PV: "
-                   f"{homes[sunniest].pv_kwp} kWp) in the payments of the whole day")
+def accepted_reading(answer: object) -> tuple[bool, str]:
+    """``(registry, signed)``: a reading of indexes READING_8_1 that `registry` would accept."""
+    from daisee_lab.chain import Contract
+    from daisee_lab.contracts import SignedReading
+
+    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], Contract)
+            and isinstance(answer[1], SignedReading)):
+        return False, "pass a pair: (registry, the SignedReading that sign_reading returned)"
+    registry, signed = answer
+    if (signed.import_wh, signed.export_wh) != READING_8_1:
+        return False, (f"the reading says import {signed.import_wh} Wh, export "
+                       f"{signed.export_wh} Wh; sign import {READING_8_1[0]}, export "
+                       f"{READING_8_1[1]}")
+    revert = _dry_run(registry, signed)
+    if revert is None:
+        return True, ("the registry would accept it: the signature recovers the meter's own "
+                      "address, and the slot is after its last one.")
+    hints = {
+        "InvalidSignature": "the signature does not recover this meter: sign with the meter's "
+                            "own key (meter_key), for this registry's address and this chain",
+        "UnknownMeter": "that meter is not registered in this registry: use Bob's meter",
+        "StaleReading": "the registry already has a reading of this meter for that slot or a "
+                        "later one: look at lastReading(meter)",
+        "IndexWentBackwards": "an index is below the meter's last one: look at "
+                              "lastReading(meter)",
+    }
+    return False, f"{revert.message}: {hints.get(revert.name, 'read the revert')}"
 
 
-def slot_by_hand() -> dict:
-    """Exercise 8.2 worked from the kernel: the household's energy, the slot's demand D and
-    surplus G, and what it pays (µ€) in the slot starting AT_8_2, Paris time."""
-    homes, day = _day()
-    h = [home.name for home in homes].index(HOUSEHOLD_8_2)
-    t = list(day.times.tz_convert("Europe/Paris").strftime("%H:%M")).index(AT_8_2)
-    return {"t": t, "wh": int(day.import_wh[h, t]), "demand": int(day.import_wh[:, t].sum()),
-            "surplus": int(day.export_wh[:, t].sum()), "paid": int(_payments("mmr")[h, t])}
+def _outcomes() -> dict[str, str]:
+    """Run exercise 8.2's four readings on a fresh chain, each against a registry whose last
+    reading of the meter is LAST_8_2; return "accepted" or the custom error of each."""
+    from daisee_lab.chain import Chain
+    from daisee_lab.contracts import make_households, public_id_bytes, sign_reading
+
+    chain = Chain(accounts=3)
+    operator, household, stranger = chain.accounts
+    (home,) = make_households([household.address], seed=72)
+    registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
+    registry.register([(home.meter, public_id_bytes(home.public_id), home.account)],
+                      sender=operator)
+    chain_id = chain.w3.eth.chain_id
+    slot, import_wh, export_wh = LAST_8_2
+    last = sign_reading(home.meter_key, registry.address, chain_id, home.meter, slot, import_wh,
+                        export_wh)
+    registry.submitReading(last.slot, last.calldata(), sender=operator)
+    readings = {
+        "relayed": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
+                                slot + 1, import_wh + 300, export_wh),
+        "an hour late": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
+                                     slot + 4, import_wh + 1_100, export_wh),
+        "older slot": sign_reading(home.meter_key, registry.address, chain_id, home.meter,
+                                   slot - 1, import_wh + 400, export_wh),
+        "other chain": sign_reading(home.meter_key, registry.address, chain_id + 1, home.meter,
+                                    slot + 1, import_wh + 300, export_wh),
+    }
+    found = {}
+    for name, reading in readings.items():
+        revert = _dry_run(registry, reading, sender=stranger.address)
+        found[name] = ACCEPTED if revert is None else revert.name
+    return found
 
 
 @checker("8.2")
-def payment_by_hand(answer: object) -> tuple[bool, str]:
-    """What HOUSEHOLD_8_2 pays (µ€) in the slot from AT_8_2, computed as the contract does: the
-    mid-market rate with exact fractions, a payment rounded up."""
-    if not _number(answer):
-        return False, "answer with a whole number of µ€ (math.ceil gives an int)"
-    worked = slot_by_hand()
-    wh, d, g, right = worked["wh"], worked["demand"], worked["surplus"], worked["paid"]
-    if answer == right:
-        return True, (f"{right} µ€ for {wh} Wh: with G = {g} < D = {d} Wh, buyers pay Pmid for "
-                      f"the neighbours' {g} Wh and the grid's price for the other {d - g}, "
-                      "shared in proportion, and a payment is rounded up. The contract and the "
-                      "kernel compute exactly this.")
-    pmid2 = GRID_BUY + GRID_SELL  # 2·Pmid
-    exact = Fraction(wh * (pmid2 * g + 2 * GRID_BUY * (d - g)), 2 * d * 1000)
-    if answer == right - 1 or answer == math.floor(exact):
-        return False, ("off by one µ€: a household that pays is rounded up (math.ceil), one that "
-                       "is paid rounded down; the community keeps the difference")
-    if answer == -right:
-        return False, f"{HOUSEHOLD_8_2} buys in this slot: a payment is positive when it pays"
-    if answer in (wh * GRID_BUY // 1000, math.ceil(Fraction(wh * GRID_BUY, 1000))):
-        return False, ("that is the grid's price for every Wh; the neighbours' surplus G is "
-                       "sold at Pmid = (λb + λs) / 2")
-    if answer == math.ceil(Fraction(wh * pmid2, 2000)):
-        return False, (f"that is Pmid for every Wh; only G = {g} of the D = {d} Wh bought come "
-                       "from neighbours, the rest from the grid at λb")
-    return False, (f"take D and G of the slot (sums over the households of import_wh and "
-                   f"export_wh), the price (Pmid·G + λb·(D − G)) / D µ€/kWh as a Fraction, "
-                   f"times {HOUSEHOLD_8_2}'s Wh / 1000, rounded up")
+def accepted_or_refused(answer: object) -> tuple[bool, str]:
+    """A dict saying, for each reading of CASES_8_2, "accepted" or the custom error that stops
+    it. The checker sends them (as calls) to a registry of its own."""
+    if not isinstance(answer, dict) or set(answer) != set(CASES_8_2):
+        return False, (f"answer with a dict with the keys {list(CASES_8_2)}, each value "
+                       f"{ACCEPTED!r} or an error name")
+    right = _outcomes()
+    wrong = [k for k in CASES_8_2 if answer[k] != right[k]]
+    if not wrong:
+        return True, ("two pass and two fail. The registry checks who *signed*, never who "
+                      "sends; and that slots move forward, not that they are consecutive: a "
+                      "meter silent for an hour reports the hour's energy against one slot, and "
+                      "whatever settles the slots must decide what to make of it. A replay or "
+                      "an older slot fails the slot check; another chain fails the signature, "
+                      "because the chain id is in the EIP-712 domain.")
+    case = wrong[0]
+    hint = {
+        "relayed": "does submitReading look at msg.sender, or only at the signature?",
+        "an hour late": "the registry compares the new slot with the last one: which "
+                        "comparison, > or == last + 1?",
+        "older slot": "the indexes went up, but which slot does the registry remember?",
+        "other chain": "the chain id is part of the EIP-712 domain the meter signs: which "
+                       "address does ecrecover give for a digest the meter did not sign?",
+    }[case]
+    return False, f"not {answer[case]!r} for {case!r}: {hint}"
 
 
-def left_out_after_day() -> tuple[int | None, int]:
-    """Exercise 8.3 worked from the kernel, slot by slot as the market settles with prepaid
-    imports: (the first slot number where h00's balance cannot cover its import at the grid
-    price, so that it is left out of the pool; the Wh it had left out over the day)."""
-    from daisee_lab.community import SLOT_SECONDS
-    from daisee_lab.settlement import settle
+def _exported_in_slot() -> tuple[int, int, int]:
+    """Exercise 8.3's meter: (export index at the slot's start, at its end, import difference),
+    each from the first frame at or after the boundary, as chapter 8 does."""
+    from daisee_lab.meter import MeterSimulator
 
-    homes, day = _day()
-    balances = np.full(len(homes), DEPOSIT, dtype=np.int64)
-    balances[DEBTOR] = DEBTOR_DEPOSIT
-    first, left_out = None, 0
-    for t in range(day.import_wh.shape[1]):
-        cons, prod = day.import_wh[:, t].copy(), day.export_wh[:, t]
-        net = cons.astype(np.int64) - prod
-        out = (net > 0) & (net * GRID_BUY > balances * 1000)
-        cons[out] = prod[out]  # left out: no net energy in the pool
-        balances -= settle(cons[:, None], prod[:, None], GRID_BUY, GRID_SELL, "mmr").payments[:, 0]
-        if out[DEBTOR]:
-            left_out += int(net[DEBTOR])
-            if first is None:
-                first = int(day.times[t].timestamp()) // SLOT_SECONDS
-    return first, left_out
+    start, end = MeterSimulator(**SIMULATOR_8_3).readings_at(
+        [SLOT_8_3, SLOT_8_3 + timedelta(minutes=15)])
+    return start.export_wh, end.export_wh, end.import_wh - start.import_wh
 
 
 @checker("8.3")
-def left_out(answer: object) -> tuple[bool, str]:
-    """``(slot, wh)``: the slot number of h00's first LeftOut event and the import (Wh) it had
-    left out of the pool by the end of the day."""
-    if not (isinstance(answer, tuple) and len(answer) == 2 and all(map(_number, answer))):
-        return False, "answer with a pair of whole numbers: (slot number, Wh left out)"
-    slot, wh = answer
-    right_slot, right_wh = left_out_after_day()
-    if (slot, wh) == (right_slot, right_wh):
-        return True, (f"slot {slot}, {wh} Wh left out: from then on h00 bought from its own "
-                      "supplier whenever its balance could not prepay a slot, and its neighbours "
-                      "were settled as if it were not there, never paying for it.")
-    if slot != right_slot:
-        if 0 <= slot < 96:
-            return False, "slots are numbered unix_seconds // 900, not by their place in the day"
-        return False, "find the first LeftOut event of h00 in the receipts, or its slot"
-    return False, ("the slot is right; the energy is what h00 imported while left out: read "
-                   "left_out_wh in community.accounts()")
+def exported_wh(answer: object) -> tuple[bool, str]:
+    """The energy (Wh) the registry credits as exported for exercise 8.3's slot."""
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        return False, "answer with a whole number of Wh (the event's exportedWh)"
+    first, last, imported = _exported_in_slot()
+    if answer == last - first:
+        return True, (f"{answer} Wh: the difference of two signed indexes, so the meter never "
+                      "states an energy, only what its registers show.")
+    if answer in (first, last):
+        return False, "that is an index; the registry credits the difference of two indexes"
+    if answer == 0:
+        return False, ("a meter's first reading only anchors its indexes; sign and submit the "
+                       "reading at the start of the slot, then the one at its end")
+    if answer == imported:
+        return False, "that is what the meter imported; the question asks what it exported"
+    return False, ("take the first frame at or after 12:15 and the first at or after 12:30 "
+                   "(meter_time), sign both, submit them in order")
