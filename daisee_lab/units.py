@@ -24,3 +24,8 @@ MAX_DEPOSIT = 2**64 - 1  # µ€ sealed with one order (1.8e13 €)
 # 2019-07-05, https://coussyavocats.com/2019/07/05/plafonnement-de-la-part-fixe-des-tarifs-bleus-delectricite/).
 DEFAULT_POWER_VA = 36_000
 MAX_POWER_VA = 2**31 - 1
+# Collective self-consumption (daisee_lab.settlement.allocate): every energy value, and each
+# slot's production of an operation, so that the allocation's products fit int64. 9 MWh in a
+# 15-minute step is 36 MW: seven times the 5 MW cap of an extended operation (arrêté of
+# 21 February 2025; see daisee_lab/settlement/allocation_reference.py).
+MAX_ACC_WH = 9_000_000

@@ -70,7 +70,7 @@ still has to sell, consumers in order (cumulative rounding over producers): ever
 a_i, every column to A_p, nothing negative. Each producer's surplus is its injection minus A_p.
 
 Bounds, so that every product fits int64: every energy value, and each slot's total production,
-at most ``MAX_ACC_WH`` (9 MWh in a 15-minute step is 36 MW: seven times the 5 MW cap of an
+at most ``units.MAX_ACC_WH`` (9 MWh in a 15-minute step is 36 MW: seven times the 5 MW cap of an
 extended operation, arrêté of 21 February 2025). Inputs outside raise :class:`SettlementError`.
 """
 
@@ -84,11 +84,11 @@ from fractions import Fraction
 import numpy as np
 
 from daisee_lab.errors import SettlementError
+from daisee_lab.units import MAX_ACC_WH
 
 KEYS = ("static", "dynamic_default", "dynamic_simple", "dynamic_full")
 COEFFICIENT_DECIMALS = 6
 COEFFICIENT_SCALE = 10**COEFFICIENT_DECIMALS  # one coefficient unit: a millionth (ppm)
-MAX_ACC_WH = 9_000_000  # Wh per value and per slot's production (36 MW over 15 minutes)
 
 
 @dataclass(frozen=True, eq=False)
