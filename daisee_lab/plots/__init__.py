@@ -19,9 +19,11 @@ from daisee_lab.plots.chain import (cost_against_gas_price, curves_read_from_cha
                                    gas_per_transaction, paid_over_day, settlement_capacity,
                                    sorting_wall)
 from daisee_lab.plots.privacy import occupancy_day, resolutions, survival, switches
+from daisee_lab.plots.acc import allocation_day
 
 __all__ = ["Figure", "bills_by_method", "energy_day", "local_hours", "merit_order", "power_day",
            "rule_prices", "slot_prices"]
 __all__ += ["cost_against_gas_price", "curves_read_from_chain", "digest_bits",
             "gas_per_transaction", "paid_over_day", "settlement_capacity", "sorting_wall"]
 __all__ += ["occupancy_day", "resolutions", "survival", "switches"]
+__all__ += ["allocation_day"]
