@@ -47,8 +47,9 @@ class TransactionReverted(ChainError):
         self.revert = revert
 
 
-class NoRevert(AssertionError):
-    """Raised by :meth:`Chain.expect_revert` when the block did not revert as expected."""
+class NoRevert(DaiseeError, AssertionError):
+    """Raised by :meth:`Chain.expect_revert` when the block did not revert as expected (an
+    AssertionError too, so a test reports it as a failed check)."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from datetime import date
 
 import pandas as pd
 
+from daisee_lab.errors import DaiseeError
+
 
 @dataclass(frozen=True)
 class GasRecord:
@@ -112,12 +114,16 @@ class Capacity:
         return 0 if each == 0 else -(-self.per_block // each)
 
 
+class CapacityError(DaiseeError, ValueError):
+    """A capacity asked of an impossible cost (no gas per household, or a negative fixed part)."""
+
+
 def capacity(fixed: float, per_household: float, tx_gas: int | None = TX_GAS_CAP,
              block_gas: int = MAINNET_BLOCK_GAS) -> Capacity:
     """The :class:`Capacity` of a settlement costing ``fixed + per_household * n`` gas for `n`
     households, under a per-transaction cap `tx_gas` (None: no cap, as on Prague chains) and a
     block gas limit `block_gas`. The defaults are mainnet's as of :data:`LIMITS_CHECKED`."""
     if per_household <= 0 or fixed < 0:
-        raise ValueError(f"capacity needs per_household > 0 and fixed >= 0 gas; got "
+        raise CapacityError(f"capacity needs per_household > 0 and fixed >= 0 gas; got "
                          f"per_household={per_household}, fixed={fixed}")
     return Capacity(fixed, per_household, tx_gas, block_gas)

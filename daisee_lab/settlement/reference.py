@@ -57,7 +57,8 @@ display only: payments come from the exact fractions.
 
 Bounds, so that no intermediate overflows int64 in the kernels: prices in [0, MAX_PRICE]
 (10 €/kWh); every energy value in [0, MAX_WH]; and the demand plus surplus priced at once (one
-slot's D + G, or one billing window's) at most MAX_WH (400 GWh). Inputs outside raise ValueError.
+slot's D + G, or one billing window's) at most MAX_WH (400 GWh). Inputs outside raise
+SettlementError (a ValueError).
 """
 
 import math
@@ -67,6 +68,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from ..errors import SettlementError
 from ..units import MAX_PRICE, MAX_WH  # µ€/kWh (10 €/kWh); Wh (400 GWh)
 
 METHODS = ("none", "mmr", "bill_sharing", "sdr")
@@ -94,7 +96,7 @@ def settle(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", win
 
     ``grid_buy`` / ``grid_sell`` are integer µ€/kWh, a scalar or one per slot; ``method`` is one
     of :data:`METHODS`; ``window`` (bill sharing only) bills every ``window`` slots instead of
-    every slot. Raises ValueError naming the argument on bad input.
+    every slot. Raises SettlementError (a ValueError) naming the argument on bad input.
     """
     window = check_method(method, window)
     if method in ACC_METHODS:  # French collective self-consumption keys
@@ -224,13 +226,13 @@ def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *
     wanted = np.append(drawn.sum(axis=1), demand.sum())
     table["local_share"] = local / np.where(wanted > 0, wanted, np.nan)
     if (consumption_wh is None) != (production_wh is None):
-        raise ValueError("give both consumption_wh and production_wh (what each house uses and "
-                         "what its panels make), or neither")
+        raise SettlementError("give both consumption_wh and production_wh (what each house uses "
+                              "and what its panels make), or neither")
     if consumption_wh is not None:
         cons, prod = check_energy(consumption_wh, production_wh, ndim=2)
         if cons.shape != net.shape:
-            raise ValueError(f"consumption_wh has shape {cons.shape} but the meter data has "
-                             f"shape {net.shape}: they must match (households, slots)")
+            raise SettlementError(f"consumption_wh has shape {cons.shape} but the meter data has "
+                                  f"shape {net.shape}: they must match (households, slots)")
         cons, prod = cons.astype(np.int64), prod.astype(np.int64)
         table.insert(0, "consumption_wh", np.append(cons.sum(axis=1), cons.sum()))
         table.insert(1, "production_wh", np.append(prod.sum(axis=1), prod.sum()))
@@ -248,15 +250,15 @@ def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *
 def check_method(method, window):
     """Validate ``method`` and ``window``; return the window length in slots (1 = every slot)."""
     if method not in METHODS + ACC_METHODS:
-        raise ValueError(f"method must be one of {METHODS + ACC_METHODS}, got {method!r}")
+        raise SettlementError(f"method must be one of {METHODS + ACC_METHODS}, got {method!r}")
     if window is None:
         return 1
     if method != "bill_sharing":
-        raise ValueError(f"window applies to method='bill_sharing' only, got window={window!r} "
-                         f"with method={method!r}")
+        raise SettlementError(f"window applies to method='bill_sharing' only, got "
+                              f"window={window!r} with method={method!r}")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be a positive number of slots (96 = daily billing), "
-                         f"got {window!r}")
+        raise SettlementError(f"window must be a positive number of slots (96 = daily billing), "
+                              f"got {window!r}")
     return int(window)
 
 
@@ -268,18 +270,18 @@ def check_energy(consumption_wh, production_wh, ndim):
         if array.dtype.kind not in "iu":
             hint = " (NaN is not an energy: fill or drop missing readings first)" \
                 if array.dtype.kind == "f" and np.isnan(array).any() else ""
-            raise ValueError(f"{name} must be an integer array of Wh, got dtype "
-                             f"{array.dtype}{hint}")
+            raise SettlementError(f"{name} must be an integer array of Wh, got dtype "
+                                  f"{array.dtype}{hint}")
         if array.ndim != ndim:
             axes = "(households, slots)" if ndim == 2 else "(communities, households, slots)"
-            raise ValueError(f"{name} must be {ndim}-D {axes}, got shape {array.shape}")
+            raise SettlementError(f"{name} must be {ndim}-D {axes}, got shape {array.shape}")
         if array.dtype == np.uint64 and array.size and array.max() > MAX_WH:
             raise energy_error(name, array, np.unravel_index(array.argmax(), array.shape))
         arrays.append(array)
     cons, prod = arrays
     if cons.shape != prod.shape:
-        raise ValueError(f"production_wh has shape {prod.shape} but consumption_wh has shape "
-                         f"{cons.shape}: they must match")
+        raise SettlementError(f"production_wh has shape {prod.shape} but consumption_wh has shape "
+                              f"{cons.shape}: they must match")
     small = all(a.dtype.itemsize < 4 or a.dtype == np.int32 for a in arrays)
     dtype = np.int32 if small else np.int64
     return np.ascontiguousarray(cons, dtype), np.ascontiguousarray(prod, dtype)
@@ -291,36 +293,36 @@ def check_prices(grid_buy, grid_sell, slots):
     for name, value in (("grid_buy", grid_buy), ("grid_sell", grid_sell)):
         array = np.asarray(value)
         if array.dtype.kind not in "iu":
-            raise ValueError(f"{name} must be integer µ€/kWh (a scalar or one per slot), "
-                             f"got dtype {array.dtype}")
+            raise SettlementError(f"{name} must be integer µ€/kWh (a scalar or one per slot), "
+                                  f"got dtype {array.dtype}")
         if array.ndim == 0:
             array = np.full(slots, array)
         if array.shape != (slots,):
-            raise ValueError(f"{name} must be a scalar or have one price per slot ({slots}), "
-                             f"got shape {array.shape}")
+            raise SettlementError(f"{name} must be a scalar or have one price per slot ({slots}), "
+                                  f"got shape {array.shape}")
         bad = np.flatnonzero((array < 0) | (array > MAX_PRICE))
         if bad.size:
-            raise ValueError(f"{name} must be in [0, {MAX_PRICE}] µ€/kWh, got {array[bad[0]]} "
-                             f"at slot {bad[0]}")
+            raise SettlementError(f"{name} must be in [0, {MAX_PRICE}] µ€/kWh, got "
+                                  f"{array[bad[0]]} at slot {bad[0]}")
         prices.append(array.astype(np.int64))
     buy, sell = prices
     bad = np.flatnonzero(sell > buy)
     if bad.size:
         t = bad[0]
-        raise ValueError(f"grid_sell must not exceed grid_buy, got grid_sell={sell[t]} > "
-                         f"grid_buy={buy[t]} at slot {t}")
+        raise SettlementError(f"grid_sell must not exceed grid_buy, got grid_sell={sell[t]} > "
+                              f"grid_buy={buy[t]} at slot {t}")
     return buy, sell
 
 
 def energy_error(name, array, index):
-    """The ValueError for an energy value out of [0, MAX_WH] at ``index``."""
+    """The SettlementError for an energy value out of [0, MAX_WH] at ``index``."""
     where = ", ".join(str(int(i)) for i in index)
-    return ValueError(f"{name} must hold Wh in [0, {MAX_WH}], got {array[tuple(index)]} at "
-                      f"[{where}]")
+    return SettlementError(f"{name} must hold Wh in [0, {MAX_WH}], got {array[tuple(index)]} "
+                           f"at [{where}]")
 
 
 def total_error(slot, total):
-    """The ValueError for a slot's (or billing window's) demand plus surplus above MAX_WH."""
-    return ValueError(f"consumption_wh and production_wh: the demand plus surplus priced at slot "
-                      f"{slot} is {total} Wh, above the bound {MAX_WH} Wh; settle smaller "
-                      f"communities or use a shorter window")
+    """The SettlementError for a slot's (or billing window's) demand plus surplus above MAX_WH."""
+    return SettlementError(f"consumption_wh and production_wh: the demand plus surplus priced at "
+                           f"slot {slot} is {total} Wh, above the bound {MAX_WH} Wh; settle "
+                           f"smaller communities or use a shorter window")

@@ -20,6 +20,7 @@ from dataclasses import fields
 
 import numpy as np
 
+from ..errors import SettlementError
 from . import kernels
 from .reference import Settlement, check_method, check_prices
 
@@ -36,8 +37,8 @@ def settle_many(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr"
     if isinstance(consumption_wh, (list, tuple)):
         if not isinstance(production_wh, (list, tuple)) \
                 or len(production_wh) != len(consumption_wh):
-            raise ValueError(f"production_wh must be a list of as many communities as "
-                             f"consumption_wh ({len(consumption_wh)})")
+            raise SettlementError(f"production_wh must be a list of as many communities as "
+                                  f"consumption_wh ({len(consumption_wh)})")
         return [kernels.settle(cons, prod, grid_buy, grid_sell, method, window)
                 for cons, prod in zip(consumption_wh, production_wh)]
     return kernels.settle_stack(consumption_wh, production_wh, grid_buy, grid_sell, method, window)
@@ -48,7 +49,7 @@ def settle_dask(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr"
 
     Returns a :class:`Settlement` of Dask arrays, chunked like the input along the community axis.
     Shapes, dtypes, prices and method are checked now; energy values when the graph runs (a bad
-    value raises the same ValueError from :func:`compute`, its index relative to the block).
+    value raises the same SettlementError from :func:`compute`, its index relative to the block).
     """
     import dask
     import dask.array as da
@@ -57,13 +58,13 @@ def settle_dask(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr"
     cons, prod = da.asarray(consumption_wh), da.asarray(production_wh)
     for name, array in (("consumption_wh", cons), ("production_wh", prod)):
         if array.dtype.kind not in "iu":
-            raise ValueError(f"{name} must be an integer array of Wh, got dtype {array.dtype}")
+            raise SettlementError(f"{name} must be an integer array of Wh, got dtype {array.dtype}")
         if array.ndim != 3:
-            raise ValueError(f"{name} must be 3-D (communities, households, slots), "
-                             f"got shape {array.shape}")
+            raise SettlementError(f"{name} must be 3-D (communities, households, slots), "
+                                  f"got shape {array.shape}")
     if cons.shape != prod.shape:
-        raise ValueError(f"production_wh has shape {prod.shape} but consumption_wh has shape "
-                         f"{cons.shape}: they must match")
+        raise SettlementError(f"production_wh has shape {prod.shape} but consumption_wh has shape "
+                              f"{cons.shape}: they must match")
     _, households, slots = cons.shape
     buy, sell = (dask.delayed(p, pure=True) for p in check_prices(grid_buy, grid_sell, slots))
     cons = cons.rechunk({1: -1, 2: -1})
