@@ -29,15 +29,12 @@ from daisee_lab import __version__
 from daisee_lab.errors import DaiseeError
 
 # Bounds the library states only in its checks; one definition here until it exports them.
-MAX_RUN_SEED = 999_999  # run_day's seed
 MAX_LEARNERS = 500  # seats of a Classroom
 MAX_CREDITS = 2**64 - 1  # µ€ per learner, as a Classroom accepts them
 SIMULATOR_PHASES = (1, 3)  # a simulated Linky's phases
 SIMULATOR_TARIFFS = ("base", "hchp")  # a simulated Linky's tariff options
 AES128_HEX_DIGITS = 32  # a DSMR meter's decryption key, as the grid operator gives it
 RPC_SCHEMES = ("http", "https")  # what Chain(rpc_url) speaks
-RUN_YEARS = range(1971, 2262)  # community.profiles builds the date's whole year: seeded by days
-#                                since 1970 and held in pandas' nanosecond timestamps (to 2262)
 HORODATE_YEARS = range(2000, 2100)  # a TIC horodate's two-digit year (tic.encode_horodate)
 MAX_SIMULATOR_SPEED = 1000  # a simulated day in 86 s; beyond it a reader cannot keep up
 
@@ -145,11 +142,12 @@ _RATE = _number(0, 1, "a rate from 0 to 1")
 
 
 def _day(text: str) -> date:
-    """A day for ``run``, within :data:`RUN_YEARS`."""
+    """A day for ``run``, one its meters' clocks can show."""
+    from daisee_lab.run import FIRST_DAY, LAST_DAY
+
     return _checked(date.fromisoformat,
-                    lambda value: len(text) == 10 and value.year in RUN_YEARS,
-                    f"a day as YYYY-MM-DD, in the years {RUN_YEARS.start} to "
-                    f"{RUN_YEARS.stop - 1}")(text)
+                    lambda value: len(text) == 10 and FIRST_DAY <= value <= LAST_DAY,
+                    f"a day as YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}")(text)
 
 
 def _moment(text: str) -> datetime:
@@ -263,7 +261,8 @@ def _book_student(args: argparse.Namespace) -> int:
 # --- run --------------------------------------------------------------------------------------
 
 def _run_arguments(run: argparse.ArgumentParser) -> None:
-    from daisee_lab.run import DEFAULT_DATE, MAX_HOUSEHOLDS, METHODS, run_day
+    from daisee_lab.run import (CHAIN_METHODS, DEFAULT_DATE, MAX_HOUSEHOLDS, MAX_RUN_SEED,
+                                METHODS, OFF_CHAIN_METHODS, run_day)
 
     given = _defaults(run_day)
     run.add_argument("--households", type=_whole(1, MAX_HOUSEHOLDS), metavar="N",
@@ -273,9 +272,13 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                      help=f"the local day (default: {DEFAULT_DATE}; with --method auction, "
                      "tomorrow)")
     run.add_argument("--method", choices=METHODS, default=given["method"],
-                     help="how the community prices its energy (default: %(default)s)")
+                     help=f"how the community prices its energy: on chain, "
+                     f"{', '.join(CHAIN_METHODS)}; off chain, as French collective "
+                     f"self-consumption (no chain needed), {', '.join(OFF_CHAIN_METHODS)} "
+                     "(default: %(default)s)")
     run.add_argument("--rpc", type=_rpc_url, metavar="URL",
-                     help="a JSON-RPC node, e.g. anvil's (default: eth-tester in process)")
+                     help="a JSON-RPC node, e.g. anvil's, for the on-chain methods (default: "
+                     "eth-tester in process)")
     run.add_argument("--out", type=_folder_to_write, metavar="DIR",
                      help="the report folder: new, empty or a previous report's (default: "
                      "reports/DATE-METHOD)")
@@ -530,9 +533,11 @@ COMMANDS: dict[str, _Command | _Group] = {
     "toolchain": _Command("compile the contracts, deploy them on an in-process chain, print a "
                           "gas table", lambda parser: None, _toolchain),
     "run": _Command("simulate and read a community's meters for a day, settle it with the "
-                    "kernel and on chain, and write a report", _run_arguments, _run,
+                    "kernel and on chain (or off chain, the French way), and write a report",
+                    _run_arguments, _run,
                     description="A community day from its meters' bytes to on-chain "
-                    "settlement; each stage's time is printed as it ends, then the bills and "
+                    "settlement (the acc_* methods, French collective self-consumption, settle "
+                    "off chain); each stage's time is printed as it ends, then the bills and "
                     "where the report is."),
     "meter": _Group("read, simulate or record a Linky (TIC) or DSMR meter", {
         "read": _Command("print one line per reading from a port or URL", _meter_arguments,

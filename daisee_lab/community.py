@@ -53,6 +53,9 @@ import pandas as pd
 from daisee_lab.errors import DaiseeError
 
 SLOT_SECONDS = 900
+# The years this module models: a profile's clouds are seeded by days since 1970 (none before),
+# and readings are timed in pandas' nanosecond timestamps (to April 2262).
+YEARS = range(1971, 2262)
 PERFORMANCE_RATIO = 0.85  # AC energy / (plane irradiance x kWp): inverter, wiring, heat, dirt
 LOAD_SHIFT_SLOTS = 3  # each household's load is shifted by up to this many slots either way
 LOAD_NOISE = 0.35  # sigma of the log-normal factor applied to each slot of load
@@ -310,6 +313,9 @@ def profiles(households: list[Household], start: date, days: int, seed: int, *,
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         raise CommunityError(f"start={start!r}, tz={tz!r}: need a date and a time zone name "
                              f"({exc})") from exc
+    if start.year not in YEARS or start.toordinal() + days > date(YEARS.stop, 1, 1).toordinal():
+        raise CommunityError(f"start={start}, days={days}: profiles cover the years "
+                             f"{YEARS.start} to {YEARS.stop - 1} only")
     stop = (begin.tz_localize(None) + pd.Timedelta(days=days)).tz_localize(tz)
     first, last = (int(moment.timestamp()) // SLOT_SECONDS for moment in (begin, stop))
     loads, pvs = [], []

@@ -4,21 +4,22 @@
 
 ``bills.csv``
     One row per household: meter id, mode, phases, import and export (Wh, from its readings),
-    the bill from the kernel and from the chain, the baseline bill without a community and the
-    savings (µ€, positive = paid).
+    the bill from the kernel and from the chain (on chain only), the baseline bill without a
+    community and the savings (µ€, positive = paid).
 ``slots.csv``
     One row per slot: local time, the community's demand and surplus, energy traded inside and
     with the grid (Wh), the grid's prices and the buy and sell prices (µ€/kWh, floored for
     display), the grid bill and the rounding account (µ€), and the grid bill without a
     community.
 ``gas.csv``
-    Gas per contract and function: calls, min, mean, max, total.
+    Gas per contract and function: calls, min, mean, max, total (on chain only).
 ``households.png``, ``community.png``, ``prices.png``, ``bills.png``
     Each household's load and PV next to what its meter counted; the community's demand,
     surplus, grid import and export; the prices per slot against the grid's; the bills against
     the baseline.
 ``index.html``
-    One page showing all of the above with relative links: copy the folder anywhere.
+    One page showing all of the above with relative links: copy the folder anywhere. Off chain
+    (collective self-consumption), it says so and why no chain is needed (:data:`OFF_CHAIN`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ if TYPE_CHECKING:
 
 FIGURES = ("households.png", "community.png", "prices.png", "bills.png")
 _TABLES = ("bills.csv", "slots.csv", "gas.csv")
+# Why a collective self-consumption day needs no chain (docs/collective-self-consumption.md).
+OFF_CHAIN = (
+    "This method settles off chain, and needs no chain: in a French collective "
+    "self-consumption operation (autoconsommation collective, Code de l'énergie L315-2 and "
+    "following), the allocation is a deterministic function of the grid operator's certified "
+    "meter curves, computed once by the party the law names (Enedis, with the key the "
+    "operation's legal entity, the PMO, gave it). What the operation needs besides, the legal "
+    "entity, its contract with Enedis and the suppliers' billing of each consumer's complement, "
+    "are not things a chain provides. So the kernel's settlement is the settlement: there are "
+    "no contracts, no transactions and no gas. The daisee-lab documentation's page "
+    "'Collective self-consumption (France)' gives the rules and their sources.")
 
 
 def write_report(report: Report, load_wh: np.ndarray, pv_wh: np.ndarray,
@@ -54,8 +66,9 @@ def write_report(report: Report, load_wh: np.ndarray, pv_wh: np.ndarray,
     out = report.out
     files = {}
     for name, table in zip(_TABLES, (report.bills, report.slots, report.gas), strict=True):
-        files[name] = out / name
-        table.to_csv(files[name], index=False)
+        if table is not None:  # no gas off chain
+            files[name] = out / name
+            table.to_csv(files[name], index=False)
         tick()
     times = pd.to_datetime(report.slots.slot * SLOT_SECONDS, unit="s", utc=True).dt.tz_convert(
         PARIS)
@@ -152,7 +165,8 @@ def bills_figure(report: Report) -> Figure:
     x = np.arange(len(bills))
     ax.bar(x - 0.2, bills.baseline_ueur / 1e6, 0.4, label="without a community",
            color="tab:grey")
-    ax.bar(x + 0.2, bills.chain_ueur / 1e6, 0.4, label=f"{report.method} (on chain)",
+    where = "on chain" if report.on_chain else "off chain"
+    ax.bar(x + 0.2, bills.kernel_ueur / 1e6, 0.4, label=f"{report.method} ({where})",
            color="tab:blue")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(x, bills.household)
@@ -169,19 +183,29 @@ def _hours(ax) -> None:
 
 def page(report: Report) -> str:
     """The report's ``index.html``: the run's figures and tables, with relative links."""
-    bills = report.bills.assign(**{column: report.bills[column] / 1e6 for column in (
-        "kernel_ueur", "chain_ueur", "baseline_ueur", "savings_ueur")}).rename(columns={
-            "kernel_ueur": "kernel €", "chain_ueur": "chain €", "baseline_ueur": "baseline €",
-            "savings_ueur": "savings €"})
+    money = {"kernel_ueur": "kernel €", "chain_ueur": "chain €", "baseline_ueur": "baseline €",
+             "savings_ueur": "savings €"}
+    money = {column: name for column, name in money.items() if column in report.bills}
+    bills = report.bills.assign(**{column: report.bills[column] / 1e6 for column in money}
+                                ).rename(columns=money)
     facts = {"day": str(report.day), "method": report.method,
              "households": len(report.bills), "slots": len(report.slots),
              **{f"{stage} (s)": seconds for stage, seconds in report.timings.items()},
              **report.figures}
     figures = "\n".join(f'<figure><img src="{name}" alt="{name[:-4]}"></figure>'
                         for name in FIGURES)
+    tables = _TABLES if report.on_chain else tuple(t for t in _TABLES if t != "gas.csv")
     links = " · ".join(f'<a href="{name}">{name}</a>'
-                       for name in (*_TABLES, "readings.sqlite", "run.json"))
+                       for name in (*tables, "readings.sqlite", "run.json"))
     title = f"daisee-lab run: {report.day}, {report.method}"
+    if report.on_chain:
+        settled = ("settled by the kernel and on chain, both agree on every household and "
+                   "slot.</p>")
+        gas = f"<h2>Gas</h2>\n{report.gas.to_html(index=False, border=0)}"
+    else:
+        settled = (f"settled by the kernel, off chain.</p>\n<h2>Why no chain</h2>\n"
+                   f"<p>{html.escape(OFF_CHAIN)}</p>")
+        gas = ""
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -198,15 +222,13 @@ img {{ max-width: 100%; }}
 <body>
 <h1>{html.escape(title)}</h1>
 <p>The meters' readings, every frame they sent ({report.figures["frames"]:,} frames), counted
-the households' energy to the Wh in every slot; settled by the kernel and on chain, both agree
-on every household and slot.</p>
+the households' energy to the Wh in every slot; {settled}
 <p>{links}</p>
 <h2>Bills</h2>
 {bills.to_html(index=False, float_format=lambda v: f"{v:,.2f}", border=0)}
 <h2>Figures</h2>
 {figures}
-<h2>Gas</h2>
-{report.gas.to_html(index=False, border=0)}
+{gas}
 <h2>The run</h2>
 <pre>{html.escape(json.dumps(facts, indent=2, default=str))}</pre>
 </body>

@@ -18,17 +18,25 @@
 4. **kernel**: :func:`daisee_lab.settlement.settle` (numba) settles the day with `method`, and
    ``"none"`` gives the baseline; for ``"auction"`` each slot's buyers bid their net import and
    sellers ask their net export at seeded prices between the grid's, cleared by
-   :func:`~daisee_lab.settlement.clear_double_auction_slots`.
-5. **chain**: the meters sign their indexes at each slot's end (EIP-712) and a CommunityMarket
+   :func:`~daisee_lab.settlement.clear_double_auction_slots`; for the French collective
+   self-consumption keys (:data:`OFF_CHAIN_METHODS`), the settlement *is* the kernel's.
+5. **chain** (:data:`CHAIN_METHODS` only): the meters sign their indexes at each slot's end (EIP-712) and a CommunityMarket
    (:func:`~daisee_lab.contracts.deploy_community`) settles every slot, one transaction each; or
    an AuctionMarket takes every order sealed, then per slot reveals, clears and settles the
    deliveries. In process on eth-tester by default, or on any JSON-RPC node (`rpc`).
 6. **check**: every meter's energy in every slot must be its household's profile, to the Wh
    (else :class:`MeterMismatch`), and every household's payment in every slot on chain must
    equal the kernel's (for the auction: each slot's volume, price and fills, and each
-   household's payments), else :class:`SettlementMismatch`.
+   household's payments), else :class:`SettlementMismatch`. Off chain, only the meters.
 7. **report**: ``bills.csv``, ``slots.csv``, ``gas.csv``, PNG plots and an ``index.html`` in
    `out` (see :mod:`daisee_lab.report`), next to ``readings.sqlite`` and ``run.json``.
+
+Off chain. A collective self-consumption operation (``acc_static``, ``acc_dynamic_default``,
+``acc_dynamic_simple``; :mod:`daisee_lab.settlement.acc_methods`) has no chain stage: the
+allocation is a deterministic function of the grid operator's certified meter curves, computed
+once by the party the law names (Enedis, for the operation's legal entity, the PMO), and the
+legal entity, the grid operator's contract and the suppliers' billing are not things a chain
+provides (docs/collective-self-consumption.md). The report says so, and has no contracts or gas.
 
 Reading meters in compressed time. A real Linky sends a frame every second or so; a day of
 them is 70,000 to 120,000 frames per meter. Here each frame stands for :data:`FRAME_SECONDS`
@@ -85,13 +93,22 @@ from daisee_lab.units import MIN_ORDER_WH
 
 log = logging.getLogger(__name__)
 
-METHODS = ("mmr", "bill_sharing", "sdr", "auction")
+CHAIN_METHODS = ("mmr", "bill_sharing", "sdr", "auction")  # settled on chain too, and checked
+OFF_CHAIN_METHODS = settlement.ACC_METHODS  # collective self-consumption: the kernel settles
+METHODS = CHAIN_METHODS + OFF_CHAIN_METHODS
+MAX_RUN_SEED = 999_999  # the seed of a run (it also seeds the meters' keys and ids)
 DEFAULT_DATE = date(2026, 6, 21)  # a long, sunny day: the producers have plenty to share
 MAX_HOUSEHOLDS = 50
 FUNDS_UEUR = 20_000_000  # what each household deposits in the community market (20 €)
 FRAMES_PER_SLOT = 4
 FRAME_SECONDS = community.SLOT_SECONDS // FRAMES_PER_SLOT  # meter seconds a frame stands for
 LEAD = timedelta(minutes=15)  # the meters start this long before the first slot
+# The days a run can simulate: its meters' clocks run from LEAD before the day to its end, and a
+# standard-mode Linky's horodate (DATE) holds only tic.HORODATE_YEARS, within community.YEARS.
+RUN_YEARS = range(max(tic.HORODATE_YEARS.start, community.YEARS.start),
+                  min(tic.HORODATE_YEARS.stop, community.YEARS.stop))
+FIRST_DAY = date(RUN_YEARS.start, 1, 1) + timedelta(days=1)  # its meters start the day before
+LAST_DAY = date(RUN_YEARS.stop - 1, 12, 31) - timedelta(days=1)  # its last frame: the next day
 STALL_SECONDS = 30.0  # real seconds a meter or its reader may stay silent before the run fails
 SLOT_FUNCTIONS = ("settle", "commit", "reveal", "clear", "settleDelivery")  # a slot's transactions
 REPORT_FILES = ("run.json", "readings.sqlite", "readings.sqlite-wal", "readings.sqlite-shm",
@@ -147,12 +164,12 @@ class MeterPlan:
 @dataclass(frozen=True, eq=False)
 class Report:
     """What a run produced. `meters` has one row per household; `bills`, `slots` and `gas` are
-    the tables written as CSV; `energy` is what the recorder's readings gave per slot; `kernel`
-    the kernel's result (a :class:`~daisee_lab.settlement.Settlement`, or a
-    :class:`~daisee_lab.settlement.Clearing` for the auction) and `baseline` the settlement
-    without a community. `contracts` gives the deployed contracts' addresses by name, `files`
-    each written file's path by name, `timings` each stage's seconds and `figures` what was
-    measured."""
+    the tables written as CSV (`gas` is None off chain); `energy` is what the recorder's
+    readings gave per slot; `kernel` the kernel's result (a
+    :class:`~daisee_lab.settlement.Settlement`, or a :class:`~daisee_lab.settlement.Clearing`
+    for the auction) and `baseline` the settlement without a community. `contracts` gives the
+    deployed contracts' addresses by name (none off chain), `files` each written file's path by
+    name, `timings` each stage's seconds and `figures` what was measured."""
 
     out: Path
     method: str
@@ -163,11 +180,16 @@ class Report:
     baseline: settlement.Settlement
     bills: pd.DataFrame
     slots: pd.DataFrame
-    gas: pd.DataFrame
+    gas: pd.DataFrame | None
     contracts: dict[str, str] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def on_chain(self) -> bool:
+        """Whether the day was settled on chain too (see :data:`CHAIN_METHODS`)."""
+        return self.method in CHAIN_METHODS
 
     @property
     def index(self) -> Path:
@@ -180,16 +202,17 @@ class Report:
         table = pd.DataFrame({
             "meter": bills.meter_id, "mode": bills["mode"],
             "import kWh": bills.import_wh / 1000, "export kWh": bills.export_wh / 1000,
-            "baseline €": bills.baseline_ueur / 1e6, f"{self.method} €": bills.chain_ueur / 1e6,
+            "baseline €": bills.baseline_ueur / 1e6, f"{self.method} €": bills.kernel_ueur / 1e6,
             "savings €": bills.savings_ueur / 1e6})
         total = pd.DataFrame([{"meter": "", "mode": "", **table.sum(numeric_only=True)}],
                              index=["total"])
         table = pd.concat([table, total])
         slots = len(self.slots)
+        settled = ("kernel and chain agree on every household and slot" if self.on_chain else
+                   "settled off chain, as a collective self-consumption operation is")
         lines = [f"{self.day} · {len(self.bills)} households · {slots} slots · {self.method}\n"
                  f"{self.figures['frames']:,} frames decoded and recorded · every meter counted "
-                 f"its profile's energy, to the Wh · kernel and chain agree on every household "
-                 f"and slot",
+                 f"its profile's energy, to the Wh · {settled}",
                  table.to_string(float_format=lambda v: f"{v:,.2f}"),
                  "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
                  + f"; {sum(self.timings.values()):.1f} s in all",
@@ -211,7 +234,8 @@ def run_day(households: int = 8, date: date | str | None = None, method: str = "
 
     `households` (1 to 50) are seeded by `seed`; `date` is the local day (default 2026-06-21;
     for the auction, which trades before delivery, tomorrow); `method` is one of
-    :data:`METHODS`; `rpc` a JSON-RPC node's URL (default: eth-tester in process); `out` the
+    :data:`METHODS` (:data:`OFF_CHAIN_METHODS` use no chain); `rpc` a JSON-RPC node's URL
+    (default: eth-tester in process; none off chain); `out` the
     report folder (default ``reports/DATE-METHOD``); `slots` settles only the day's first `slots`
     slots, or, given a range, those slots of the day (``range(44, 52)``: 11:00 to 13:00 on most
     days). `progress` shows a bar per stage on stderr; `echo`, if given, is called with a line
@@ -233,17 +257,20 @@ def run_day(households: int = 8, date: date | str | None = None, method: str = "
 # --- arguments ---------------------------------------------------------------------------------
 
 def _check_arguments(households, day, method, rpc, out, seed, slots
-                     ) -> tuple[Chain, date, range, Path]:
-    """Validate everything before any stage starts; return the chain, the day, the slots to
-    settle and the report folder (created)."""
+                     ) -> tuple[Chain | None, date, range, Path]:
+    """Validate everything before any stage starts; return the chain (None off chain), the day,
+    the slots to settle and the report folder (created)."""
     bad = RunArgumentError
     if isinstance(households, bool) or not isinstance(households, int) \
             or not 1 <= households <= MAX_HOUSEHOLDS:
         raise bad(f"households={households!r}: give a whole number from 1 to {MAX_HOUSEHOLDS}")
     if method not in METHODS:
         raise bad(f"method={method!r}: use one of {', '.join(METHODS)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 999_999:
-        raise bad(f"seed={seed!r}: give a whole number from 0 to 999999")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_RUN_SEED:
+        raise bad(f"seed={seed!r}: give a whole number from 0 to {MAX_RUN_SEED}")
+    if method in OFF_CHAIN_METHODS and rpc is not None:
+        raise bad(f"rpc={rpc!r}: {method} settles off chain, as a collective self-consumption "
+                  "operation does: give no node")
     day = _parse_day(day, method)
     day_slots = len(_day_slots(day))
     if slots is None:
@@ -254,14 +281,7 @@ def _check_arguments(households, day, method, rpc, out, seed, slots
               <= day_slots):
         raise bad(f"slots={slots!r}: give a whole number from 1 to {day_slots}, or a range of "
                   f"the day's slots within range(0, {day_slots}) (the slots of {day})")
-    try:
-        chain = Chain(rpc, accounts=max(10, households + 1))
-    except ChainError as exc:
-        raise bad(f"rpc={rpc!r}: {exc}") from None
-    if len(chain.accounts) < households + 1:
-        raise bad(f"the node at {rpc} has {len(chain.accounts)} accounts: {households} "
-                  f"households and the operator need {households + 1} (start anvil with "
-                  f"--accounts {households + 1}) or use fewer households")
+    chain = _chain(rpc, households) if method in CHAIN_METHODS else None
     if method == "auction":
         commits_close = int(_day_slots(day)[slots.start]) * community.SLOT_SECONDS - 600
         if chain.timestamp > commits_close - 600:  # ten minutes to commit every order
@@ -273,6 +293,20 @@ def _check_arguments(households, day, method, rpc, out, seed, slots
     return chain, day, slots, out
 
 
+def _chain(rpc: str | None, households: int) -> Chain:
+    """The chain at `rpc` (None: eth-tester), with accounts for the operator and `households`."""
+    try:
+        chain = Chain(rpc, accounts=max(10, households + 1))
+    except ChainError as exc:
+        raise RunArgumentError(f"rpc={rpc!r}: {exc}") from None
+    if len(chain.accounts) < households + 1:
+        raise RunArgumentError(
+            f"the node at {rpc} has {len(chain.accounts)} accounts: {households} households and "
+            f"the operator need {households + 1} (start anvil with --accounts {households + 1}) "
+            "or use fewer households")
+    return chain
+
+
 def _parse_day(day, method: str) -> date:
     """`day` as a date; None gives the default (for the auction, tomorrow)."""
     if day is None:
@@ -280,12 +314,16 @@ def _parse_day(day, method: str) -> date:
             else DEFAULT_DATE
     if isinstance(day, datetime):
         raise RunArgumentError(f"date={day!r}: give a date (YYYY-MM-DD), not a time")
-    if isinstance(day, date):
-        return day
-    try:
-        return date.fromisoformat(str(day))
-    except ValueError:
-        raise RunArgumentError(f"date={day!r}: give a day as YYYY-MM-DD") from None
+    if not isinstance(day, date):
+        try:
+            day = date.fromisoformat(str(day))
+        except ValueError:
+            raise RunArgumentError(f"date={day!r}: give a day as YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise RunArgumentError(f"date={day.isoformat()!r}: give a day from {FIRST_DAY} to "
+                               f"{LAST_DAY} (the meters' clocks hold the years "
+                               f"{RUN_YEARS.start} to {RUN_YEARS.stop - 1})")
+    return day
 
 
 def _day_slots(day: date) -> np.ndarray:
@@ -352,16 +390,17 @@ class _Run:
         if self.echo is not None:
             self.echo(f"{name:<9} {self.timings[name]:6.2f} s")
 
-    def execute(self, chain: Chain, n: int, day: date, method: str, seed: int,
+    def execute(self, chain: Chain | None, n: int, day: date, method: str, seed: int,
                 window: range) -> Report:
-        """The seven stages; see the module's docstring."""
+        """The seven stages (six off chain, with no `chain`); see the module's docstring."""
         with self.stage("community"), self.bar("community", 2, "step") as bar:
             homes = community.make_households(n, seed)
             bar.update()
             profile = community.profiles(homes, day, 1, seed)
             bar.update()
-            members = contracts.make_households([a.address for a in chain.accounts[1:n + 1]],
-                                                seed)
+            # off chain, the households have no accounts; their meters keep the same ids
+            accounts = [a.address for a in chain.accounts[1:n + 1]] if chain else [""] * n
+            members = contracts.make_households(accounts, seed)
             plans = _plan_meters(homes, [m.public_id for m in members])
             slots = profile.slots[window.start:window.stop]
 
@@ -391,15 +430,17 @@ class _Run:
                 kernel = settlement.settle(imports, exports, GRID_BUY, GRID_SELL, method)
             bar.update()
 
-        with self.stage("chain"):
-            anchors = _anchors(readings, plans, slots)
-            if method == "auction":
-                on_chain = _chain_auction(chain, members, imports, exports, anchors, slots,
-                                          orders, kernel, self)
-            else:
-                on_chain = _chain_community(chain, members, imports, exports, anchors, slots,
-                                            method, self)
-            self.status["contracts"] = on_chain["contracts"]
+        on_chain = {"contracts": {}}
+        if chain is not None:
+            with self.stage("chain"):
+                anchors = _anchors(readings, plans, slots)
+                if method == "auction":
+                    on_chain = _chain_auction(chain, members, imports, exports, anchors, slots,
+                                              orders, kernel, self)
+                else:
+                    on_chain = _chain_community(chain, members, imports, exports, anchors,
+                                                slots, method, self)
+                self.status["contracts"] = on_chain["contracts"]
 
         with self.stage("check"), self.bar("check", 2, "step") as bar:
             _check_meters(readings, energy, profile, window, plans)
@@ -410,16 +451,20 @@ class _Run:
                 paid, chain_paid = trades + rest, on_chain["paid"] + rest.sum(axis=1)
                 grid_bill, rounding = rest.sum(axis=0), trades.sum(axis=0)
             else:
-                _check_community(kernel, on_chain, plans, slots)
-                paid, chain_paid = kernel.payments, on_chain["paid"].sum(axis=1)
+                if chain is not None:
+                    _check_community(kernel, on_chain, plans, slots)
+                paid = kernel.payments
+                chain_paid = on_chain["paid"].sum(axis=1) if chain is not None else None
                 grid_bill, rounding = kernel.grid_bill, kernel.rounding
             bar.update()
 
         with self.stage("report"), self.bar("report", len(report_files.FIGURES) + 4,
                                             "file") as bar:
-            gas = _gas_table(chain)
-            self.figures["gas_per_slot"] = int(
-                gas[gas.function.isin(SLOT_FUNCTIONS)].total.sum() / len(slots))
+            gas = None
+            if chain is not None:
+                gas = _gas_table(chain)
+                self.figures["gas_per_slot"] = int(
+                    gas[gas.function.isin(SLOT_FUNCTIONS)].total.sum() / len(slots))
             meters = pd.DataFrame([vars(p) for p in plans]).assign(
                 pv_kwp=[h.pv_kwp for h in homes], battery_kwh=[h.battery_kwh for h in homes])
             result = Report(self.out, method, day, meters, energy, kernel, baseline,
@@ -986,17 +1031,20 @@ def _gas_table(chain: Chain) -> pd.DataFrame:
     return table
 
 
-def _bills(plans: list[MeterPlan], imports, exports, paid: np.ndarray, chain_paid: np.ndarray,
-           baseline: settlement.Settlement) -> pd.DataFrame:
-    """One row per household: its meter, energies (Wh) and bills (µ€, positive = paid)."""
+def _bills(plans: list[MeterPlan], imports, exports, paid: np.ndarray,
+           chain_paid: np.ndarray | None, baseline: settlement.Settlement) -> pd.DataFrame:
+    """One row per household: its meter, energies (Wh) and bills (µ€, positive = paid); the
+    bill on chain only if there is one (`chain_paid`)."""
     kernel = paid.sum(axis=1)
     without = baseline.payments.sum(axis=1)
+    on_chain = {} if chain_paid is None else {
+        "chain_ueur": np.asarray(chain_paid, dtype=np.int64)}
     return pd.DataFrame({
         "household": [p.household for p in plans], "meter_id": [p.meter_id for p in plans],
         "mode": [p.mode for p in plans], "phases": [p.phases for p in plans],
         "import_wh": imports.sum(axis=1), "export_wh": exports.sum(axis=1),
-        "kernel_ueur": kernel, "chain_ueur": np.asarray(chain_paid, dtype=np.int64),
-        "baseline_ueur": without, "savings_ueur": without - kernel})
+        "kernel_ueur": kernel, **on_chain, "baseline_ueur": without,
+        "savings_ueur": without - kernel})
 
 
 def _slots_table(slots: np.ndarray, imports, exports, kernel, grid_bill: np.ndarray,
@@ -1011,8 +1059,8 @@ def _slots_table(slots: np.ndarray, imports, exports, kernel, grid_bill: np.ndar
         price = np.maximum(kernel.price, 0)
         traded, buy_price, sell_price = kernel.volume, price, price
         grid_import, grid_export = demand - traded, surplus - traded
-    else:
-        traded = np.minimum(demand, surplus)
+    else:  # what the community shared: min(demand, surplus) but under a static ACC key
+        traded = demand - kernel.grid_import_wh
         buy_price, sell_price = kernel.buy_price, kernel.sell_price
         grid_import, grid_export = kernel.grid_import_wh, kernel.grid_export_wh
     return pd.DataFrame({

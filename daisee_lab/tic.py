@@ -56,6 +56,7 @@ STX, ETX, EOT, LF, CR = 0x02, 0x03, 0x04, 0x0A, 0x0D
 MAX_GROUP_BYTES = 256  # the longest real group (PJOURF+1) is about 115 bytes
 LEARN_GROUPS = 8  # historic groups whose vote fixes a stream's checksum method (a frame has 10+)
 REANCHOR_READINGS = 3  # flagged readings in a row that agree replace the reference index
+HORODATE_YEARS = range(2000, 2100)  # a horodate writes the year in two digits (YYMMDD...)
 CLOCK_SLACK_S = 1  # added to an elapsed time: the meter's clock counts whole seconds
 _TRACKED_METERS = 8  # meters whose last index a decoder keeps (a line has one; noise makes more)
 _NOISE = bytes(b for b in range(256) if b != 0x09 and not 0x20 <= b <= 0x7E)
@@ -144,7 +145,7 @@ def parse_horodate(text: str) -> datetime | None:
                        "followed by 12 digits")
     yy, mo, dd, hh, mi, ss = (int(digits[i:i + 2]) for i in range(0, 12, 2))
     try:
-        return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=PARIS, fold=int(season in "Hh"))
+        return datetime(HORODATE_YEARS.start + yy, mo, dd, hh, mi, ss, tzinfo=PARIS, fold=int(season in "Hh"))
     except ValueError as exc:
         raise TicError(f"horodate {text!r}: {exc}") from None
 
@@ -154,8 +155,9 @@ def encode_horodate(when: datetime, degraded: bool = False) -> str:
     if when.utcoffset() is None:
         raise TicError(f"cannot encode naive datetime {when!r}: give it a tzinfo")
     local = when.astimezone(PARIS)
-    if not 2000 <= local.year <= 2099:
-        raise TicError(f"cannot encode {when!r}: a horodate holds years 2000 to 2099 only")
+    if local.year not in HORODATE_YEARS:
+        raise TicError(f"cannot encode {when!r}: a horodate holds years {HORODATE_YEARS.start} "
+                       f"to {HORODATE_YEARS.stop - 1} only")
     season = "E" if local.dst() else "H"
     return (season.lower() if degraded else season) + local.strftime("%y%m%d%H%M%S")
 

@@ -48,6 +48,20 @@ def test_run_says_each_stage_as_it_ends_then_where_the_report_is_and_how_to_open
                                              f"{page.resolve().as_uri()})"]
 
 
+def test_run_with_a_french_key_settles_off_chain_and_writes_its_report(tmp_path):
+    out = tmp_path / "acc"
+    done = run("run", "--method", "acc_dynamic_default", "--households", "2", "--slots", "2",
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:6]] == ["community", "meters", "records",
+                                                       "kernel", "check", "report"]
+    assert "acc_dynamic_default" in lines[6] and "settled off chain" in lines[7]
+    assert lines[-2] == f"report: {out / 'index.html'}"
+    assert "Why no chain" in (out / "index.html").read_text()
+    assert sorted(path.name for path in out.glob("*.csv")) == ["bills.csv", "slots.csv"]
+
+
 def test_run_refuses_an_option_it_does_not_have():
     done = run("run", "--speed", "1200")  # the meters' time is compressed: no speed to choose
     assert done.returncode == 2

@@ -55,6 +55,10 @@ def test_make_households_is_seeded_and_has_the_asked_share_of_producers():
     (lambda: profiles([Household("a", 1), Household("a", 2)], date(2025, 1, 1), 1, 0),
      "repeated: ['a']"),
     (lambda: profiles([SOUTH], date(2025, 1, 1), 0, seed=1), "days=0"),
+    # clouds are seeded by days since 1970, readings timed in nanoseconds to 2262
+    (lambda: profiles([SOUTH], date(1970, 1, 2), 1, seed=1), "years 1971 to 2261 only"),
+    (lambda: profiles([SOUTH], date(2261, 12, 31), 2, seed=1), "years 1971 to 2261 only"),
+    (lambda: profiles([SOUTH], date(9999, 12, 31), 1, seed=1), "years 1971 to 2261 only"),
 ])
 def test_bad_households_and_windows_are_refused_by_name(make, message):
     with pytest.raises(CommunityError, match=message.replace("[", r"\[")) as caught:

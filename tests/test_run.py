@@ -165,6 +165,49 @@ def test_an_auction_day_clears_on_chain_as_in_the_kernel(tmp_path):
     assert report.gas.set_index("function").loc["clear", "calls"] == 4
 
 
+@pytest.mark.parametrize("method", settlement.ACC_METHODS)
+def test_a_collective_self_consumption_day_settles_off_chain(tmp_path, monkeypatch, method):
+    """The French keys: the meters' day settled by the kernel alone, each household paying what
+    the plain reference says; no chain is made, and the report says why none is needed."""
+    def no_chain(*args, **kwargs):
+        raise AssertionError("an ACC day made a chain")
+
+    monkeypatch.setattr(run_module, "Chain", no_chain)
+    out = tmp_path / "acc"
+    report = run_day(households=3, date="2026-06-21", method=method, slots=NOON, out=out,
+                     progress=False)
+    energy = report.energy
+    expected = reference.settle(energy.import_wh, energy.export_wh, GRID_BUY, GRID_SELL, method)
+    assert (report.kernel.payments == expected.payments).all()
+    bills = pd.read_csv(out / "bills.csv", dtype={"meter_id": str})
+    assert bills.kernel_ueur.tolist() == expected.payments.sum(axis=1).tolist()
+    assert bills.savings_ueur.sum() > 0  # the producer's noon export is shared
+    assert "chain_ueur" not in bills
+    slots = pd.read_csv(out / "slots.csv")
+    assert slots.grid_bill_ueur.tolist() == expected.grid_bill.tolist()
+    assert slots.rounding_ueur.tolist() == expected.rounding.tolist()
+    assert (slots.traded_wh == slots.demand_wh - expected.grid_import_wh).all()
+    assert (slots.traded_wh == slots.surplus_wh - expected.grid_export_wh).all()
+    assert slots.traded_wh.sum() > 0
+
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "done" and "contracts" not in status
+    assert list(status["timings"]) == ["community", "meters", "records", "kernel", "check",
+                                       "report"]
+    assert report.contracts == {} and report.gas is None and not (out / "gas.csv").exists()
+    page = (out / "index.html").read_text()
+    assert "settled by the kernel, off chain" in page and "<h2>Why no chain</h2>" in page
+    assert "certified meter curves" in page and "gas.csv" not in page
+    assert "settled off chain" in report.summary()
+
+
+def test_an_off_chain_method_takes_no_node(tmp_path):
+    with pytest.raises(RunArgumentError, match="acc_static settles off chain"):
+        run_day(method="acc_static", rpc="http://127.0.0.1:9", out=tmp_path / "r",
+                progress=False)
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_need_below_the_smallest_order_is_served_by_the_grid():
     """The auction takes no order under MIN_ORDER_WH (the contract refuses it): a 4 Wh need is
     not bid, and its household buys it from the grid at the grid's price."""
@@ -180,8 +223,14 @@ def test_a_need_below_the_smallest_order_is_served_by_the_grid():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"households": 0}, "households=0: give a whole number from 1 to 50"),
-    ({"method": "vickrey"}, "method='vickrey': use one of mmr, bill_sharing, sdr, auction"),
+    ({"method": "vickrey"}, "method='vickrey': use one of mmr, bill_sharing, sdr, auction, "
+                            "acc_static, acc_dynamic_default, acc_dynamic_simple"),
     ({"date": "2026-02-30"}, "date='2026-02-30': give a day as YYYY-MM-DD"),
+    # the meters' horodate holds 2000 to 2099; they start the day before, end the day after
+    ({"date": "1970-01-02"}, "date='1970-01-02': give a day from 2000-01-02 to 2099-12-30"),
+    ({"date": date(2000, 1, 1)}, "date='2000-01-01': give a day from 2000-01-02 to 2099-12-30"),
+    ({"date": "2099-12-31"}, "date='2099-12-31': give a day from 2000-01-02 to 2099-12-30"),
+    ({"date": date(9999, 12, 31)}, "give a day from 2000-01-02 to 2099-12-30"),
 ])
 def test_run_day_refuses_bad_arguments_before_starting(tmp_path, kwargs, message):
     """The command line refuses these at parse time (tests/test_cli_errors.py); the library
@@ -196,6 +245,7 @@ def test_run_day_refuses_bad_arguments_before_starting(tmp_path, kwargs, message
     (["--slots", "97"], "slots=97: give a whole number from 1 to 96"),
     (["--rpc", "http://127.0.0.1:9"], "rpc='http://127.0.0.1:9': cannot reach"),
     (["--method", "auction", "--date", "2026-06-21"], "the chain's clock"),
+    (["--method", "acc_dynamic_simple", "--rpc", "http://127.0.0.1:8545"], "settles off chain"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message):
     out = tmp_path / "report"
