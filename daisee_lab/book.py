@@ -22,6 +22,10 @@ MINUTES_PER_EXERCISE = 5
 _EXERCISE = re.compile(r"^#+ Exercise \d+\.\d+", re.M)
 
 
+class BookError(DaiseeError):
+    """The book's chapters cannot be found, or the learners' edition cannot be written."""
+
+
 def is_solution(cell: nbformat.NotebookNode) -> bool:
     """True for a cell tagged ``solution``."""
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
@@ -34,20 +38,37 @@ def without_solutions(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def student_edition(book: Path | str, out: Path | str) -> list[Path]:
-    """Write every chapter of `book` to `out` without its solution cells; return the new files."""
+    """Write every chapter of `book` to `out` without its solution cells; return the new files.
+    Raises :class:`BookError` if there are no chapters or `out` cannot be written (the chapters
+    written before stay)."""
     book, out = Path(book), Path(out)
     chapters = sorted(book.glob("[0-9][0-9]-*.ipynb"))
     if not chapters:
-        raise DaiseeError(f"no chapters (NN-title.ipynb) in {book}")
+        raise BookError(f"no chapters (NN-title.ipynb) in {book}")
     if out.resolve() == book.resolve():
-        raise DaiseeError("the learners' edition must go to another folder than the book")
-    out.mkdir(parents=True, exist_ok=True)
+        raise BookError("the learners' edition must go to another folder than the book")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
     written = []
     for chapter in chapters:
         target = out / chapter.name
-        nbformat.write(without_solutions(nbformat.read(chapter, as_version=4)), target)
+        edition = without_solutions(nbformat.read(chapter, as_version=4))
+        try:
+            nbformat.write(edition, target)
+        except OSError as exc:
+            raise _unwritable(out, exc) from None
         written.append(target)
     return written
+
+
+def _unwritable(out: Path, exc: OSError) -> BookError:
+    """The error for an edition that cannot be written to `out`: where, and what the system
+    said."""
+    where = f"{exc.filename}: " if exc.filename and Path(exc.filename) != out else ""
+    return BookError(f"cannot write the learners' edition to {out}: {where}"
+                     f"{exc.strerror or exc}: give a folder you may write to")
 
 
 def study_minutes(chapter: Path | str) -> int:

@@ -23,20 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from daisee_lab import __version__
 from daisee_lab.errors import DaiseeError
-
-# Bounds the library states only in its checks; one definition here until it exports them.
-MAX_LEARNERS = 500  # seats of a Classroom
-MAX_CREDITS = 2**64 - 1  # µ€ per learner, as a Classroom accepts them
-SIMULATOR_PHASES = (1, 3)  # a simulated Linky's phases
-SIMULATOR_TARIFFS = ("base", "hchp")  # a simulated Linky's tariff options
-AES128_HEX_DIGITS = 32  # a DSMR meter's decryption key, as the grid operator gives it
-RPC_SCHEMES = ("http", "https")  # what Chain(rpc_url) speaks
-HORODATE_YEARS = range(2000, 2100)  # a TIC horodate's two-digit year (tic.encode_horodate)
-MAX_SIMULATOR_SPEED = 1000  # a simulated day in 86 s; beyond it a reader cannot keep up
 
 
 # --- the parser -------------------------------------------------------------------------------
@@ -153,6 +142,7 @@ def _day(text: str) -> date:
 def _moment(text: str) -> datetime:
     """A simulated Linky's start: aware, within the years its horodate can hold (in Paris)."""
     from daisee_lab.meter import PARIS
+    from daisee_lab.tic import HORODATE_YEARS
 
     return _checked(datetime.fromisoformat,
                     lambda value: value.utcoffset() is not None
@@ -162,16 +152,18 @@ def _moment(text: str) -> datetime:
 
 
 def _rpc_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in RPC_SCHEMES or not parts.hostname:
+    from daisee_lab.chain import is_rpc_url
+
+    if not is_rpc_url(text):
         raise argparse.ArgumentTypeError(
             f"give a JSON-RPC node's URL, such as http://127.0.0.1:8545, not {text!r}")
     return text
 
 
 def _room_address(text: str) -> bool:
-    parts = urlsplit(text)
-    return parts.scheme in RPC_SCHEMES and bool(parts.hostname)
+    from daisee_lab.chain import is_rpc_url
+
+    return is_rpc_url(text)
 
 
 def _host(text: str) -> str:
@@ -189,9 +181,11 @@ def _host(text: str) -> str:
 
 def _key(text: str) -> bytes:
     """An AES-128 key; the message does not repeat it (it is a secret)."""
-    if not re.fullmatch(f"[0-9A-Fa-f]{{{AES128_HEX_DIGITS}}}", text):
+    from daisee_lab.dlms import KEY_HEX_DIGITS
+
+    if not re.fullmatch(f"[0-9A-Fa-f]{{{KEY_HEX_DIGITS}}}", text):
         raise argparse.ArgumentTypeError(
-            f"give the key your grid operator sent as {AES128_HEX_DIGITS} hex digits (0-9, "
+            f"give the key your grid operator sent as {KEY_HEX_DIGITS} hex digits (0-9, "
             f"A-F); got {len(text)} characters")
     return bytes.fromhex(text)
 
@@ -313,6 +307,7 @@ def _modes() -> dict[str, tuple[str, ...]]:
 
 
 def _meter_arguments(parser: argparse.ArgumentParser) -> None:
+    from daisee_lab.dlms import KEY_HEX_DIGITS
     from daisee_lab.meter import Meter
 
     modes, given = _modes(), _defaults(Meter)
@@ -332,7 +327,7 @@ def _meter_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     parser.add_argument("--key", type=_key, metavar="HEX",
                         help=f"the AES-128 key of an encrypted DSMR meter (Luxembourg's Smarty, "
-                        f"Austria), {AES128_HEX_DIGITS} hex digits from the grid operator; "
+                        f"Austria), {KEY_HEX_DIGITS} hex digits from the grid operator; "
                         "only with --protocol dsmr")
 
 
@@ -384,7 +379,8 @@ def _meter_record(args: argparse.Namespace) -> int:
 
 
 def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
-    from daisee_lab.meter import TIC_LINES, MeterSimulator
+    from daisee_lab.meter import (MAX_SIMULATOR_SPEED, SIMULATOR_PHASES, SIMULATOR_TARIFFS,
+                                  TIC_LINES, MeterSimulator)
 
     given = _defaults(MeterSimulator)
     simulate.add_argument("--mode", choices=tuple(TIC_LINES), default=given["mode"],
@@ -434,7 +430,9 @@ def _meter_simulate(args: argparse.Namespace) -> int:
 
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     from daisee_lab.classroom import Classroom
+    from daisee_lab.classroom.instructor import MAX_CREDITS
     from daisee_lab.classroom.schedule import MAX_SLOT_SECONDS, MIN_SLOT_SECONDS
+    from daisee_lab.units import MAX_MEMBERS as MAX_LEARNERS  # the auction registers them all
 
     given = _defaults(Classroom)
     serve.add_argument("--learners", type=_whole(1, MAX_LEARNERS), required=True,

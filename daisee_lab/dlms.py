@@ -33,6 +33,7 @@ START = b"\xdb\x08"  # the tag and the system title's length: where a frame star
 SMARTY_AUTH_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 """The authentication key of every Luxembourg Smarty meter (openHAB's and dsmr_parser's default)."""
 KEY_BYTES = 16  # AES-128
+KEY_HEX_DIGITS = 2 * KEY_BYTES  # the key as the grid operator sends it, in hex
 TAG_BYTES = 12  # DLMS GCM tags are 96 bits
 _ENCRYPTED, _AUTHENTICATED = 0x20, 0x10
 _HEADER_BYTES = 2 + 8  # tag, title length, system title: then the length field
@@ -109,7 +110,7 @@ def decrypt(frame: CipheredFrame, key: bytes, auth_key: bytes = SMARTY_AUTH_KEY)
     the caller must check it some other way (a DSMR telegram's own CRC).
     """
     if len(key) != KEY_BYTES:
-        raise DlmsError(f"an AES-128 key is {KEY_BYTES} bytes (32 hex digits), not {len(key)}")
+        raise DlmsError(f"an AES-128 key is {KEY_BYTES} bytes ({KEY_HEX_DIGITS} hex digits), not {len(key)}")
     if frame.tag:
         decryptor = Cipher(algorithms.AES(key), modes.GCM(frame.nonce, frame.tag, min_tag_length=TAG_BYTES)).decryptor()
         decryptor.authenticate_additional_data(bytes([frame.security_control]) + auth_key)

@@ -546,11 +546,11 @@ def _parse_lines(header: str, body: str) -> tuple[dict[str, str], list[str], lis
 
 def _check_key(key: bytes) -> bytes:
     if not isinstance(key, (bytes, bytearray)):
-        raise DecryptionError(f"give the key as bytes, e.g. bytes.fromhex('...32 hex digits...'), "
-                              f"not {type(key).__name__}")
+        raise DecryptionError(f"give the key as bytes, e.g. bytes.fromhex('..."
+                              f"{dlms.KEY_HEX_DIGITS} hex digits...'), not {type(key).__name__}")
     if len(key) != dlms.KEY_BYTES:
-        raise DecryptionError(f"a DSMR decryption key is {dlms.KEY_BYTES} bytes (32 hex digits), "
-                              f"this one is {len(key)}")
+        raise DecryptionError(f"a DSMR decryption key is {dlms.KEY_BYTES} bytes "
+                              f"({dlms.KEY_HEX_DIGITS} hex digits), this one is {len(key)}")
     return bytes(key)
 
 

@@ -78,6 +78,9 @@ _LINES = {"tic": TIC_LINES, "dsmr": DSMR_LINES}
 _READ_TIMEOUT = 0.1  # seconds a read may block: keeps detection deadlines and close() prompt
 SILENCE_SECONDS = 15.0
 """Seconds without a byte after which an open meter line reports itself silent (`on_status`)."""
+SIMULATOR_PHASES = (1, 3)  # a Linky is single-phase or three-phase
+SIMULATOR_TARIFFS = ("base", "hchp")  # the simulator's tariff options: base, off-peak 22:00-06:00
+MAX_SIMULATOR_SPEED = 1000  # a simulated day in 86 s; beyond it a reader cannot keep up
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,12 +485,15 @@ class MeterSimulator:
                  frame_seconds: float | None = None) -> None:
         if mode not in TIC_LINES:
             raise MeterError(f"unknown simulator mode {mode!r}: use 'standard' or 'historic'")
-        if phases not in (1, 3):
+        if phases not in SIMULATOR_PHASES:
             raise MeterError(f"phases={phases!r}: a Linky has 1 or 3 phases")
-        if tariff not in ("base", "hchp"):
-            raise MeterError(f"unknown tariff {tariff!r}: use 'base' or 'hchp'")
-        if not speed > 0:
-            raise MeterError(f"speed={speed!r} must be positive")
+        if tariff not in SIMULATOR_TARIFFS:
+            raise MeterError(f"unknown tariff {tariff!r}: use "
+                             f"{' or '.join(map(repr, SIMULATOR_TARIFFS))}")
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)) \
+                or not 0 < speed <= MAX_SIMULATOR_SPEED:
+            raise MeterError(f"speed={speed!r}: give a number above 0, at most "
+                             f"{MAX_SIMULATOR_SPEED} (times real time)")
         if frame_seconds is not None:
             if isinstance(frame_seconds, bool) or not isinstance(frame_seconds, (int, float)) \
                     or not 0 < frame_seconds < math.inf:
@@ -569,17 +575,34 @@ class MeterSimulator:
         os.set_blocking(master, False)
         if self.frame_seconds:  # packet mode: the master is told when the reader flushes
             fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
-        self._master = master
         if self.link:
-            staging = self.link.with_name(f".{self.link.name}.{os.getpid()}")
-            staging.unlink(missing_ok=True)
-            staging.symlink_to(self.pty_path)
-            staging.replace(self.link)  # atomic: readers never see the link missing
+            try:
+                self._make_link()
+            except OSError as exc:
+                os.close(master)
+                self.pty_path = None
+                raise MeterError(f"cannot make the link {self.link} to the pty: "
+                                 f"{exc.strerror or exc}: give a new path or an old link, in a "
+                                 "folder you may write to") from None
+        self._master = master
         self._stopping.clear()
         stream = self._stream_compressed if self.frame_seconds else self._stream
         self._thread = threading.Thread(target=stream, name="meter-simulator", daemon=True)
         self._thread.start()
         return self
+
+    def _make_link(self) -> None:
+        """Point :attr:`link` at the pty, atomically (readers never see it missing); on an
+        error, leave nothing behind."""
+        staging = self.link.with_name(f".{self.link.name}.{os.getpid()}")
+        try:
+            staging.unlink(missing_ok=True)
+            staging.symlink_to(self.pty_path)
+            staging.replace(self.link)
+        except OSError:
+            if staging.is_symlink():
+                staging.unlink()
+            raise
 
     def stop(self) -> None:
         """Stop streaming and close the pty: a reader sees the port vanish, as when unplugged."""

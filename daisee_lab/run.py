@@ -83,7 +83,7 @@ from tqdm import tqdm
 
 from daisee_lab import community, contracts, settlement, tic
 from daisee_lab import report as report_files
-from daisee_lab.chain import Chain, ChainError, TransactionReverted
+from daisee_lab.chain import RPC_SCHEMES, Chain, ChainError, TransactionReverted, is_rpc_url
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import PARIS, MeterError, MeterSimulator, open_meter
 from daisee_lab.reading import Reading
@@ -271,6 +271,9 @@ def _check_arguments(households, day, method, rpc, out, seed, slots
     if method in OFF_CHAIN_METHODS and rpc is not None:
         raise bad(f"rpc={rpc!r}: {method} settles off chain, as a collective self-consumption "
                   "operation does: give no node")
+    if rpc is not None and not is_rpc_url(rpc):
+        raise bad(f"rpc={rpc!r}: give a JSON-RPC node's URL ({' or '.join(RPC_SCHEMES)}), such "
+                  "as http://127.0.0.1:8545")
     day = _parse_day(day, method)
     day_slots = len(_day_slots(day))
     if slots is None:

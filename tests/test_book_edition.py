@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from daisee_lab.book import is_solution, student_edition
+from daisee_lab.book import BookError, is_solution, student_edition
 from daisee_lab.cli import main
 from daisee_lab.errors import DaiseeError
 
@@ -38,3 +38,16 @@ def test_cli_and_bad_folders(tmp_path, capsys):
         student_edition(tmp_path / "empty", tmp_path / "out")
     with pytest.raises(DaiseeError, match="another folder"):
         student_edition(BOOK, BOOK)
+
+
+def test_an_edition_that_cannot_be_written_is_a_clear_error(tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    for out in (tmp_path / "a-file", tmp_path / "a-file" / "student"):
+        with pytest.raises(BookError, match=f"cannot write the learners' edition to {out}"):
+            student_edition(BOOK, out)
+    assert (tmp_path / "a-file").read_text() == "mine"
+    taken = tmp_path / "taken"
+    (taken / CHAPTERS[1].name).mkdir(parents=True)  # a folder where a chapter goes
+    with pytest.raises(BookError, match=f"{CHAPTERS[1].name}: Is a directory"):
+        student_edition(BOOK, taken)
+    assert (taken / CHAPTERS[0].name).is_file()  # what was written stays

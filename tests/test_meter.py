@@ -185,6 +185,10 @@ def test_bit_flips_and_drops_are_rejected_by_the_decoder_not_raised():
     ({"phases": 2}, "phases=2"),
     ({"tariff": "tempo"}, "unknown tariff 'tempo'"),
     ({"speed": 0}, "speed=0"),
+    ({"speed": float("inf")}, "speed=inf: give a number above 0, at most 1000"),
+    ({"speed": 1e300}, "speed=1e+300: give a number above 0, at most 1000"),
+    ({"speed": float("nan")}, "speed=nan"),
+    ({"speed": "fast"}, "speed='fast'"),
     ({"start": datetime(2025, 1, 1)}, "naive"),
     ({"meter_id": "123"}, "meter_id='123'"),
     ({"faults": {"bit_flip": 1.5}}, "bit_flip=1.5"),
@@ -198,6 +202,28 @@ def test_bit_flips_and_drops_are_rejected_by_the_decoder_not_raised():
 def test_bad_simulator_settings_are_clear_errors(settings, message):
     with pytest.raises(MeterError, match=re.escape(message)):
         MeterSimulator(**settings)
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("where", ["missing/ttyLINKY", "a-folder"])
+def test_a_link_that_cannot_be_made_is_a_clear_error_and_leaks_no_pty(tmp_path, where):
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-folder" / "mine").write_text("kept")
+    sim = MeterSimulator(link=tmp_path / where)
+    before = open_fds()
+    with pytest.raises(MeterError, match=f"cannot make the link {re.escape(str(tmp_path / where))}"):
+        sim.start()
+    assert open_fds() == before  # the pty was closed
+    assert (tmp_path / "a-folder" / "mine").read_text() == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder"]  # no staging link left
+    with pytest.raises(MeterError, match="not running"):
+        sim.port
+    sim.link = None  # it can start again, without the link
+    with sim:
+        assert os.path.exists(sim.port)
 
 
 def test_residential_profile_has_peaks_and_a_seasonal_pv_bell():

@@ -231,6 +231,7 @@ def test_a_need_below_the_smallest_order_is_served_by_the_grid():
     ({"date": date(2000, 1, 1)}, "date='2000-01-01': give a day from 2000-01-02 to 2099-12-30"),
     ({"date": "2099-12-31"}, "date='2099-12-31': give a day from 2000-01-02 to 2099-12-30"),
     ({"date": date(9999, 12, 31)}, "give a day from 2000-01-02 to 2099-12-30"),
+    ({"rpc": "ftp://node"}, "rpc='ftp://node': give a JSON-RPC node's URL (http or https)"),
 ])
 def test_run_day_refuses_bad_arguments_before_starting(tmp_path, kwargs, message):
     """The command line refuses these at parse time (tests/test_cli_errors.py); the library

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import socket
 import subprocess
@@ -39,10 +40,19 @@ def find_anvil() -> str:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A TCP port nobody listens on right now at `host`, an address of this machine; else
+    :class:`AnvilError`."""
+    try:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            return sock.getsockname()[1]
+    except socket.gaierror as exc:
+        reason = f"does not resolve to an IPv4 address ({exc.strerror})"
+    except OSError as exc:
+        reason = ("not an address of this machine" if exc.errno == errno.EADDRNOTAVAIL
+                  else exc.strerror or str(exc))
+    raise AnvilError(f"cannot listen on {host}: {reason}: give an address of this machine "
+                     "(127.0.0.1, or 0.0.0.0 for every network it is on)")
 
 
 def _port_taken(host: str, port: int) -> bool:

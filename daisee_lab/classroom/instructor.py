@@ -66,6 +66,7 @@ from daisee_lab.units import MAX_MEMBERS, MAX_ORDERS, MAX_PRICE
 
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
 CREDITS = 20_000_000  # µ€ per learner: 20 €
+MAX_CREDITS = 2**64 - 1  # µ€ per learner, at most: a 64-bit amount
 PRODUCERS = 2  # learners 0, 1 of every 5 have PV: 40 %, as community.make_households
 POLL_SECONDS = 0.1
 WAIT_SLOTS = 96  # the first slot traded is a chain day ahead: learners may join for that long
@@ -146,8 +147,9 @@ class Classroom:
         if not 0 <= grid_sell <= grid_buy <= MAX_PRICE:
             raise ClassroomError(f"grid prices must satisfy 0 <= grid_sell <= grid_buy <= "
                                  f"{MAX_PRICE} µ€/kWh, got {grid_sell} and {grid_buy}")
-        if not 0 < credits < 2**64:
-            raise ClassroomError(f"credits={credits!r}: give a positive number of µ€")
+        if not 0 < credits <= MAX_CREDITS:
+            raise ClassroomError(f"credits={credits!r}: give a positive number of µ€, at most "
+                                 f"{MAX_CREDITS}")
         if not 0 < code_hours <= 24 * 7:
             raise ClassroomError(f"code_hours={code_hours!r}: give 0 to 168 hours")
         self.learners, self.out_dir = learners, Path(out_dir)
