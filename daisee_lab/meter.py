@@ -461,9 +461,9 @@ class MeterSimulator:
     Frames follow each other as on a real meter; each shows the state at the simulated time it
     starts, and that clock advances by the frame's line time (10 bits a character, 7E1). Bytes
     are written at the real baud rate times `speed` (at most :data:`MAX_SIMULATOR_SPEED`), so
-    simulated time runs at `speed` x real time, and bytes nobody reads are lost, as on a real line. Registers integrate
-    `profile(t) -> (load_w, pv_w)` (default: `ResidentialProfile`, with 3 kWp of PV for a
-    producer). Same seed and settings, same bytes: `frames()` and `render(n)` give them without
+    simulated time runs at `speed` x real time, and bytes nobody reads are lost, as on a real
+    line. Registers integrate `profile(t) -> (load_w, pv_w)` (default: `ResidentialProfile`,
+    with 3 kWp of PV for a producer). Same seed and settings, same bytes: `frames()` and `render(n)` give them without
     a pty. `link` names a symlink kept pointing at the pty, a stable path across restarts.
     `tariff` is ``"base"`` or ``"hchp"`` (off-peak 22:00-06:00).
 
