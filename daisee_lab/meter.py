@@ -463,8 +463,9 @@ class MeterSimulator:
     are written at the real baud rate times `speed` (at most :data:`MAX_SIMULATOR_SPEED`), so
     simulated time runs at `speed` x real time, and bytes nobody reads are lost, as on a real
     line. Registers integrate `profile(t) -> (load_w, pv_w)` (default: `ResidentialProfile`,
-    with 3 kWp of PV for a producer). Same seed and settings, same bytes: `frames()` and `render(n)` give them without
-    a pty. `link` names a symlink kept pointing at the pty, a stable path across restarts.
+    with 3 kWp of PV for a producer). Same seed and settings, same bytes: `frames()` and
+    `render(n)` give them without a pty. `link` names a symlink kept pointing at the pty, a
+    stable path across restarts.
     `tariff` is ``"base"`` or ``"hchp"`` (off-peak 22:00-06:00).
 
     `frame_seconds` compresses time, to read long stretches of a meter's life through the real
