@@ -367,13 +367,17 @@ def _meter_read(args: argparse.Namespace) -> int:
 
 def _meter_record(args: argparse.Namespace) -> int:
     from daisee_lab.meter import open_meter, summarize
-    from daisee_lab.recorder import Recorder
+    from daisee_lab.recorder import Recorder, RefusedRow
 
     # the meter first: a port that does not answer leaves no empty database behind
     with (open_meter(args.port, args.protocol, args.mode, **_meter_options(args)) as meter,
           Recorder(args.db) as recorder):
         for reading, raw in islice(meter.readings(), args.count):
-            row = recorder.record(reading, raw)
+            try:
+                row = recorder.record(reading, raw)
+            except RefusedRow as exc:  # one bad reading: say so, keep recording
+                print(f"meter: skipped a reading: {exc}", file=sys.stderr, flush=True)
+                continue
             print(f"committed row {row}: {summarize(reading)}", flush=True)
     return 0
 

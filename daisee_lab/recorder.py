@@ -76,19 +76,24 @@ class RecorderError(DaiseeError):
     """The recorder database cannot be opened, is not a recorder database, or was misused."""
 
 
+class RefusedRow(RecorderError, ValueError):
+    """A row the recorder will not store (a value no meter sends or the database cannot hold, or
+    not a reading at all): nothing of it is stored, and the database is as it was."""
+
+
 def _utc_text(moment: datetime, name: str) -> str:
     """`moment` as fixed-width ISO 8601 UTC text; naive datetimes are refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise RecorderError(f"{name}={moment!r} is naive: pass a timezone-aware datetime")
+        raise RefusedRow(f"{name}={moment!r} is naive: pass a timezone-aware datetime")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _check_int(n: int, name: str, value: object, low: int, high: int, unit: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RecorderError(f"row {n}: {name}={value!r} is not a whole number")
+        raise RefusedRow(f"row {n}: {name}={value!r} is not a whole number")
     if not low <= value <= high:
-        raise RecorderError(f"row {n}: {name}={value} is outside {low} to {high}{unit}"
-                            + (" (units.MAX_INDEX_WH): not a meter index" if unit else ""))
+        raise RefusedRow(f"row {n}: {name}={value} is outside {low} to {high}{unit}"
+                         + (" (units.MAX_INDEX_WH): not a meter index" if unit else ""))
 
 
 def _check_numbers(n: int, reading: Reading) -> None:
@@ -179,13 +184,13 @@ class Recorder:
     def _row(n: int, row: tuple) -> tuple:
         """The column values of row `n`, ``(reading, raw[, received_at])``, checked."""
         if not isinstance(row, tuple) or len(row) not in (2, 3):
-            raise RecorderError(f"row {n} is {row!r}: give (reading, raw) or "
-                                "(reading, raw, received_at)")
+            raise RefusedRow(f"row {n} is {row!r}: give (reading, raw) or "
+                             "(reading, raw, received_at)")
         reading, raw, received_at = (*row, None)[:3]
         if not isinstance(reading, Reading):
-            raise RecorderError(f"row {n}: {reading!r} is not a Reading")
+            raise RefusedRow(f"row {n}: {reading!r} is not a Reading")
         if not isinstance(raw, (bytes, bytearray, memoryview)):
-            raise RecorderError(f"row {n}: raw={raw!r} is not bytes: give the frame's bytes")
+            raise RefusedRow(f"row {n}: raw={raw!r} is not bytes: give the frame's bytes")
         _check_numbers(n, reading)
         received = _utc_text(received_at or datetime.now(UTC), "received_at")
         meter_time = None

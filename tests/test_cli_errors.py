@@ -291,3 +291,28 @@ def test_meter_read_decrypts_a_smarty_telegram_with_its_key_only(testdata, capsy
     printed = capsys.readouterr()
     assert printed.out == out
     assert code == 0 or (printed.err.count("\n") == 1 and "the key" in printed.err)
+
+
+def test_record_skips_a_refused_reading_and_keeps_recording(tmp_path, monkeypatch, capsys):
+    """A long-running recorder never dies from one bad input: a reading the database refuses is
+    reported on one line and the next ones are stored."""
+    from daisee_lab.meter import MeterSimulator
+    from daisee_lab.recorder import Recorder, RefusedRow
+
+    record, calls = Recorder.record, []
+
+    def refuse_the_second(self, reading, raw, received_at=None):
+        calls.append(reading)
+        if len(calls) == 2:
+            raise RefusedRow("row 0: import_wh=-1 is outside 0 to 1099511627775 Wh")
+        return record(self, reading, raw, received_at)
+
+    monkeypatch.setattr(Recorder, "record", refuse_the_second)
+    db = tmp_path / "meter.db"
+    with MeterSimulator("standard", speed=20) as sim:
+        assert main(["meter", "record", sim.port, "--count", "3", "--db", str(db)]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("committed row") == 2
+    assert "meter: skipped a reading: row 0: import_wh=-1 is outside" in err
+    with Recorder(db) as rec:
+        assert len(rec.to_dataframe()) == 2

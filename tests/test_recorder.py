@@ -17,7 +17,7 @@ import pytest
 
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
-from daisee_lab.recorder import Recorder, RecorderError
+from daisee_lab.recorder import Recorder, RecorderError, RefusedRow
 from daisee_lab.units import MAX_INDEX_WH
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
@@ -239,7 +239,7 @@ def test_a_value_out_of_range_is_a_recorder_error_and_stores_nothing(tmp_path, c
     bad = dataclasses.replace(standard_reading(), **changes)
     with Recorder(tmp_path / "r.db") as rec:
         rec.record(standard_reading(), b"kept", received_at=T0)
-        with pytest.raises(RecorderError, match=f"row 1: {message}"):
+        with pytest.raises(RefusedRow, match=f"row 1: {message}"):  # a RecorderError too
             rec.record_many([(standard_reading(), b"", T0), (bad, b"", T0)])
         assert list(rec.to_dataframe()["raw"]) == [b"kept"]
     assert dataclasses.replace(standard_reading(), import_wh=MAX_INDEX_WH).import_wh  # the bound
