@@ -251,3 +251,24 @@ def test_acc_dynamic_default_settles_by_hand():
         assert result.payments[:, 0].tolist() == [495_000, 165_000, -260_000]
         assert (result.grid_import_wh[0], result.grid_bill[0], result.rounding[0]) == \
             (2000, 400_000, 0)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_dynamic_simple_many_rounds_match_reference(chunked):
+    """Geometric consumption (10, 20, 40, ... Wh) and equal coefficients: each re-sharing round
+    serves about one more consumer, so slots take from one round to a dozen and leave the
+    pending set at different rounds; a slot where nearly everyone is served in full, one where
+    all are. The kernel gives the reference's integers."""
+    cons = (10 * 2 ** np.arange(12))[:, None] * np.ones((1, 9), np.int64)
+    prod = np.array([5, 130, 700, 3_000, 9_000, 20_000, 40_000, 40_950, 41_000])
+    shares = np.full(12, 83_333 / COEFFICIENT_SCALE)
+    saved = allocation._PARALLEL_MIN
+    allocation._PARALLEL_MIN = 0 if chunked else saved
+    try:
+        fast = allocation.allocate(cons, prod, "dynamic_simple", shares)
+    finally:
+        allocation._PARALLEL_MIN = saved
+    slow = allocation_reference.allocate(cons, prod, "dynamic_simple", shares)
+    assert_same(fast, slow)
+    assert_exact(fast, cons, prod)
+    assert fast.complement_wh[:, -2].astype(bool).sum() == 1  # only the largest not served

@@ -11,12 +11,15 @@ Cumulative rounding is then a carry per slot: x = carry + n_i, a_i = x // D, car
 The passes, each over chunks of consumers in parallel, rows read contiguously:
 
 1. sums per chunk and slot: consumption (and, for the static keys, the numerators); for
-   dynamic_simple, the consumption of consumers with a coefficient;
+   dynamic_simple, the consumption of consumers with a coefficient and the first re-sharing
+   round (below), whose level μ = P/10**6 needs no sums;
 2. dynamic_simple only: the level μ per slot, by the re-sharing rounds themselves: from
    μ = P/10**6, each round counts the consumers served in full at μ, gives what they leave to
    the others (μ = (K·P/10**6 - their consumption)/(their coefficients' complement)), and stops
    when nobody new is served in full. Each round is Newton's step on a concave piecewise-linear
-   function from below, so μ rises to the exact level in a few rounds;
+   function from below, so μ rises to the exact level in a few rounds. Rounds after the first
+   read only the slots still pending (a third of a year's slots in round 2, a few dozen by
+   round 8), not the whole matrix;
 3. each chunk's starting carry, from the chunks before it (128-bit products where needed);
 4. the allocation, one streaming pass writing allocated and complement.
 
@@ -70,9 +73,11 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
     k2 = ppm if ppm is not None and ppm.ndim == 2 else np.zeros((1, 1), np.int32)
     c_sums = np.zeros((chunks, slots), np.int64)
     n_sums = np.zeros((chunks, slots), np.int64)
-    (_sums_parallel if parallel else _sums_serial)(cons, total, code, k1, k2, c_sums, n_sums)
+    r_sums = np.zeros((chunks, slots if code == _SIMPLE else 0), np.int64)
+    (_sums_parallel if parallel else _sums_serial)(cons, total, code, k1, k2, c_sums, n_sums,
+                                                   r_sums)
     if code == _SIMPLE:
-        num, den, open_sums = _simple_levels(cons, total, k1, n_sums, parallel)
+        num, den, open_sums = _simple_levels(cons, total, k1, c_sums, n_sums, r_sums, parallel)
         carry = _start_carries(code, num, den, open_sums)
     else:
         num, den = _plain_fractions(code, total, c_sums.sum(axis=0))
@@ -101,30 +106,37 @@ def _plain_fractions(code, production, consumption):
     return production.copy(), np.full(production.shape, _S, np.int64)
 
 
-def _simple_levels(cons, production, k, served_sums, parallel):
+def _simple_levels(cons, production, k, with_k, full, rest, parallel):
     """dynamic_simple: per slot the level μ = num/den (Wh per millionth; all-served slots
     MAX_ACC_WH/1, empty slots 0/1, see ``_allocate_task``), and per chunk the coefficients of
-    the consumers not served in full at that level."""
+    the consumers not served in full at that level (``rest``, updated in place).
+
+    ``with_k``: per chunk the consumption of consumers with a coefficient; ``full`` and
+    ``rest``: the first round's sums from pass 1, at μ = P/10**6."""
     weight = int(k.sum())
-    served_total = served_sums.sum(axis=0)  # consumption of consumers with a coefficient
+    served_total = with_k.sum(axis=0)
     pool_floor = weight * production // _S
     mode = np.where(weight * production == 0, _NOTHING,
-                    np.where(served_total <= pool_floor, _ALL_SERVED, _LEVEL)).astype(np.int64)
+                    np.where(served_total <= pool_floor, _ALL_SERVED, _LEVEL))
     num = np.where(mode == _LEVEL, weight * production, 1).astype(np.int64)
     den = np.where(mode == _LEVEL, _S * weight, 1).astype(np.int64)
-    open_weight = np.where(mode == _LEVEL, weight, 0).astype(np.int64)
-    chunks = served_sums.shape[0]
-    full = np.zeros((chunks, len(mode)), np.int64)
-    rest = np.zeros((chunks, len(mode)), np.int64)
-    pending = mode == _LEVEL
-    while pending.any():
-        (_rounds_parallel if parallel else _rounds_serial)(cons, k, mode, num, den, full, rest)
-        served, left = full.sum(axis=0), rest.sum(axis=0)
-        changed = pending & (left != open_weight)
-        num = np.where(changed, weight * production - _S * served, num)
-        den = np.where(changed, _S * left, den)
-        open_weight = np.where(changed, left, open_weight)
-        pending = changed
+    pending = np.flatnonzero(mode == _LEVEL)
+    served, left = full[:, pending].sum(axis=0), rest[:, pending].sum(axis=0)
+    open_weight = np.full(pending.size, weight, np.int64)
+    while True:
+        changed = left != open_weight  # someone new is served in full: a new level
+        pending, served, left = pending[changed], served[changed], left[changed]
+        if not pending.size:
+            break
+        num[pending] = weight * production[pending] - _S * served
+        den[pending] = _S * left
+        open_weight = left
+        f = np.zeros((full.shape[0], pending.size), np.int64)
+        r = np.zeros_like(f)
+        (_rounds_parallel if parallel else _rounds_serial)(cons, k, pending, num[pending],
+                                                           den[pending], f, r)
+        rest[:, pending] = r
+        served, left = f.sum(axis=0), r.sum(axis=0)
     num = np.where(mode == _ALL_SERVED, MAX_ACC_WH, np.where(mode == _NOTHING, 0, num))
     return num, den, rest
 
@@ -207,21 +219,22 @@ def _split_by_producer(allocated, sold, split):
 # --- pass 1: sums ------------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True, nogil=True)
-def _sums_parallel(cons, production, code, k1, k2, c_sums, n_sums):
+def _sums_parallel(cons, production, code, k1, k2, c_sums, n_sums, r_sums):
     for j in prange(c_sums.shape[0]):
-        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums)
+        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums)
 
 
 @njit(cache=True, nogil=True)
-def _sums_serial(cons, production, code, k1, k2, c_sums, n_sums):
+def _sums_serial(cons, production, code, k1, k2, c_sums, n_sums, r_sums):
     for j in range(c_sums.shape[0]):
-        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums)
+        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums)
 
 
 @njit(cache=True, nogil=True)
-def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums):
+def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums):
     """Chunk ``j``: consumption per slot; static/full: numerators min(c·S, k·P); simple: the
-    consumption of consumers with a coefficient. One branch-free loop per key."""
+    consumption of consumers with a coefficient (in ``c_sums``, not the others') and the first
+    round at μ = P/10**6 (``_round_row``). One branch-free loop per key."""
     i0, i1 = _chunk(cons.shape[0], c_sums.shape[0], j)
     cs, ns = c_sums[j], n_sums[j]
     for i in range(i0, i1):
@@ -230,9 +243,9 @@ def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums):
             _sum_capped(row, k1[i], production, cs, ns)
         elif code == _FULL:
             _sum_full(row, k2[i], production, cs, ns)
-        elif code == _SIMPLE and k1[i] > 0:
-            _sum_plain(row, cs)
-            _sum_plain(row, ns)
+        elif code == _SIMPLE:
+            if k1[i] > 0:
+                _sum_first_round(row, k1[i], production, cs, ns, r_sums[j])
         else:
             _sum_plain(row, cs)
 
@@ -241,6 +254,18 @@ def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums):
 def _sum_plain(row, cs):
     for t in range(row.shape[0]):
         cs[t] += np.int64(row[t])
+
+
+@njit(cache=True, nogil=True)
+def _sum_first_round(row, k, production, cs, full, rest):
+    """dynamic_simple's first round for one consumer: at μ = P/10**6 it is served in full when
+    c·10**6 <= k·P; ``cs`` sums its consumption whatever the level."""
+    for t in range(row.shape[0]):
+        c = np.int64(row[t])
+        served = c * _S <= k * production[t]
+        cs[t] += c
+        full[t] += c if served else 0
+        rest[t] += 0 if served else k
 
 
 @njit(cache=True, nogil=True)
@@ -268,35 +293,34 @@ def _chunk(items, chunks, k):
 # --- pass 2: dynamic_simple's rounds ------------------------------------------------------------
 
 @njit(parallel=True, cache=True, nogil=True)
-def _rounds_parallel(cons, k, mode, num, den, full, rest):
+def _rounds_parallel(cons, k, slots, num, den, full, rest):
     for j in prange(full.shape[0]):
-        _round_task(cons, k, mode, num, den, j, full, rest)
+        _round_task(cons, k, slots, num, den, j, full, rest)
 
 
 @njit(cache=True, nogil=True)
-def _rounds_serial(cons, k, mode, num, den, full, rest):
+def _rounds_serial(cons, k, slots, num, den, full, rest):
     for j in range(full.shape[0]):
-        _round_task(cons, k, mode, num, den, j, full, rest)
+        _round_task(cons, k, slots, num, den, j, full, rest)
 
 
 @njit(cache=True, nogil=True)
-def _round_task(cons, k, mode, num, den, j, full, rest):
-    """Chunk ``j`` at level num/den: consumption of those served in full (c·den <= k·num) and
-    coefficients of the others, per slot (consumers with k = 0 count in neither)."""
+def _round_task(cons, k, slots, num, den, j, full, rest):
+    """Chunk ``j``, the pending ``slots`` only, slot ``slots[p]`` at level num[p]/den[p]:
+    consumption of those served in full (c·den <= k·num) and coefficients of the others
+    (consumers with k = 0 count in neither)."""
     i0, i1 = _chunk(cons.shape[0], full.shape[0], j)
     f, r = full[j], rest[j]
-    f[:] = 0
-    r[:] = 0
     for i in range(i0, i1):
         ki = k[i]
         if ki == 0:
             continue
         row = cons[i]
-        for t in range(row.shape[0]):
-            c = np.int64(row[t])
-            served = c * den[t] <= ki * num[t]
-            f[t] += c if served else 0
-            r[t] += 0 if served else ki
+        for p in range(slots.shape[0]):
+            c = np.int64(row[slots[p]])
+            served = c * den[p] <= ki * num[p]
+            f[p] += c if served else 0
+            r[p] += 0 if served else ki
 
 
 # --- pass 4: allocation -------------------------------------------------------------------------
