@@ -258,9 +258,10 @@ def test_dynamic_simple_many_rounds_match_reference(chunked):
     """Geometric consumption (10, 20, 40, ... Wh) and equal coefficients: each re-sharing round
     serves about one more consumer, so slots take from one round to a dozen and leave the
     pending set at different rounds; a slot where nearly everyone is served in full, one where
-    all are. The kernel gives the reference's integers."""
-    cons = (10 * 2 ** np.arange(12))[:, None] * np.ones((1, 9), np.int64)
-    prod = np.array([5, 130, 700, 3_000, 9_000, 20_000, 40_000, 40_950, 41_000])
+    all are; 90 slots, several blocks of pending slots. The kernel gives the reference's
+    integers."""
+    cons = (10 * 2 ** np.arange(12))[:, None] * np.ones((1, 90), np.int64)
+    prod = np.tile([5, 130, 700, 3_000, 9_000, 20_000, 40_000, 40_950, 41_000], 10)  # blocks
     shares = np.full(12, 83_333 / COEFFICIENT_SCALE)
     saved = allocation._PARALLEL_MIN
     allocation._PARALLEL_MIN = 0 if chunked else saved

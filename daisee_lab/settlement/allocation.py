@@ -8,7 +8,8 @@ n_i = c_i·P when P < C, else D = 1 and n_i = c_i; dynamic_simple: D = 10**6·K_
 n_i = c_i·D for the consumers served in full, k_i·N for the others, where N/D is the level μ).
 Cumulative rounding is then a carry per slot: x = carry + n_i, a_i = x // D, carry = x % D.
 
-The passes, each over chunks of consumers in parallel, rows read contiguously:
+The passes, each over chunks of consumers in parallel (pass 2: blocks of slots), rows read
+contiguously:
 
 1. sums per chunk and slot: consumption (and, for the static keys, the numerators); for
    dynamic_simple, the consumption of consumers with a coefficient and the first re-sharing
@@ -17,9 +18,10 @@ The passes, each over chunks of consumers in parallel, rows read contiguously:
    μ = P/10**6, each round counts the consumers served in full at μ, gives what they leave to
    the others (μ = (K·P/10**6 - their consumption)/(their coefficients' complement)), and stops
    when nobody new is served in full. Each round is Newton's step on a concave piecewise-linear
-   function from below, so μ rises to the exact level in a few rounds. Rounds after the first
-   read only the slots still pending (a third of a year's slots in round 2, a few dozen by
-   round 8), not the whole matrix;
+   function from below, so μ rises to the exact level in a few rounds (nine on a year of the
+   benchmark). Only the slots still pending after pass 1's round are read again, once: their
+   columns are copied a block of slots at a time into a (slots, consumers) block that stays in
+   cache, where each slot runs its own rounds;
 3. each chunk's starting carry, from the chunks before it (128-bit products where needed);
 4. the allocation, one streaming pass writing allocated and complement.
 
@@ -42,6 +44,7 @@ _STATIC, _DEFAULT, _SIMPLE, _FULL = range(4)
 _KEY_CODES = dict(zip(KEYS, range(4)))
 _S = COEFFICIENT_SCALE
 _PARALLEL_MIN = 1 << 20  # consumer-slots below which one thread beats waking the pool
+_BLOCK = 16  # dynamic_simple's rounds: pending slots per block (16 x 10,000 int32 fit in L2)
 # per-slot modes of dynamic_simple
 _NOTHING, _ALL_SERVED, _LEVEL = 0, 1, 2
 
@@ -120,23 +123,11 @@ def _simple_levels(cons, production, k, with_k, full, rest, parallel):
                     np.where(served_total <= pool_floor, _ALL_SERVED, _LEVEL))
     num = np.where(mode == _LEVEL, weight * production, 1).astype(np.int64)
     den = np.where(mode == _LEVEL, _S * weight, 1).astype(np.int64)
-    pending = np.flatnonzero(mode == _LEVEL)
-    served, left = full[:, pending].sum(axis=0), rest[:, pending].sum(axis=0)
-    open_weight = np.full(pending.size, weight, np.int64)
-    while True:
-        changed = left != open_weight  # someone new is served in full: a new level
-        pending, served, left = pending[changed], served[changed], left[changed]
-        if not pending.size:
-            break
-        num[pending] = weight * production[pending] - _S * served
-        den[pending] = _S * left
-        open_weight = left
-        f = np.zeros((full.shape[0], pending.size), np.int64)
-        r = np.zeros_like(f)
-        (_rounds_parallel if parallel else _rounds_serial)(cons, k, pending, num[pending],
-                                                           den[pending], f, r)
-        rest[:, pending] = r
-        served, left = f.sum(axis=0), r.sum(axis=0)
+    left = rest.sum(axis=0)
+    pending = np.flatnonzero((mode == _LEVEL) & (left != weight))  # a new level after round 1
+    (_levels_parallel if parallel else _levels_serial)(
+        cons, k, weight, production, pending, full.sum(axis=0)[pending], left[pending], num, den,
+        rest)
     num = np.where(mode == _ALL_SERVED, MAX_ACC_WH, np.where(mode == _NOTHING, 0, num))
     return num, den, rest
 
@@ -293,34 +284,57 @@ def _chunk(items, chunks, k):
 # --- pass 2: dynamic_simple's rounds ------------------------------------------------------------
 
 @njit(parallel=True, cache=True, nogil=True)
-def _rounds_parallel(cons, k, slots, num, den, full, rest):
-    for j in prange(full.shape[0]):
-        _round_task(cons, k, slots, num, den, j, full, rest)
+def _levels_parallel(cons, k, weight, production, slots, served, left, num, den, rest):
+    for b in prange((slots.shape[0] + _BLOCK - 1) // _BLOCK):
+        p = slice(b * _BLOCK, (b + 1) * _BLOCK)
+        _levels_block(cons, k, weight, production, slots[p], served[p], left[p], num, den, rest)
 
 
 @njit(cache=True, nogil=True)
-def _rounds_serial(cons, k, slots, num, den, full, rest):
-    for j in range(full.shape[0]):
-        _round_task(cons, k, slots, num, den, j, full, rest)
+def _levels_serial(cons, k, weight, production, slots, served, left, num, den, rest):
+    for b in range((slots.shape[0] + _BLOCK - 1) // _BLOCK):
+        p = slice(b * _BLOCK, (b + 1) * _BLOCK)
+        _levels_block(cons, k, weight, production, slots[p], served[p], left[p], num, den, rest)
 
 
 @njit(cache=True, nogil=True)
-def _round_task(cons, k, slots, num, den, j, full, rest):
-    """Chunk ``j``, the pending ``slots`` only, slot ``slots[p]`` at level num[p]/den[p]:
-    consumption of those served in full (c·den <= k·num) and coefficients of the others
-    (consumers with k = 0 count in neither)."""
-    i0, i1 = _chunk(cons.shape[0], full.shape[0], j)
-    f, r = full[j], rest[j]
-    for i in range(i0, i1):
-        ki = k[i]
-        if ki == 0:
-            continue
+def _levels_block(cons, k, weight, production, slots, served, left, num, den, rest):
+    """The rounds after the first for a block of pending ``slots`` (``served``/``left``: their
+    first round's sums): their columns are copied once into a (slots, consumers) block that
+    stays in cache, then each slot runs its own rounds on its contiguous column until nobody
+    new is served in full. Sets num/den and, per chunk, ``rest`` at the final level."""
+    consumers, chunks = cons.shape[0], rest.shape[0]
+    block = np.empty((slots.shape[0], consumers), cons.dtype)
+    for i in range(consumers):
         row = cons[i]
         for p in range(slots.shape[0]):
-            c = np.int64(row[slots[p]])
-            served = c * den[p] <= ki * num[p]
-            f[p] += c if served else 0
-            r[p] += 0 if served else ki
+            block[p, i] = row[slots[p]]
+    for p in range(slots.shape[0]):
+        t = slots[p]
+        open_weight, served_p, left_p = weight, served[p], left[p]
+        while left_p != open_weight:  # someone new is served in full: a new level
+            num[t] = weight * production[t] - _S * served_p
+            den[t] = _S * left_p
+            open_weight, served_p, left_p = left_p, 0, 0
+            for j in range(chunks):
+                i0, i1 = _chunk(consumers, chunks, j)
+                f, r = _round_column(block[p, i0:i1], k[i0:i1], num[t], den[t])
+                rest[j, t] = r
+                served_p += f
+                left_p += r
+
+
+@njit(cache=True, nogil=True)
+def _round_column(column, k, num, den):
+    """Consumers at level num/den: the consumption of those served in full (c·den <= k·num)
+    and the coefficients of the others (k = 0 counts in neither: c·den <= 0 only if c = 0)."""
+    served, left = 0, 0
+    for i in range(column.shape[0]):
+        c = np.int64(column[i])
+        full = c * den <= k[i] * num
+        served += c if full else 0
+        left += 0 if full else k[i]
+    return served, left
 
 
 # --- pass 4: allocation -------------------------------------------------------------------------
