@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from daisee_lab.errors import DaiseeError
-from daisee_lab.tic import PARIS
+from daisee_lab.units import PARIS
 
 DAY_SECONDS = 86_400
 OCCUPANCY_STATES = ("asleep", "awake", "away")

@@ -51,8 +51,8 @@ import numpy as np
 import pandas as pd
 
 from daisee_lab.errors import DaiseeError
+from daisee_lab.units import SLOT_SECONDS
 
-SLOT_SECONDS = 900
 # The years this module models: a profile's clouds are seeded by days since 1970 (none before),
 # and readings are timed in pandas' nanosecond timestamps (to April 2262).
 YEARS = range(1971, 2262)

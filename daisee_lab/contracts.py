@@ -47,9 +47,8 @@ from eth_utils import keccak
 from daisee_lab.chain import Chain, Contract, Receipt
 from daisee_lab.errors import DaiseeError
 from daisee_lab.units import (DEFAULT_POWER_VA, MAX_INDEX_WH, MAX_ORDER_WH, MAX_ORDERS,
-                              MAX_POWER_VA, MAX_PRICE, MIN_ORDER_WH)
+                              MAX_POWER_VA, MAX_PRICE, MIN_ORDER_WH, SLOT_SECONDS, buyer_pays)
 
-SLOT_SECONDS = 900
 MAX_SLOT = 2**32 - 1
 PAGE = 500  # items per call of a paged view: a page stays far below a node's call gas limit
 METHODS = {"mmr": 0, "bill_sharing": 1, "sdr": 2}  # CommunityMarket.Method
@@ -438,7 +437,7 @@ class Auction:
     def required_deposit(self, is_bid: bool, price: int, qty: int) -> int:
         """The least deposit an order needs (µ€): a bid's price · qty, an ask's bond."""
         per_kwh = price if is_bid else self.market.gridBuy()
-        return max(1, -(-per_kwh * qty // 1000))
+        return max(1, buyer_pays(qty, per_kwh))
 
     def commit(self, trader: LocalAccount, slot: int, is_bid: bool, price: int, qty: int,
                deposit: int | None = None, salt: bytes | None = None) -> SealedOrder:

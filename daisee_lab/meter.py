@@ -31,17 +31,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import serial
 
 from daisee_lab import dlms, dsmr, tic
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
+from daisee_lab.units import PARIS
 
 log = logging.getLogger(__name__)
 
-PARIS = ZoneInfo("Europe/Paris")
 
 
 class MeterError(DaiseeError):

@@ -36,8 +36,7 @@ from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 from daisee_lab import plots
-from daisee_lab.community import SLOT_SECONDS
-from daisee_lab.meter import PARIS
+from daisee_lab.units import PARIS, SLOT_SECONDS
 
 if TYPE_CHECKING:
     from daisee_lab.run import Report

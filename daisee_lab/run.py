@@ -89,7 +89,7 @@ from daisee_lab.meter import PARIS, MeterError, MeterSimulator, open_meter
 from daisee_lab.reading import Reading
 from daisee_lab.recorder import Recorder
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
-from daisee_lab.units import MIN_ORDER_WH
+from daisee_lab.units import MIN_ORDER_WH, SLOT_SECONDS, buyer_pays, day_slots, seller_gets
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ DEFAULT_DATE = date(2026, 6, 21)  # a long, sunny day: the producers have plenty
 MAX_HOUSEHOLDS = 50
 FUNDS_UEUR = 20_000_000  # what each household deposits in the community market (20 €)
 FRAMES_PER_SLOT = 4
-FRAME_SECONDS = community.SLOT_SECONDS // FRAMES_PER_SLOT  # meter seconds a frame stands for
+FRAME_SECONDS = SLOT_SECONDS // FRAMES_PER_SLOT  # meter seconds a frame stands for
 LEAD = timedelta(minutes=15)  # the meters start this long before the first slot
 # The days a run can simulate: its meters' clocks run from LEAD before the day to its end, and a
 # standard-mode Linky's horodate (DATE) holds only tic.HORODATE_YEARS, within community.YEARS.
@@ -275,18 +275,18 @@ def _check_arguments(households, day, method, rpc, out, seed, slots
         raise bad(f"rpc={rpc!r}: give a JSON-RPC node's URL ({' or '.join(RPC_SCHEMES)}), such "
                   "as http://127.0.0.1:8545")
     day = _parse_day(day, method)
-    day_slots = len(_day_slots(day))
+    in_day = len(day_slots(day))
     if slots is None:
-        slots = range(day_slots)
-    elif isinstance(slots, int) and not isinstance(slots, bool) and 1 <= slots <= day_slots:
+        slots = range(in_day)
+    elif isinstance(slots, int) and not isinstance(slots, bool) and 1 <= slots <= in_day:
         slots = range(slots)
     elif not (isinstance(slots, range) and slots.step == 1 and 0 <= slots.start < slots.stop
-              <= day_slots):
-        raise bad(f"slots={slots!r}: give a whole number from 1 to {day_slots}, or a range of "
-                  f"the day's slots within range(0, {day_slots}) (the slots of {day})")
+              <= in_day):
+        raise bad(f"slots={slots!r}: give a whole number from 1 to {in_day}, or a range of "
+                  f"the day's slots within range(0, {in_day}) (the slots of {day})")
     chain = _chain(rpc, households) if method in CHAIN_METHODS else None
     if method == "auction":
-        commits_close = int(_day_slots(day)[slots.start]) * community.SLOT_SECONDS - 600
+        commits_close = day_slots(day)[slots.start] * SLOT_SECONDS - 600
         if chain.timestamp > commits_close - 600:  # ten minutes to commit every order
             now = datetime.fromtimestamp(chain.timestamp, UTC).isoformat(timespec="minutes")
             raise bad(f"date={day}: the auction takes orders before each slot, but the chain's "
@@ -327,13 +327,6 @@ def _parse_day(day, method: str) -> date:
                                f"{LAST_DAY} (the meters' clocks hold the years "
                                f"{RUN_YEARS.start} to {RUN_YEARS.stop - 1})")
     return day
-
-
-def _day_slots(day: date) -> np.ndarray:
-    """The slots of a local day (92, 96 or 100 of them)."""
-    begin = datetime(day.year, day.month, day.day, tzinfo=PARIS)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=PARIS)
-    return np.arange(int(begin.timestamp()) // 900, int(end.timestamp()) // 900)
 
 
 def _check_out(out: Path) -> None:
@@ -544,14 +537,14 @@ class _SlotProfile:
 
     def __init__(self, import_wh: np.ndarray, export_wh: np.ndarray, first_slot: int,
                  lockstep: _Lockstep):
-        self.load_w = [wh * 3600 / community.SLOT_SECONDS for wh in import_wh.tolist()]  # W
-        self.pv_w = [wh * 3600 / community.SLOT_SECONDS for wh in export_wh.tolist()]
+        self.load_w = [wh * 3600 / SLOT_SECONDS for wh in import_wh.tolist()]  # W
+        self.pv_w = [wh * 3600 / SLOT_SECONDS for wh in export_wh.tolist()]
         self.first_slot, self.lockstep = first_slot, lockstep
 
     def __call__(self, t: datetime) -> tuple[float, float]:
         seconds = t.timestamp()
         self.lockstep.make(seconds)
-        i = min(max(int(seconds) // community.SLOT_SECONDS - self.first_slot, 0),
+        i = min(max(int(seconds) // SLOT_SECONDS - self.first_slot, 0),
                 len(self.load_w) - 1)
         return self.load_w[i], self.pv_w[i]
 
@@ -618,8 +611,8 @@ def _record_meters(plans: list[MeterPlan], profile: community.Profiles, slots: n
     not decoded and recorded, fails the run (what was recorded stays). The simulators are
     seeded from `seed` and their household's place."""
     first, day_first = int(slots[0]), int(profile.slots[0])
-    start = datetime.fromtimestamp(first * community.SLOT_SECONDS, PARIS) - LEAD
-    end = (first + len(slots)) * community.SLOT_SECONDS
+    start = datetime.fromtimestamp(first * SLOT_SECONDS, PARIS) - LEAD
+    end = (first + len(slots)) * SLOT_SECONDS
     context = multiprocessing.get_context("fork")  # the simulators inherit their profiles
     meters = [_MeterProcess(context, plan, profile.import_wh[i], profile.export_wh[i],
                             day_first, start, seed * MAX_HOUSEHOLDS + i)
@@ -682,7 +675,7 @@ def _collect(meters: list[_MeterProcess], inbox: queue.Queue, recorder: Recorder
     the slots from `first` that every meter has passed; fail on a reader's error, when a meter
     stays silent, or unless every frame made was decoded and recorded. Return how many frames
     were recorded."""
-    recorded, reached = [0] * len(meters), [first * community.SLOT_SECONDS] * len(meters)
+    recorded, reached = [0] * len(meters), [first * SLOT_SECONDS] * len(meters)
     heard = [time.monotonic()] * len(meters)
     done: dict[int, tuple[int, int]] = {}
     while len(done) < len(meters):
@@ -708,7 +701,7 @@ def _collect(meters: list[_MeterProcess], inbox: queue.Queue, recorder: Recorder
         recorder.record_many(rows)
         if errors:
             raise RunError(errors[0])
-        slots_read = (min(reached) - first * community.SLOT_SECONDS) // community.SLOT_SECONDS
+        slots_read = (min(reached) - first * SLOT_SECONDS) // SLOT_SECONDS
         bar.update(int(min(max(slots_read, 0), bar.total)) - bar.n)  # every meter past them
         silent = [i for i in range(len(meters))
                   if i not in done and time.monotonic() - heard[i] > STALL_SECONDS]
@@ -742,8 +735,8 @@ def _energy(readings: pd.DataFrame, plans: list[MeterPlan],
 
 def _window_times(slots: np.ndarray) -> tuple[datetime, datetime]:
     """The start of the first slot and the end of the last (UTC)."""
-    return (datetime.fromtimestamp(int(slots[0]) * community.SLOT_SECONDS, UTC),
-            datetime.fromtimestamp((int(slots[-1]) + 1) * community.SLOT_SECONDS, UTC))
+    return (datetime.fromtimestamp(int(slots[0]) * SLOT_SECONDS, UTC),
+            datetime.fromtimestamp((int(slots[-1]) + 1) * SLOT_SECONDS, UTC))
 
 
 def _timed(readings: pd.DataFrame) -> pd.DataFrame:
@@ -790,7 +783,7 @@ def _auction_payments(clearing: settlement.Clearing, imports: np.ndarray,
     at the baseline's rule."""
     net = (imports.astype(np.int64) - exports).T
     price = np.maximum(clearing.price, 0)[:, None]
-    trades = -(-clearing.bid_fills * price // 1000) - clearing.ask_fills * price // 1000
+    trades = buyer_pays(clearing.bid_fills, price) - seller_gets(clearing.ask_fills, price)
     rest = settlement.settle((np.maximum(net, 0) - clearing.bid_fills).T,
                              (np.maximum(-net, 0) - clearing.ask_fills).T,
                              GRID_BUY, GRID_SELL, "none")
@@ -825,7 +818,7 @@ def _chain_community(chain: Chain, members: list[contracts.Household], imports, 
     export_cost = -(-np.maximum(surplus - demand, 0) * GRID_SELL // 1000)
     market.fund({m.account: FUNDS_UEUR for m in members}
                 | {market.grid: max(int(export_cost.sum()), 1)})
-    _catch_up(chain, (int(slots[-1]) + 1) * community.SLOT_SECONDS)
+    _catch_up(chain, (int(slots[-1]) + 1) * SLOT_SECONDS)
     index_in, index_out = _indexes(anchors[0], imports), _indexes(anchors[1], exports)
     slot_numbers = [int(slots[0]) - 1, *slots.tolist()]  # the anchor's, then the day's
     totals = [(0, 0), *zip(demand.tolist(), surplus.tolist())]  # a first reading brings none
@@ -887,10 +880,10 @@ class _AuctionDay:
         """Reveal slot `t`'s orders in their window, then clear it with the kernel's result
         once it starts; return the round and the books' fills, read from the chain."""
         slot = self.slots[t]
-        _catch_up(self.chain, slot * community.SLOT_SECONDS - 600)
+        _catch_up(self.chain, slot * SLOT_SECONDS - 600)
         for order in self.sealed[t]:
             self.auction.reveal(order)
-        _catch_up(self.chain, slot * community.SLOT_SECONDS)
+        _catch_up(self.chain, slot * SLOT_SECONDS)
         kept = clearing.trades[clearing.trades["slot"] == t]
         try:
             self.auction.clear(slot, settlement.Clearing(
@@ -952,7 +945,7 @@ def _chain_auction(chain: Chain, members: list[contracts.Household], imports, ex
             if t > 0:
                 day.deliver(t - 1)  # once slot t has started, slot t - 1 is over
             bar.update()
-        _catch_up(chain, (int(slots[-1]) + 1) * community.SLOT_SECONDS)
+        _catch_up(chain, (int(slots[-1]) + 1) * SLOT_SECONDS)
         day.deliver(len(slots) - 1)
     return {"contracts": {"EnergyCredit": day.auction.credit.address,
                           "AuctionMarket": day.auction.market.address},
@@ -1057,7 +1050,7 @@ def _slots_table(slots: np.ndarray, imports, exports, kernel, grid_bill: np.ndar
     the grid (Wh), its prices (µ€/kWh), and the grid bill and rounding (µ€)."""
     net = imports.astype(np.int64) - exports
     demand, surplus = np.maximum(net, 0).sum(axis=0), np.maximum(-net, 0).sum(axis=0)
-    times = pd.to_datetime(slots * community.SLOT_SECONDS, unit="s", utc=True)
+    times = pd.to_datetime(slots * SLOT_SECONDS, unit="s", utc=True)
     if method == "auction":
         price = np.maximum(kernel.price, 0)
         traded, buy_price, sell_price = kernel.volume, price, price

@@ -39,11 +39,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
-from daisee_lab.units import MAX_INDEX_WH
+from daisee_lab.units import MAX_INDEX_WH, PARIS
 
 __all__ = [
     "PARIS", "TicError", "Group", "Rejected", "Frame", "DecoderStats", "TicDecoder",
@@ -51,7 +50,6 @@ __all__ = [
     "encode_frame", "decode_frames", "decode_groups", "decode_stge", "plausibility_warnings",
 ]
 
-PARIS = ZoneInfo("Europe/Paris")
 STX, ETX, EOT, LF, CR = 0x02, 0x03, 0x04, 0x0A, 0x0D
 MAX_GROUP_BYTES = 256  # the longest real group (PJOURF+1) is about 115 bytes
 LEARN_GROUPS = 8  # historic groups whose vote fixes a stream's checksum method (a frame has 10+)

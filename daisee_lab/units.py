@@ -1,4 +1,5 @@
-"""Units and bounds, one definition each: the slot, and what an order may hold.
+"""Units and bounds, one definition each: the slot, local time, trade rounding, and what an
+order may hold.
 
 Energy in integer Wh, money in integer µ€, prices in µ€/kWh, 15-minute slots
 (``slot = unix_seconds // SLOT_SECONDS``). The bounds are those of the clearing kernels and of
@@ -6,7 +7,45 @@ the contracts alike (``contracts/AuctionMarket.sol`` declares the same numbers, 
 checks they agree): whatever a market accepts, the kernel clears.
 """
 
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from daisee_lab.errors import DaiseeError
+
 SLOT_SECONDS = 900  # a settlement slot
+PARIS = ZoneInfo("Europe/Paris")  # the meters' clocks and the book's days are French local time
+
+
+class UnitsError(DaiseeError, ValueError):
+    """A time that names no instant (naive) where a slot is asked for."""
+
+
+def slot_of(moment: datetime) -> int:
+    """The settlement slot holding `moment` (timezone-aware): unix seconds // SLOT_SECONDS."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise UnitsError(f"{moment!r} is naive: give a timezone-aware time (tzinfo=PARIS, say)")
+    return int(moment.timestamp()) // SLOT_SECONDS
+
+
+def day_slots(day: date, tz: ZoneInfo = PARIS) -> range:
+    """The slots of local day `day` in `tz`: 96, or 92 and 100 on the days clocks change."""
+    begin = datetime(day.year, day.month, day.day, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return range(slot_of(begin), slot_of(end))
+
+
+def buyer_pays(wh, price):
+    """µ€ a buyer pays for `wh` Wh at `price` µ€/kWh, rounded up (integers or integer arrays):
+    the markets round every trade in the community's favour, so their rounding is never negative."""
+    return -(-wh * price // 1000)
+
+
+def seller_gets(wh, price):
+    """µ€ a seller gets for `wh` Wh at `price` µ€/kWh, rounded down (integers or integer arrays)."""
+    return wh * price // 1000
+
 MAX_PRICE = 10_000_000  # µ€/kWh (10 €/kWh)
 MAX_WH = 400_000_000_000  # Wh: one side of one auction, at most (400 GWh)
 MAX_ORDERS = 1000  # revealed orders per side of one auction: its clearing fits in a block

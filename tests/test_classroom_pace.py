@@ -11,7 +11,8 @@ import pytest
 from nbclient import NotebookClient
 
 from daisee_lab.classroom import Classroom, join
-from daisee_lab.classroom.schedule import CHAIN_SLOT, REVEAL_SECONDS
+from daisee_lab.classroom.schedule import REVEAL_SECONDS
+from daisee_lab.units import SLOT_SECONDS
 
 CHAPTER = Path(__file__).parent.parent / "book" / "13-the-classroom-market.ipynb"
 # A reader's pause before each exercise, as the book issue asks: five times the whole session
@@ -43,13 +44,13 @@ def test_an_order_recorded_while_the_reveal_window_opens_is_revealed(tmp_path):
     with Classroom(1, tmp_path, port=None, slots=1, slot_seconds=3) as room:
         me = join(room.url, room.seats[0].code)
         slot = room.schedule.first_slot
-        room.chain.advance_time((slot - 1) * CHAIN_SLOT - room.chain.timestamp)  # commit phase
+        room.chain.advance_time((slot - 1) * SLOT_SECONDS - room.chain.timestamp)  # commit phase
         me.sender.lock = ObservedLock()
         real_wait, revealed = me.sender.wait, []
 
         def wait_then_race(strict=True):
             outcomes = real_wait(strict)  # the commitment is mined
-            room.chain.advance_time(slot * CHAIN_SLOT - REVEAL_SECONDS - room.chain.timestamp)
+            room.chain.advance_time(slot * SLOT_SECONDS - REVEAL_SECONDS - room.chain.timestamp)
             racer = threading.Thread(target=lambda: revealed.extend(me.reveal()))
             racer.start()
             assert me.sender.lock.contended.wait(timeout=30)  # reveal waits for this commit

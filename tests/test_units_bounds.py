@@ -15,9 +15,9 @@ from conftest import REPO
 # The bounds of an auction: the contract declares each as a constant of the same name.
 AUCTION_BOUNDS = ("MAX_PRICE", "MIN_ORDER_WH", "MAX_ORDER_WH", "MAX_ORDERS",
                   "MAX_ORDERS_PER_TRADER", "MAX_MEMBERS", "MAX_COMMITS", "MAX_DEPOSIT")
-# Defined in units.py only (SLOT_SECONDS is not here yet: community.py and contracts.py still
-# define their own).
-ONE_DEFINITION = AUCTION_BOUNDS + ("MAX_WH", "MAX_INDEX_WH")
+# Defined in units.py only.
+ONE_DEFINITION = AUCTION_BOUNDS + ("MAX_WH", "MAX_INDEX_WH", "MAX_ACC_WH", "SLOT_SECONDS", "PARIS",
+                                   "CHAIN_SLOT")
 # The largest value each stored number of AuctionMarket holds, from the bounds: a new stored
 # number must be added here, with its bound.
 ROUND_DEPOSITS = units.MAX_DEPOSIT * units.MAX_COMMITS * units.MAX_MEMBERS
@@ -44,6 +44,13 @@ def test_each_bound_is_defined_once_in_units():
                 name = getattr(target, "id", "").lstrip("_")
                 if name in ONE_DEFINITION:
                     defined.append(f"{path.relative_to(REPO)}:{node.lineno} {target.id}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            by_900 = (isinstance(node, ast.BinOp) and isinstance(node.op, ast.FloorDiv)
+                      and getattr(node.right, "value", None) == 900)
+            paris = (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ZoneInfo"
+                     and [getattr(a, "value", None) for a in node.args] == ["Europe/Paris"])
+            if by_900 or paris:
+                defined.append(f"{path.relative_to(REPO)}:{node.lineno} a slot or zone by hand")
     assert defined == []
 
 

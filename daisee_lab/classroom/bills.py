@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from daisee_lab.settlement import settle
+from daisee_lab.units import buyer_pays, seller_gets
 
 COLUMNS = ["slot", "learner", "import_wh", "export_wh", "bought_wh", "sold_wh", "delivered_wh",
            "auction_ueur", "grid_ueur", "bill_ueur", "baseline_ueur", "savings_ueur",
@@ -37,8 +38,8 @@ def auction_flows(trader: str, bids: pd.DataFrame, asks: pd.DataFrame, price: in
     """One trader's on-chain flows in a cleared slot: Wh bought, sold and delivered, and µ€ net
     paid (bids, minus sales, plus shortfall charges and forfeited deposits)."""
     mine_b, mine_a = bids[bids.trader == trader], asks[asks.trader == trader]
-    paid = sum(-(-int(f) * price // 1000) for f in mine_b.filled)
-    earned = sum(int(f) * price // 1000 for f in mine_a.filled)
+    paid = sum(buyer_pays(int(f), price) for f in mine_b.filled)
+    earned = sum(seller_gets(int(f), price) for f in mine_a.filled)
     shown = deliveries[deliveries.seller == trader]
     forfeited = sum(int(c[1]) for c in commitments if c[0] == trader and any(c[2]))
     return {"bought_wh": int(mine_b.filled.sum()), "sold_wh": int(mine_a.filled.sum()),

@@ -54,15 +54,15 @@ from daisee_lab.classroom.bills import COLUMNS, auction_flows, leaderboard, slot
 from daisee_lab.classroom.guard import Guard
 from daisee_lab.classroom.learner import CONTRACTS
 from daisee_lab.classroom.meters import ProfileMeter
-from daisee_lab.classroom.schedule import (CHAIN_SLOT, DELIVERY_SECONDS, REVEAL_SECONDS,
-                                           ClassroomError, Phase, Schedule)
+from daisee_lab.classroom.schedule import (DELIVERY_SECONDS, REVEAL_SECONDS, ClassroomError,
+                                           Phase, Schedule)
 from daisee_lab.classroom.sender import Sender, revert_decoder, why_reverted
 from daisee_lab.contracts import Auction, deploy_auction, public_id_bytes, sign_reading
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
-from daisee_lab.units import MAX_MEMBERS, MAX_ORDERS, MAX_PRICE
+from daisee_lab.units import MAX_MEMBERS, MAX_ORDERS, MAX_PRICE, SLOT_SECONDS
 
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
 CREDITS = 20_000_000  # µ€ per learner: 20 €
@@ -258,7 +258,7 @@ class Classroom:
         self.operations.wait()
         self.registrations = Sender(chain, self.registrar, errors)
         self.meter_relay = Sender(chain, self.relay, errors)
-        self.schedule = Schedule(chain.timestamp // CHAIN_SLOT + WAIT_SLOTS, self.slots,
+        self.schedule = Schedule(chain.timestamp // SLOT_SECONDS + WAIT_SLOTS, self.slots,
                                  self.slot_seconds, self.start_time)
         expires = time.time() + self.code_hours * 3600
         self.seats = [Seat(f"learner-{i + 1:03d}", join_code(), expires, Account.create(),
@@ -534,7 +534,7 @@ class Classroom:
         in)."""
         self._current = c
         self._save()
-        self.chain.advance_time(max(0, c * CHAIN_SLOT - self.chain.timestamp))
+        self.chain.advance_time(max(0, c * SLOT_SECONDS - self.chain.timestamp))
         if self.schedule.trades(c) and not self.auction.market.rounds(c)[2]:
             self._clear(c)
         try:
@@ -544,7 +544,7 @@ class Classroom:
         self._phase(Phase(c, "commit"), self.schedule.commit_seconds)
         if self._stopping():
             return
-        self.chain.advance_time(max(0, (c + 1) * CHAIN_SLOT - REVEAL_SECONDS
+        self.chain.advance_time(max(0, (c + 1) * SLOT_SECONDS - REVEAL_SECONDS
                                     - self.chain.timestamp))
         try:
             if c - 1 not in self._billed:

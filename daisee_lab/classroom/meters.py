@@ -23,10 +23,10 @@ import threading
 import time
 from datetime import timedelta
 
-from daisee_lab.classroom.schedule import CHAIN_SLOT, ClassroomError, Schedule
+from daisee_lab.classroom.schedule import ClassroomError, Schedule
 from daisee_lab.meter import MeterError, ResidentialProfile, open_meter
 from daisee_lab.reading import Reading
-from daisee_lab.units import MAX_INDEX_WH
+from daisee_lab.units import MAX_INDEX_WH, SLOT_SECONDS
 
 log = logging.getLogger(__name__)
 PV_PEAK_W = 3000  # a producer's rooftop, as the meter simulator's
@@ -49,13 +49,13 @@ class ProfileMeter:
     def energy(self, slot: int) -> tuple[float, float]:
         """Energy imported and exported during chain slot `slot` (Wh, exact)."""
         begin = self.schedule.start + timedelta(
-            seconds=(slot - self.schedule.first_slot) * CHAIN_SLOT)
+            seconds=(slot - self.schedule.first_slot) * SLOT_SECONDS)
         imported = exported = 0.0
         for step in range(STEPS):
-            load_w, pv_w = self.profile(begin + timedelta(seconds=(step + 0.5) * CHAIN_SLOT
+            load_w, pv_w = self.profile(begin + timedelta(seconds=(step + 0.5) * SLOT_SECONDS
                                                           / STEPS))
-            imported += max(load_w - pv_w, 0.0) * CHAIN_SLOT / STEPS / 3600
-            exported += max(pv_w - load_w, 0.0) * CHAIN_SLOT / STEPS / 3600
+            imported += max(load_w - pv_w, 0.0) * SLOT_SECONDS / STEPS / 3600
+            exported += max(pv_w - load_w, 0.0) * SLOT_SECONDS / STEPS / 3600
         return imported, exported
 
     def indexes(self, slot: int) -> tuple[int, int]:

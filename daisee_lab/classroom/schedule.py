@@ -23,10 +23,10 @@ from datetime import datetime
 
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
+from daisee_lab.units import SLOT_SECONDS
 
-CHAIN_SLOT = 900  # seconds in a settlement slot, on chain
 REVEAL_SECONDS = 300  # chain seconds of the reveal window, before a slot starts
-DELIVERY_SECONDS = CHAIN_SLOT - REVEAL_SECONDS  # after a slot, for sellers to show delivery
+DELIVERY_SECONDS = SLOT_SECONDS - REVEAL_SECONDS  # after a slot, for sellers to show delivery
 COMMIT_SHARE = 2 / 3  # of a classroom slot's real time, for the commit phase
 MIN_SLOT_SECONDS, MAX_SLOT_SECONDS = 3, 600  # real seconds; commit and reveal fit their windows
 
@@ -72,8 +72,8 @@ class Schedule:
 
     def phase(self, timestamp: int) -> Phase:
         """The phase at chain time `timestamp`."""
-        slot, offset = divmod(timestamp, CHAIN_SLOT)
-        return Phase(slot, "commit" if offset < CHAIN_SLOT - REVEAL_SECONDS else "reveal")
+        slot, offset = divmod(timestamp, SLOT_SECONDS)
+        return Phase(slot, "commit" if offset < SLOT_SECONDS - REVEAL_SECONDS else "reveal")
 
     def trades(self, slot: int) -> bool:
         """True if the room trades energy for chain slot `slot`."""
@@ -94,7 +94,7 @@ class Schedule:
         """The schedule as a seat's data (and the room's saved state) holds it."""
         return {"first_slot": self.first_slot, "slots": self.slots,
                 "slot_seconds": self.slot_seconds, "start": self.start.isoformat(),
-                "chain_slot": CHAIN_SLOT, "reveal_seconds": REVEAL_SECONDS,
+                "chain_slot": SLOT_SECONDS, "reveal_seconds": REVEAL_SECONDS,
                 "delivery_seconds": DELIVERY_SECONDS}
 
     @classmethod

@@ -9,6 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from daisee_lab.exercises import checker
+from daisee_lab.units import slot_of
 
 STREET = {"n": 8, "seed": 1}          # make_households(**STREET)
 DAY = date(2025, 6, 21)               # profiles(homes, DAY, days=1, seed=1)
@@ -65,7 +66,7 @@ def slot_number(answer: object) -> tuple[bool, str]:
     for _ in range(40):
         moment = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(10**8))
         moment = moment.astimezone(rng.choice(zones))
-        right = int(moment.timestamp()) // 900
+        right = slot_of(moment)
         try:
             got = answer(moment)
         except Exception as exc:  # noqa: BLE001 - a learner's bug is feedback, not a crash

@@ -105,7 +105,7 @@ def left_out_after_day() -> tuple[int | None, int]:
     """Exercise 9.3 worked from the kernel, slot by slot as the market settles with prepaid
     imports: (the first slot number where h00's balance cannot cover its import at the grid
     price, so that it is left out of the pool; the Wh it had left out over the day)."""
-    from daisee_lab.community import SLOT_SECONDS
+    from daisee_lab.units import SLOT_SECONDS
     from daisee_lab.settlement import settle
 
     homes, day = _day()

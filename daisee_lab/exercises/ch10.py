@@ -17,10 +17,11 @@ from daisee_lab.chain.gas import TX_GAS_CAP
 from daisee_lab.errors import DaiseeError
 from daisee_lab.exercises import checker
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, the book's grid prices
+from daisee_lab.units import slot_of
 
 LAB = "lab"  # where the chapter writes its Solidity, relative to the notebook
 SEED = 9  # the meter keys of the checkers' households
-SLOT = int(datetime(2025, 6, 21, 12, tzinfo=UTC).timestamp()) // 900  # noon, 21 June 2025
+SLOT = slot_of(datetime(2025, 6, 21, 12, tzinfo=UTC))  # noon, 21 June 2025
 BATCHES = ("yesterday", "elsewhere", "twice", "stranger")
 THIEF_FUNDS, THIEF_CHUNK = 1_000_000, 300_000  # µ€: exercise 10.2
 RISING_FROM, RISING_STEP = 100_000, 1_000  # µ€/kWh: the rising bids of exercise 10.3

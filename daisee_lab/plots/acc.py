@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from daisee_lab.plots.figure import Figure, local_hours
-from daisee_lab.tic import PARIS
+from daisee_lab.units import PARIS
 
 
 def allocation_day(times, allocated: Mapping[str, np.ndarray], production, names: Sequence[str],

@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import StrMethodFormatter
 
 from daisee_lab.plots.figure import Figure, local_hours
-from daisee_lab.tic import PARIS
+from daisee_lab.units import PARIS
 
 MILLION = 1e6
 

@@ -9,7 +9,7 @@ import io
 import matplotlib.figure
 from matplotlib.dates import AutoDateLocator, DateFormatter
 
-from daisee_lab.tic import PARIS
+from daisee_lab.units import PARIS
 
 
 class Figure(matplotlib.figure.Figure):

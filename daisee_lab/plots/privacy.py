@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from daisee_lab.plots.figure import Figure, local_hours
-from daisee_lab.tic import PARIS
+from daisee_lab.units import PARIS
 
 STATE_COLOURS = {"asleep": "#3b4cc0", "awake": "#f2a900", "away": "#bdbdbd"}
 
