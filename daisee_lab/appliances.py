@@ -41,6 +41,9 @@ import pandas as pd
 from daisee_lab.errors import DaiseeError
 from daisee_lab.units import PARIS
 
+__all__ = ["ApplianceError", "DAY_SECONDS", "HouseholdDay", "NOISE_VA", "OCCUPANCY_STATES",
+           "simulate_day", "simulate_days"]
+
 DAY_SECONDS = 86_400
 OCCUPANCY_STATES = ("asleep", "awake", "away")
 NOISE_VA = 3.0  # measurement noise, standard deviation

@@ -16,6 +16,9 @@ import nbformat
 
 from daisee_lab.errors import DaiseeError
 
+__all__ = ["BookError", "MINUTES_PER_EXERCISE", "SOLUTION_TAG", "WORDS_PER_MINUTE", "is_solution",
+           "student_edition", "study_minutes", "without_solutions"]
+
 SOLUTION_TAG = "solution"
 WORDS_PER_MINUTE = 200  # reading prose and code at a learner's pace
 MINUTES_PER_EXERCISE = 5

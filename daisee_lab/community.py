@@ -53,6 +53,12 @@ import pandas as pd
 from daisee_lab.errors import DaiseeError
 from daisee_lab.units import SLOT_SECONDS
 
+__all__ = ["BATTERY_C_RATE", "BATTERY_EFFICIENCY_PERCENT", "BATTERY_KWH_CHOICES", "CLOUD_DRIFT",
+           "CLOUD_MEAN", "CLOUD_SEASON", "CommunityError", "Household", "LOAD_NOISE",
+           "LOAD_SHIFT_SLOTS", "LYON", "PERFORMANCE_RATIO", "PV_KWP_RANGE", "Profiles",
+           "REPORT_COLUMNS", "Site", "SlotEnergy", "YEARS", "cloudiness", "energy_per_slot",
+           "largest_remainder", "make_households", "profiles", "self_consumption"]
+
 # The years this module models: a profile's clouds are seeded by days since 1970 (none before),
 # and readings are timed in pandas' nanosecond timestamps (to April 2262).
 YEARS = range(1971, 2262)

@@ -27,6 +27,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from daisee_lab.errors import DaiseeError
 
+__all__ = ["CipheredFrame", "DlmsError", "FirstBlock", "KEY_BYTES", "KEY_HEX_DIGITS",
+           "SMARTY_AUTH_KEY", "START", "TAG", "TAG_BYTES", "decrypt", "encrypt", "frame_length",
+           "parse_frame"]
+
 TAG = 0xDB
 """The first byte of a general-glo-ciphering frame."""
 START = b"\xdb\x08"  # the tag and the system title's length: where a frame starts in a stream

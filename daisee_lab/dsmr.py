@@ -35,6 +35,11 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
 from daisee_lab.units import MAX_INDEX_WH
 
+__all__ = ["CapacityTariff", "ChecksumError", "DecoderStats", "DecryptionError", "DemandPeak",
+           "DsmrDecoder", "DsmrError", "LOCAL_TIME", "MbusReading", "MissingCrcError", "Telegram",
+           "TelegramError", "crc16_arc", "decode_id", "decrypt_telegram", "encode_telegram",
+           "parse_telegram", "parse_timestamp"]
+
 LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
 """The meters' clock zone. Brussels and Luxembourg keep the same CET/CEST rules."""
 

@@ -4,6 +4,8 @@ Each module derives its own types from :class:`DaiseeError`, so a caller can cat
 everything daisee-lab raises with one ``except`` and still tell the causes apart.
 """
 
+__all__ = ["DaiseeError", "PerimeterError", "SettlementError"]
+
 
 class DaiseeError(Exception):
     """Base class of all daisee-lab errors. Messages say what was wrong and what to do."""

@@ -39,6 +39,11 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
 from daisee_lab.units import PARIS
 
+__all__ = ["DEFAULT_START", "DSMR_LINES", "Faults", "Line", "MAX_SIMULATOR_SPEED", "Meter",
+           "MeterError", "MeterSimulator", "ResidentialProfile", "SILENCE_SECONDS",
+           "SIMULATOR_PHASES", "SIMULATOR_TARIFFS", "TIC_LINES", "UNFLUSHED_START", "open_meter",
+           "summarize"]
+
 log = logging.getLogger(__name__)
 
 

@@ -40,6 +40,11 @@ import pandas as pd
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
 
+__all__ = ["EVENT_COLUMNS", "MIN_DWELL_S", "NIGHT_HOURS", "PrivacyError", "RESOLUTIONS", "Score",
+           "THRESHOLD_VA", "TOLERANCE_VA", "aggregate", "cyclic_sizes", "detect_events",
+           "detectable", "event_survival", "human_events", "infer_occupancy", "match_events",
+           "power_from_readings", "power_series", "resample", "steady_states", "survival_table"]
+
 THRESHOLD_VA = 30.0  # smallest step reported as an event: a small lamp
 TOLERANCE_VA = 15.0  # how far a sample may stray from its run's mean and stay in it
 MIN_DWELL_S = 5.0  # how long a level must hold to be a steady state (3 samples or more)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+__all__ = ["Reading"]
+
 
 @dataclass(frozen=True)
 class Reading:

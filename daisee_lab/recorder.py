@@ -28,6 +28,8 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
 from daisee_lab.units import MAX_INDEX_WH
 
+__all__ = ["APPLICATION_ID", "Recorder", "RecorderError", "RefusedRow", "SCHEMA_VERSION"]
+
 if TYPE_CHECKING:
     import pandas as pd
 

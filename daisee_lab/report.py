@@ -38,6 +38,9 @@ from matplotlib.figure import Figure
 from daisee_lab import plots
 from daisee_lab.units import PARIS, SLOT_SECONDS
 
+__all__ = ["FIGURES", "OFF_CHAIN", "bills_figure", "community_figure", "households_figure", "page",
+           "prices_figure", "write_report"]
+
 if TYPE_CHECKING:
     from daisee_lab.run import Report
 

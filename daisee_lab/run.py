@@ -91,6 +91,12 @@ from daisee_lab.recorder import Recorder
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
 from daisee_lab.units import MIN_ORDER_WH, SLOT_SECONDS, buyer_pays, day_slots, seller_gets
 
+__all__ = ["CHAIN_METHODS", "DEFAULT_DATE", "FIRST_DAY", "FRAMES_PER_SLOT", "FRAME_SECONDS",
+           "FUNDS_UEUR", "LAST_DAY", "LEAD", "MAX_HOUSEHOLDS", "MAX_RUN_SEED", "METHODS",
+           "MeterMismatch", "MeterPlan", "Mismatch", "OFF_CHAIN_METHODS", "REPORT_FILES",
+           "RUN_YEARS", "Report", "RunArgumentError", "RunError", "SLOT_FUNCTIONS", "STALL_SECONDS",
+           "SettlementMismatch", "run_day"]
+
 log = logging.getLogger(__name__)
 
 CHAIN_METHODS = ("mmr", "bill_sharing", "sdr", "auction")  # settled on chain too, and checked

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from datetime import date
 
+__all__ = ["BUY_FROM", "CHECKED", "GRID_BUY", "GRID_SELL", "HISTORY", "SELL_FROM"]
+
 GRID_BUY = 194_000   # µ€/kWh: TRVE Base 6 kVA, TTC, from 2026-02-01
 GRID_SELL = 40_000   # µ€/kWh: surplus feed-in (≤ 9 kWc), requests from 2025-03-28
 BUY_FROM = date(2026, 2, 1)

@@ -14,6 +14,11 @@ from zoneinfo import ZoneInfo
 
 from daisee_lab.errors import DaiseeError
 
+__all__ = ["DEFAULT_POWER_VA", "MAX_ACC_WH", "MAX_COMMITS", "MAX_DEPOSIT", "MAX_INDEX_WH",
+           "MAX_MEMBERS", "MAX_ORDERS", "MAX_ORDERS_PER_TRADER", "MAX_ORDER_WH", "MAX_POWER_VA",
+           "MAX_PRICE", "MAX_WH", "MIN_ORDER_WH", "PARIS", "SLOT_SECONDS", "UnitsError",
+           "buyer_pays", "day_slots", "seller_gets", "slot_of"]
+
 SLOT_SECONDS = 900  # a settlement slot
 PARIS = ZoneInfo("Europe/Paris")  # the meters' clocks and the book's days are French local time
 

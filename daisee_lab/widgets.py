@@ -10,6 +10,8 @@ import ipywidgets as w
 from daisee_lab.reading import Reading
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 
+__all__ = ["BillExplorer", "PowerGauge"]
+
 
 class PowerGauge:
     """Two bars (power drawn, power injected) and a line of text, updated from readings.

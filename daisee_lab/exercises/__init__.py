@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from daisee_lab.errors import DaiseeError
 
+__all__ = ["Feedback", "check", "checker"]
+
 
 @dataclass(frozen=True)
 class Feedback:

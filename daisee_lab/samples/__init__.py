@@ -10,6 +10,8 @@ from pathlib import Path
 
 from daisee_lab.errors import DaiseeError
 
+__all__ = ["load", "names"]
+
 _HERE = Path(__file__).resolve().parent
 
 
