@@ -50,9 +50,9 @@ from daisee_lab.units import (DEFAULT_POWER_VA, MAX_INDEX_WH, MAX_ORDER_WH, MAX_
                               MAX_POWER_VA, MAX_PRICE, MIN_ORDER_WH, SLOT_SECONDS, buyer_pays)
 
 __all__ = ["Auction", "Community", "ContractsError", "Household", "MAX_SLOT", "METHODS", "PAGE",
-           "READING_TYPES", "SealedOrder", "SignedReading", "commitment_hash", "deploy_auction",
-           "deploy_community", "make_households", "pool_totals", "public_id_bytes",
-           "reading_typed_data", "sign_reading"]
+           "READING_TYPES", "SLOT_SECONDS", "SealedOrder", "SignedReading", "commitment_hash",
+           "deploy_auction", "deploy_community", "make_households", "pool_totals",
+           "public_id_bytes", "reading_typed_data", "sign_reading"]
 
 MAX_SLOT = 2**32 - 1
 PAGE = 500  # items per call of a paged view: a page stays far below a node's call gas limit

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,11 +41,11 @@ from matplotlib.figure import Figure
 from daisee_lab import plots
 from daisee_lab.units import PARIS, SLOT_SECONDS
 
-__all__ = ["FIGURES", "OFF_CHAIN", "bills_figure", "community_figure", "households_figure", "page",
-           "prices_figure", "write_report"]
+__all__ = ["FIGURES", "OFF_CHAIN", "Report", "bills_figure", "community_figure",
+           "households_figure", "page", "prices_figure", "write_report"]
 
 if TYPE_CHECKING:
-    from daisee_lab.run import Report
+    from daisee_lab import community, settlement
 
 FIGURES = ("households.png", "community.png", "prices.png", "bills.png")
 _TABLES = ("bills.csv", "slots.csv", "gas.csv")
@@ -57,6 +60,72 @@ OFF_CHAIN = (
     "are not things a chain provides. So the kernel's settlement is the settlement: there are "
     "no contracts, no transactions and no gas. The daisee-lab documentation's page "
     "'Collective self-consumption (France)' gives the rules and their sources.")
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """What a run produced. `meters` has one row per household; `bills`, `slots` and `gas` are
+    the tables written as CSV (`gas` is None off chain); `energy` is what the recorder's
+    readings gave per slot; `kernel` the kernel's result (a
+    :class:`~daisee_lab.settlement.Settlement`, or a :class:`~daisee_lab.settlement.Clearing`
+    for the auction) and `baseline` the settlement without a community. `contracts` gives the
+    deployed contracts' addresses by name (none off chain), `files` each written file's path by
+    name, `timings` each stage's seconds and `figures` what was measured."""
+
+    out: Path
+    method: str
+    day: date
+    meters: pd.DataFrame
+    energy: community.SlotEnergy
+    kernel: settlement.Settlement | settlement.Clearing
+    baseline: settlement.Settlement
+    bills: pd.DataFrame
+    slots: pd.DataFrame
+    gas: pd.DataFrame | None
+    contracts: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def on_chain(self) -> bool:
+        """Whether the day was settled on chain too (:data:`daisee_lab.run.CHAIN_METHODS`): it
+        then has a gas table."""
+        return self.gas is not None
+
+    @property
+    def index(self) -> Path:
+        """The report's page, ``index.html``."""
+        return self.files["index.html"]
+
+    def summary(self) -> str:
+        """The bills as a text table (€), the totals, and where the report is."""
+        bills = self.bills.set_index("household")
+        table = pd.DataFrame({
+            "meter": bills.meter_id, "mode": bills["mode"],
+            "import kWh": bills.import_wh / 1000, "export kWh": bills.export_wh / 1000,
+            "baseline €": bills.baseline_ueur / 1e6, f"{self.method} €": bills.kernel_ueur / 1e6,
+            "savings €": bills.savings_ueur / 1e6})
+        total = pd.DataFrame([{"meter": "", "mode": "", **table.sum(numeric_only=True)}],
+                             index=["total"])
+        table = pd.concat([table, total])
+        slots = len(self.slots)
+        settled = ("kernel and chain agree on every household and slot" if self.on_chain else
+                   "settled off chain, as a collective self-consumption operation is")
+        lines = [f"{self.day} · {len(self.bills)} households · {slots} slots · {self.method}\n"
+                 f"{self.figures['frames']:,} frames decoded and recorded · every meter counted "
+                 f"its profile's energy, to the Wh · {settled}",
+                 table.to_string(float_format=lambda v: f"{v:,.2f}"),
+                 "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+                 + f"; {sum(self.timings.values()):.1f} s in all",
+                 f"report: {self.index}\nopen it: {_opener()} {self.index}  (or, in a browser, "
+                 f"{self.index.resolve().as_uri()})"]
+        return "\n\n".join(lines)
+
+
+def _opener() -> str:
+    """The command that opens a file in its default application here."""
+    return {"darwin": "open", "win32": "start"}.get(sys.platform, "xdg-open")
 
 
 def write_report(report: Report, load_wh: np.ndarray, pv_wh: np.ndarray,

@@ -73,7 +73,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -83,6 +83,7 @@ from tqdm import tqdm
 
 from daisee_lab import community, contracts, settlement, tic
 from daisee_lab import report as report_files
+from daisee_lab.report import Report
 from daisee_lab.chain import RPC_SCHEMES, Chain, ChainError, TransactionReverted, is_rpc_url
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import PARIS, MeterError, MeterSimulator, open_meter
@@ -165,71 +166,6 @@ class MeterPlan:
     mode: str
     phases: int
     producer: bool
-
-
-@dataclass(frozen=True, eq=False)
-class Report:
-    """What a run produced. `meters` has one row per household; `bills`, `slots` and `gas` are
-    the tables written as CSV (`gas` is None off chain); `energy` is what the recorder's
-    readings gave per slot; `kernel` the kernel's result (a
-    :class:`~daisee_lab.settlement.Settlement`, or a :class:`~daisee_lab.settlement.Clearing`
-    for the auction) and `baseline` the settlement without a community. `contracts` gives the
-    deployed contracts' addresses by name (none off chain), `files` each written file's path by
-    name, `timings` each stage's seconds and `figures` what was measured."""
-
-    out: Path
-    method: str
-    day: date
-    meters: pd.DataFrame
-    energy: community.SlotEnergy
-    kernel: settlement.Settlement | settlement.Clearing
-    baseline: settlement.Settlement
-    bills: pd.DataFrame
-    slots: pd.DataFrame
-    gas: pd.DataFrame | None
-    contracts: dict[str, str] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    figures: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def on_chain(self) -> bool:
-        """Whether the day was settled on chain too (see :data:`CHAIN_METHODS`)."""
-        return self.method in CHAIN_METHODS
-
-    @property
-    def index(self) -> Path:
-        """The report's page, ``index.html``."""
-        return self.files["index.html"]
-
-    def summary(self) -> str:
-        """The bills as a text table (€), the totals, and where the report is."""
-        bills = self.bills.set_index("household")
-        table = pd.DataFrame({
-            "meter": bills.meter_id, "mode": bills["mode"],
-            "import kWh": bills.import_wh / 1000, "export kWh": bills.export_wh / 1000,
-            "baseline €": bills.baseline_ueur / 1e6, f"{self.method} €": bills.kernel_ueur / 1e6,
-            "savings €": bills.savings_ueur / 1e6})
-        total = pd.DataFrame([{"meter": "", "mode": "", **table.sum(numeric_only=True)}],
-                             index=["total"])
-        table = pd.concat([table, total])
-        slots = len(self.slots)
-        settled = ("kernel and chain agree on every household and slot" if self.on_chain else
-                   "settled off chain, as a collective self-consumption operation is")
-        lines = [f"{self.day} · {len(self.bills)} households · {slots} slots · {self.method}\n"
-                 f"{self.figures['frames']:,} frames decoded and recorded · every meter counted "
-                 f"its profile's energy, to the Wh · {settled}",
-                 table.to_string(float_format=lambda v: f"{v:,.2f}"),
-                 "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
-                 + f"; {sum(self.timings.values()):.1f} s in all",
-                 f"report: {self.index}\nopen it: {_opener()} {self.index}  (or, in a browser, "
-                 f"{self.index.resolve().as_uri()})"]
-        return "\n\n".join(lines)
-
-
-def _opener() -> str:
-    """The command that opens a file in its default application here."""
-    return {"darwin": "open", "win32": "start"}.get(sys.platform, "xdg-open")
 
 
 def run_day(households: int = 8, date: date | str | None = None, method: str = "mmr",
