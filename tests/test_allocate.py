@@ -273,3 +273,17 @@ def test_dynamic_simple_many_rounds_match_reference(chunked):
     assert_same(fast, slow)
     assert_exact(fast, cons, prod)
     assert fast.complement_wh[:, -2].astype(bool).sum() == 1  # only the largest not served
+
+
+@pytest.mark.parametrize("allocate_", IMPLEMENTATIONS)
+@pytest.mark.parametrize("key, coefficients", [
+    ("static", [0.5, 0.5, 0.0]), ("dynamic_default", None), ("dynamic_simple", [0.5, 0.5, 0.0]),
+    ("dynamic_full", [[0.5] * 3, [0.5] * 3, [0.0] * 3])])
+def test_a_consumption_above_the_bound_is_named_under_every_key(allocate_, key, coefficients):
+    """The kernel checks the consumption's range in its first pass (even a consumer with no
+    coefficient, which that pass otherwise skips), with the reference's message."""
+    cons = CONS.copy()
+    cons[2, 1] = MAX_ACC_WH + 1
+    with pytest.raises(SettlementError, match=rf"consumption_wh must hold Wh in \[0, {MAX_ACC_WH}\], "
+                                               rf"got {MAX_ACC_WH + 1} at \[2, 1\]"):
+        allocate_(cons, ONE, key, coefficients)

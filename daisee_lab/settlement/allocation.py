@@ -65,7 +65,7 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
     workers). Raises :class:`~daisee_lab.errors.SettlementError`
     naming the problem. Rules, rounding and sources: :mod:`.allocation_reference`.
     """
-    cons, prod = ref.check_energies(consumption_wh, production_wh)
+    cons, prod = ref.check_energies(consumption_wh, production_wh, scan_consumption=False)
     ppm = ref.check_coefficients(key, coefficients, cons.shape)
     code = _KEY_CODES[key]
     consumers, slots = cons.shape
@@ -77,8 +77,11 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
     c_sums = np.zeros((chunks, slots), np.int64)
     n_sums = np.zeros((chunks, slots), np.int64)
     r_sums = np.zeros((chunks, slots if code == _SIMPLE else 0), np.int64)
+    extremes = np.zeros((chunks, 2), np.int64)  # per chunk: the least and largest consumption
     (_sums_parallel if parallel else _sums_serial)(cons, total, code, k1, k2, c_sums, n_sums,
-                                                   r_sums)
+                                                   r_sums, extremes)
+    if extremes[:, 0].min() < 0 or extremes[:, 1].max() > MAX_ACC_WH:
+        raise ref.range_error("consumption_wh", cons)
     if code == _SIMPLE:
         num, den, open_sums = _simple_levels(cons, total, k1, c_sums, n_sums, r_sums, parallel)
         carry = _start_carries(code, num, den, open_sums)
@@ -210,26 +213,30 @@ def _split_by_producer(allocated, sold, split):
 # --- pass 1: sums ------------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True, nogil=True)
-def _sums_parallel(cons, production, code, k1, k2, c_sums, n_sums, r_sums):
+def _sums_parallel(cons, production, code, k1, k2, c_sums, n_sums, r_sums, extremes):
     for j in prange(c_sums.shape[0]):
-        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums)
+        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums, extremes)
 
 
 @njit(cache=True, nogil=True)
-def _sums_serial(cons, production, code, k1, k2, c_sums, n_sums, r_sums):
+def _sums_serial(cons, production, code, k1, k2, c_sums, n_sums, r_sums, extremes):
     for j in range(c_sums.shape[0]):
-        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums)
+        _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums, extremes)
 
 
 @njit(cache=True, nogil=True)
-def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums):
+def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums, extremes):
     """Chunk ``j``: consumption per slot; static/full: numerators min(c·S, k·P); simple: the
     consumption of consumers with a coefficient (in ``c_sums``, not the others') and the first
-    round at μ = P/10**6 (``_round_row``). One branch-free loop per key."""
+    round at μ = P/10**6 (``_round_row``). One branch-free loop per key. ``extremes[j]``: the
+    chunk's least and largest consumption, from each row while it is still in cache."""
     i0, i1 = _chunk(cons.shape[0], c_sums.shape[0], j)
     cs, ns = c_sums[j], n_sums[j]
+    low, high = np.int64(0), np.int64(0)
     for i in range(i0, i1):
         row = cons[i]
+        if row.shape[0]:
+            low, high = min(low, np.int64(row.min())), max(high, np.int64(row.max()))
         if code == _STATIC:
             _sum_capped(row, k1[i], production, cs, ns)
         elif code == _FULL:
@@ -239,6 +246,7 @@ def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums):
                 _sum_first_round(row, k1[i], production, cs, ns, r_sums[j])
         else:
             _sum_plain(row, cs)
+    extremes[j, 0], extremes[j, 1] = low, high
 
 
 @njit(cache=True, nogil=True)

@@ -201,9 +201,17 @@ def split_by_producer(shares, sold):
 
 # --- validation, shared with the kernels --------------------------------------------------------
 
-def check_energies(consumption_wh, production_wh):
+def range_error(name, array):
+    """The SettlementError naming the first value of `array` outside [0, MAX_ACC_WH]."""
+    index = np.argwhere((array < 0) | (array > MAX_ACC_WH))[0]
+    return energy_error(name, array, index)
+
+
+def check_energies(consumption_wh, production_wh, scan_consumption=True):
     """Consumption as a C-contiguous int32/int64 (consumers, slots) array, production as int64
-    (producers, slots); every value in [0, MAX_ACC_WH], each slot's production too."""
+    (producers, slots); every value in [0, MAX_ACC_WH], each slot's production too.
+    ``scan_consumption=False`` leaves the consumption's range to the caller (the numba kernel
+    checks it in the pass that already reads every value, then raises :func:`range_error`)."""
     cons = _integer_array("consumption_wh", consumption_wh)
     prod = _integer_array("production_wh", production_wh)
     if cons.ndim != 2:
@@ -217,10 +225,10 @@ def check_energies(consumption_wh, production_wh):
                               f"{np.shape(production_wh)}")
     if prod.shape[0] == 0:
         raise SettlementError("production_wh has no producer: an operation needs at least one")
-    for name, array in (("consumption_wh", cons), ("production_wh", prod)):
+    scanned = [("consumption_wh", cons)] if scan_consumption else []
+    for name, array in scanned + [("production_wh", prod)]:
         if array.size and (array.min() < 0 or array.max() > MAX_ACC_WH):
-            index = np.argwhere((array < 0) | (array > MAX_ACC_WH))[0]
-            raise energy_error(name, array, index)
+            raise range_error(name, array)
     totals = prod.sum(axis=0, dtype=np.int64)
     if totals.size and totals.max() > MAX_ACC_WH:
         t = int(totals.argmax())
