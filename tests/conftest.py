@@ -4,10 +4,18 @@ contracts."""
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CONTRACTS = REPO / "tests" / "contracts"
 TESTDATA = REPO / "tests" / "data"  # real meter captures; provenance and licences in its READMEs
+
+# Every property test is derandomized: the same examples on every run and every machine, so a
+# run never fails where the last one passed (a test's own @settings keep this default). No
+# deadline: a loaded 2-core machine must not turn a slow example into a failure.
+settings.register_profile("daisee", derandomize=True, database=None, deadline=None)
+settings.load_profile("daisee")
 
 
 def pytest_collection_modifyitems(items):
@@ -46,3 +54,17 @@ def chain(request):
     snap = chain.snapshot()
     yield chain
     chain.revert_to(snap)
+
+
+def run_chain_machine(machine, world, examples: int, steps: int) -> None:
+    """Run the Hypothesis state machine class `machine`, whose rules send transactions, against
+    `world` (set as its class attribute for the run): derandomized, so a run never differs from
+    the last one; no shrinking and no deadline, since one example on a chain takes seconds."""
+    machine.world = world
+    try:
+        run_state_machine_as_test(machine, settings=settings(
+            max_examples=examples, stateful_step_count=steps, deadline=None, derandomize=True,
+            database=None, phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=[HealthCheck.too_slow]))
+    finally:
+        machine.world = None

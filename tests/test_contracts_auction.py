@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, keccak
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from daisee_lab import units
 from daisee_lab.chain import Chain
@@ -17,10 +16,9 @@ from daisee_lab.contracts import (Auction, ContractsError, commitment_hash, depl
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.settlement.auction_reference import clear_double_auction as reference_clearing
 
-from conftest import TEST_CONTRACTS
+from conftest import TEST_CONTRACTS, run_chain_machine
 
 GRID_BUY = 250_000  # µ€/kWh
-NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]  # a chain example takes seconds
 
 
 class World:
@@ -605,17 +603,8 @@ class AuctionMachine(RuleBasedStateMachine):
         assert self.auction.credit.balanceOf(market.address) == owed
 
 
-@pytest.fixture
-def auction_machine(world):
-    AuctionMachine.world = world
-    yield AuctionMachine
-    AuctionMachine.world = None
-
-
-def test_random_rounds_keep_every_credit_accounted_for(auction_machine):
-    run_state_machine_as_test(auction_machine, settings=settings(
-        max_examples=6, stateful_step_count=3, deadline=None, phases=NO_SHRINK,
-        suppress_health_check=[HealthCheck.too_slow]))
+def test_random_rounds_keep_every_credit_accounted_for(world):
+    run_chain_machine(AuctionMachine, world, examples=6, steps=3)
 
 
 class FloodMachine(RuleBasedStateMachine):
@@ -692,17 +681,8 @@ class FloodMachine(RuleBasedStateMachine):
         assert self.auction.credit.balanceOf(market.address) == owed
 
 
-@pytest.fixture
-def flood_machine(world):
-    FloodMachine.world = world
-    yield FloodMachine
-    FloodMachine.world = None
-
-
-def test_whatever_a_flooder_does_an_honest_trader_gets_in(flood_machine):
-    run_state_machine_as_test(flood_machine, settings=settings(
-        max_examples=5, stateful_step_count=2, deadline=None, phases=NO_SHRINK,
-        suppress_health_check=[HealthCheck.too_slow]))
+def test_whatever_a_flooder_does_an_honest_trader_gets_in(world):
+    run_chain_machine(FloodMachine, world, examples=5, steps=2)
 
 
 def test_every_bound_on_chain_is_the_one_in_units(world):

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, keccak
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from daisee_lab.chain import Chain
 from daisee_lab.contracts import (SLOT_SECONDS, Community, ContractsError, SignedReading,
@@ -18,7 +17,7 @@ from daisee_lab.contracts import (SLOT_SECONDS, Community, ContractsError, Signe
                                   sign_reading)
 from daisee_lab.settlement.reference import settle
 
-from conftest import TEST_CONTRACTS
+from conftest import TEST_CONTRACTS, run_chain_machine
 
 BUY, SELL = 250_000, 100_000  # µ€/kWh
 
@@ -551,19 +550,8 @@ class MarketMachine(RuleBasedStateMachine):
         assert sum(c.credit.balanceOf(h) for h in holders) == c.credit.totalSupply()
 
 
-@pytest.fixture
-def market_machine(world):
-    MarketMachine.world = world
-    yield MarketMachine
-    MarketMachine.world = None
-
-
-def test_random_sequences_conserve_credits_strand_nobody_and_no_meter_blocks_the_others(
-        market_machine):
-    run_state_machine_as_test(market_machine, settings=settings(
-        max_examples=5, stateful_step_count=10, deadline=None, derandomize=True, database=None,
-        phases=[Phase.explicit, Phase.generate],  # a chain example takes seconds
-        suppress_health_check=[HealthCheck.too_slow]))
+def test_random_sequences_conserve_credits_strand_nobody_and_no_meter_blocks_the_others(world):
+    run_chain_machine(MarketMachine, world, examples=5, steps=10)
 
 
 # --- the supply-demand ratio on chain ---------------------------------------------------------
