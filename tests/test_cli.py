@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import daisee_lab
+import daisee_lab.chain.demo  # noqa: F401  imported before capsys swaps sys.stdout, as in a full run
 from daisee_lab.cli import main
 
 
@@ -26,6 +27,9 @@ def test_unknown_command_exits_2_with_one_line():
 
 
 def test_toolchain_prints_balances_and_a_gas_table(capsys):
+    """Printed to the standard output of the call: the demo module is imported above, before
+    capsys takes over, as another test's import would in a full run (it once printed to the
+    stdout of its import, and this test failed only when run after such a test)."""
     assert main(["toolchain"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"compiled .*EnergyCredit.* with solc 0.8.30", out)

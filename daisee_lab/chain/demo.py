@@ -11,11 +11,13 @@ from daisee_lab.chain.chain import Chain
 from daisee_lab.chain.compiler import SOLC_VERSION, compile_contracts
 
 
-def run_toolchain_demo(out: TextIO = sys.stdout) -> Chain:
-    """Compile, deploy EnergyCredit, mint, transfer and redeem credits; print the gas table.
+def run_toolchain_demo(out: TextIO | None = None) -> Chain:
+    """Compile, deploy EnergyCredit, mint, transfer and redeem credits; print the gas table to
+    `out` (default: the standard output of the moment of the call, not of the import).
 
     Returns the chain so that callers (and tests) can inspect its state.
     """
+    out = sys.stdout if out is None else out
     started = time.perf_counter()
     artifacts = compile_contracts()
     own = sorted(n for n, found in artifacts.items()
