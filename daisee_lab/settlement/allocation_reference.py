@@ -84,6 +84,7 @@ from fractions import Fraction
 import numpy as np
 
 from daisee_lab.errors import SettlementError
+from daisee_lab.settlement.reference import energy_error
 from daisee_lab.units import MAX_ACC_WH
 
 KEYS = ("static", "dynamic_default", "dynamic_simple", "dynamic_full")
@@ -204,7 +205,7 @@ def split_by_producer(shares, sold):
 def range_error(name, array):
     """The SettlementError naming the first value of `array` outside [0, MAX_ACC_WH]."""
     index = np.argwhere((array < 0) | (array > MAX_ACC_WH))[0]
-    return energy_error(name, array, index)
+    return energy_error(name, array, index, MAX_ACC_WH)
 
 
 def check_energies(consumption_wh, production_wh, scan_consumption=True):
@@ -240,13 +241,6 @@ def check_energies(consumption_wh, production_wh, scan_consumption=True):
     return cons, np.ascontiguousarray(prod, np.int64)
 
 
-def energy_error(name, array, index):
-    """The SettlementError for an energy value out of [0, MAX_ACC_WH] at ``index``."""
-    where = ", ".join(str(int(i)) for i in index)
-    return SettlementError(f"{name} must hold Wh in [0, {MAX_ACC_WH}], got "
-                           f"{array[tuple(index)]} at [{where}]")
-
-
 def _integer_array(name, value):
     array = np.asarray(value)
     if array.dtype.kind not in "iu":
@@ -255,7 +249,7 @@ def _integer_array(name, value):
         raise SettlementError(f"{name} must be an integer array of Wh, got dtype "
                               f"{array.dtype}{hint}")
     if array.dtype == np.uint64 and array.size and array.max() > MAX_ACC_WH:
-        raise energy_error(name, array, np.unravel_index(array.argmax(), array.shape))
+        raise energy_error(name, array, np.unravel_index(array.argmax(), array.shape), MAX_ACC_WH)
     return array.astype(np.int64) if array.dtype.kind == "u" else array
 
 

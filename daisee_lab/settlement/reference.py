@@ -314,10 +314,10 @@ def check_prices(grid_buy, grid_sell, slots):
     return buy, sell
 
 
-def energy_error(name, array, index):
-    """The SettlementError for an energy value out of [0, MAX_WH] at ``index``."""
+def energy_error(name, array, index, bound=MAX_WH):
+    """The SettlementError for an energy value out of [0, `bound`] at ``index``."""
     where = ", ".join(str(int(i)) for i in index)
-    return SettlementError(f"{name} must hold Wh in [0, {MAX_WH}], got {array[tuple(index)]} "
+    return SettlementError(f"{name} must hold Wh in [0, {bound}], got {array[tuple(index)]} "
                            f"at [{where}]")
 
 
