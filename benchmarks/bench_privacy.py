@@ -30,7 +30,7 @@ from daisee_lab import privacy
 from daisee_lab.appliances import simulate_days
 from daisee_lab.chain import Chain
 from daisee_lab.committed import deploy_committed
-from daisee_lab.contracts import SLOT_SECONDS, deploy_community, make_households
+from daisee_lab.contracts import SLOT_SECONDS, deploy_community, make_members
 
 SIZES = (10, 50)
 SLOTS = 8
@@ -51,7 +51,7 @@ def energy(days, slots=SLOTS, seed=0):
 def households(chain, n, seed):
     accounts = [chain.accounts[1].address] + [
         Account.from_key(keccak(text=f"bench privacy {seed} {i}")).address for i in range(1, n)]
-    return make_households(accounts, seed=seed)
+    return make_members(accounts, seed=seed)
 
 
 def public_gas(n, cons, prod):

@@ -24,7 +24,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from daisee_lab.chain import Chain
-from daisee_lab.contracts import SLOT_SECONDS, deploy_auction, deploy_community, make_households
+from daisee_lab.contracts import SLOT_SECONDS, deploy_auction, deploy_community, make_members
 from daisee_lab.settlement import clear_double_auction
 
 SIZES = (10, 50, 200)
@@ -41,7 +41,7 @@ def settle_gas(households, seed=0, slots=SLOTS):
     rng = np.random.default_rng(seed)
     accounts = [Account.from_key(keccak(text=f"bench household {seed} {i}")).address
                 for i in range(households)]
-    community = deploy_community(chain, operator, make_households(accounts, seed=seed),
+    community = deploy_community(chain, operator, make_members(accounts, seed=seed),
                                  grid_buy=251_600, grid_sell=130_000)
     community.fund({account: 50_000_000 for account in accounts} | {operator.address: 10**9})
     imports = rng.integers(1_000_000, 60_000_000, households)  # Wh, meters a few years old
@@ -68,7 +68,7 @@ def auction_gas(orders_per_side=ORDERS_PER_SIDE, seed=0):
     buyers, sellers = traders[:orders_per_side], traders[orders_per_side:]
     rng = np.random.default_rng(seed)
     auction = deploy_auction(chain, operator,
-                             make_households([t.address for t in traders], seed=seed),
+                             make_members([t.address for t in traders], seed=seed),
                              grid_buy=251_600)
     for trader in traders:
         auction.fund(trader, 10**12)

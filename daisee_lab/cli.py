@@ -256,7 +256,7 @@ def _book_student(args: argparse.Namespace) -> int:
 
 def _run_arguments(run: argparse.ArgumentParser) -> None:
     from daisee_lab.run import (CHAIN_METHODS, DEFAULT_DATE, MAX_HOUSEHOLDS, MAX_RUN_SEED,
-                                METHODS, OFF_CHAIN_METHODS, run_day)
+                                OFF_CHAIN_METHODS, RUN_METHODS, run_day)
 
     given = _defaults(run_day)
     run.add_argument("--households", type=_whole(1, MAX_HOUSEHOLDS), metavar="N",
@@ -265,7 +265,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--date", type=_day, metavar="YYYY-MM-DD",
                      help=f"the local day (default: {DEFAULT_DATE}; with --method auction, "
                      "tomorrow)")
-    run.add_argument("--method", choices=METHODS, default=given["method"],
+    run.add_argument("--method", choices=RUN_METHODS, default=given["method"],
                      help=f"how the community prices its energy: on chain, "
                      f"{', '.join(CHAIN_METHODS)}; off chain, as French collective "
                      f"self-consumption (no chain needed), {', '.join(OFF_CHAIN_METHODS)} "

@@ -3,7 +3,7 @@
 
     chain = Chain()
     operator, *accounts = chain.accounts[:6]
-    homes = make_households([a.address for a in accounts], seed=1)
+    homes = make_members([a.address for a in accounts], seed=1)
     community = deploy_committed(chain, operator, homes, grid_buy=250_000, grid_sell=100_000)
     first = chain.timestamp // SLOT_SECONDS - 10
     books = community.settle_energy(consumption_wh, production_wh, first)  # (5, slots) Wh
@@ -36,7 +36,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from daisee_lab.chain import Chain, Contract, Receipt
-from daisee_lab.contracts import Household, SignedReading, public_id_bytes, sign_reading
+from daisee_lab.contracts import Member, SignedReading, public_id_bytes, sign_reading
 from daisee_lab.errors import DaiseeError
 from daisee_lab.settlement import settle
 from daisee_lab.units import MAX_INDEX_WH
@@ -150,9 +150,9 @@ class Books:
     roots: dict[int, bytes]
     receipt: Receipt
 
-    def statement(self, household: Household | str, slot: int) -> Statement:
+    def statement(self, household: Member | str, slot: int) -> Statement:
         """`household`'s statement for `slot`."""
-        account = household.account if isinstance(household, Household) else household
+        account = household.account if isinstance(household, Member) else household
         return self.statements[account, slot]
 
 
@@ -183,7 +183,7 @@ class CommittedCommunity:
     """
 
     def __init__(self, chain: Chain, registry: Contract, credit: Contract, settlement: Contract,
-                 operator: LocalAccount, households: Sequence[Household]):
+                 operator: LocalAccount, households: Sequence[Member]):
         self.chain, self.registry, self.credit = chain, registry, credit
         self.settlement, self.operator = settlement, operator
         self.households = list(households)
@@ -209,7 +209,7 @@ class CommittedCommunity:
         self.credit.approve(self.settlement.address, amount, sender=self.operator)
         return self.settlement.postBond(amount, sender=self.operator)
 
-    def reading(self, household: Household, slot: int) -> SignedReading:
+    def reading(self, household: Member, slot: int) -> SignedReading:
         """`household`'s meter's signed reading at the end of `slot` (its cumulative indexes)."""
         try:
             imported, exported = self.indexes[household.account][slot]
@@ -274,7 +274,7 @@ class CommittedCommunity:
                                  f"differ in shape")
         return cons.astype(np.int64), prod.astype(np.int64)
 
-    def _leaf(self, household: Household, slot: int, imported: int, exported: int,
+    def _leaf(self, household: Member, slot: int, imported: int, exported: int,
               payment: int) -> Leaf:
         """The household's leaf, after moving its meter's indexes by the slot's energy."""
         indexes = self.indexes[household.account]
@@ -287,7 +287,7 @@ class CommittedCommunity:
         indexes[slot] = after
         return Leaf(household.meter, slot, imported, exported, payment)
 
-    def check(self, household: Household, statement: Statement) -> list[str]:
+    def check(self, household: Member, statement: Statement) -> list[str]:
         """What is wrong with `statement`, as `household` sees it from its own meter and the
         chain (an empty list: nothing)."""
         leaf, problems = statement.leaf, []
@@ -314,7 +314,7 @@ class CommittedCommunity:
                             f"{leaf.payment_ueur}")
         return problems
 
-    def dispute(self, household: Household, statement: Statement, *,
+    def dispute(self, household: Member, statement: Statement, *,
                 readings: tuple[SignedReading, SignedReading] | None = None,
                 sender: LocalAccount | None = None) -> Receipt:
         """`household` (its account, or `sender`) disputes `statement` on chain with its
@@ -327,7 +327,7 @@ class CommittedCommunity:
                                        statement.totals(), before.calldata(), after.calldata(),
                                        sender=account)
 
-    def _account(self, household: Household) -> LocalAccount:
+    def _account(self, household: Member) -> LocalAccount:
         for account in self.chain.accounts:
             if account.address == household.account:
                 return account
@@ -340,7 +340,7 @@ class CommittedCommunity:
                 "held": self.credit.balanceOf(self.settlement.address)}
 
 
-def deploy_committed(chain: Chain, operator: LocalAccount, households: Sequence[Household],
+def deploy_committed(chain: Chain, operator: LocalAccount, households: Sequence[Member],
                      grid_buy: int, grid_sell: int, *, k: int = MIN_HOUSEHOLDS,
                      bond: int = 100_000_000, penalty: int = 10_000_000,
                      dispute_seconds: int = DISPUTE_SECONDS) -> CommittedCommunity:

@@ -3,7 +3,7 @@ auctions on a :class:`~daisee_lab.chain.Chain`.
 
 >>> chain = Chain()
 >>> operator, alice, bob = chain.accounts[:3]
->>> homes = make_households([alice.address, bob.address], seed=1)
+>>> homes = make_members([alice.address, bob.address], seed=1)
 >>> community = deploy_community(chain, operator, homes, grid_buy=250_000, grid_sell=100_000)
 >>> community.fund({alice.address: 5_000_000, bob.address: 5_000_000,
 ...                 operator.address: 1_000_000})
@@ -12,7 +12,7 @@ auctions on a :class:`~daisee_lab.chain.Chain`.
 
 :func:`deploy_community` deploys the EnergyCredit token and a CommunityMarket (which is also the
 meter registry) and registers the households' meters. The grid account (here the operator's)
-prepays the community's net export, each household its imports. Each :class:`Household` has an
+prepays the community's net export, each household its imports. Each :class:`Member` has an
 account (where its credits live) and a meter signing key; :func:`sign_reading` signs a reading
 the way a meter does (EIP-712 typed data, with eth-account), and :meth:`Community.settle_slot`
 submits a slot's batch with the demand and surplus it must add up to. The market prices and
@@ -49,14 +49,14 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.units import (DEFAULT_POWER_VA, MAX_INDEX_WH, MAX_ORDER_WH, MAX_ORDERS,
                               MAX_POWER_VA, MAX_PRICE, MIN_ORDER_WH, SLOT_SECONDS, buyer_pays)
 
-__all__ = ["Auction", "Community", "ContractsError", "Household", "MAX_SLOT", "METHODS", "PAGE",
+__all__ = ["Auction", "Community", "ContractsError", "MARKET_METHODS", "MAX_SLOT", "Member", "PAGE",
            "READING_TYPES", "SLOT_SECONDS", "SealedOrder", "SignedReading", "commitment_hash",
-           "deploy_auction", "deploy_community", "make_households", "pool_totals",
+           "deploy_auction", "deploy_community", "make_members", "pool_totals",
            "public_id_bytes", "reading_typed_data", "sign_reading"]
 
 MAX_SLOT = 2**32 - 1
 PAGE = 500  # items per call of a paged view: a page stays far below a node's call gas limit
-METHODS = {"mmr": 0, "bill_sharing": 1, "sdr": 2}  # CommunityMarket.Method
+MARKET_METHODS = {"mmr": 0, "bill_sharing": 1, "sdr": 2}  # CommunityMarket.Method
 DOMAIN_NAME, DOMAIN_VERSION = "DAISEE MeterRegistry", "1"
 READING_TYPES = {"Reading": [
     {"name": "meter", "type": "address"},
@@ -144,7 +144,7 @@ def public_id_bytes(public_id: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class Household:
+class Member:
     """A community member: the account its credits belong to, its meter's signing key, the
     meter's public id and its power (VA: the connection's subscribed power, which caps the
     energy of a reading at power x 15 min per slot)."""
@@ -160,14 +160,14 @@ class Household:
         return self.meter_key.address
 
 
-def make_households(accounts: Sequence[str], seed: int = 0,
-                    power_va: int = DEFAULT_POWER_VA) -> list[Household]:
+def make_members(accounts: Sequence[str], seed: int = 0,
+                 power_va: int = DEFAULT_POWER_VA) -> list[Member]:
     """One household per account, with a meter key and a 12-digit public id derived from `seed`
     (same seed, same keys), each meter of `power_va` VA."""
     seed = _check_int("seed", seed, 0, 999_999)
     power_va = _check_int("power_va", power_va, 1, MAX_POWER_VA)
-    return [Household(account, Account.from_key(keccak(text=f"daisee-lab meter {seed} {i}")),
-                      f"{seed:06d}{i:06d}", power_va) for i, account in enumerate(accounts)]
+    return [Member(account, Account.from_key(keccak(text=f"daisee-lab meter {seed} {i}")),
+                   f"{seed:06d}{i:06d}", power_va) for i, account in enumerate(accounts)]
 
 
 class Community:
@@ -175,7 +175,7 @@ class Community:
     `operator`, the `grid` account and the registered `households`. Use :func:`deploy_community`."""
 
     def __init__(self, chain: Chain, credit: Contract, market: Contract, operator: LocalAccount,
-                 grid: str, households: Sequence[Household]):
+                 grid: str, households: Sequence[Member]):
         self.chain, self.credit, self.market = chain, credit, market
         self.operator, self.grid = operator, grid
         self.households = list(households)
@@ -184,7 +184,7 @@ class Community:
     def __repr__(self) -> str:
         return f"<Community of {len(self.households)} households, market {self.market.address}>"
 
-    def register(self, households: Sequence[Household]) -> Receipt:
+    def register(self, households: Sequence[Member]) -> Receipt:
         """Register more households' meters with their powers (one operator transaction)."""
         households = list(households)
         powers = [_check_int("power_va", h.power_va, 1, MAX_POWER_VA) for h in households]
@@ -194,15 +194,15 @@ class Community:
         self.households += households
         return receipt
 
-    def remove_meter(self, household: Household) -> Receipt:
+    def remove_meter(self, household: Member) -> Receipt:
         """The operator removes `household`'s meter: its readings are refused from now on and
         batches go without it; the household keeps its account (and can withdraw its balance)."""
         receipt = self.market.removeMeter(household.meter, sender=self.operator)
         self.households.remove(household)
         return receipt
 
-    def replace_meter(self, household: Household, meter_key: LocalAccount, public_id: str,
-                      import_wh: int = 0, export_wh: int = 0) -> Household:
+    def replace_meter(self, household: Member, meter_key: LocalAccount, public_id: str,
+                      import_wh: int = 0, export_wh: int = 0) -> Member:
         """The operator gives `household` (its meter registered or removed) a new meter, whose
         indexes at installation are `import_wh` and `export_wh`: its next reading brings the
         energy since then. Returns the household with its new meter (in place of the old one
@@ -211,7 +211,7 @@ class Community:
         export_wh = _check_int("export_wh", export_wh, 0, MAX_INDEX_WH)
         self.market.replaceMeter(household.meter, meter_key.address, public_id_bytes(public_id),
                                  import_wh, export_wh, sender=self.operator)
-        new = Household(household.account, meter_key, public_id, household.power_va)
+        new = Member(household.account, meter_key, public_id, household.power_va)
         if household in self.households:
             self.households[self.households.index(household)] = new
         else:
@@ -363,7 +363,7 @@ def pool_totals(nets: Sequence[int], balances: Sequence[int],
     return int(demand), int(surplus)
 
 
-def deploy_community(chain: Chain, operator: LocalAccount, households: Sequence[Household],
+def deploy_community(chain: Chain, operator: LocalAccount, households: Sequence[Member],
                      grid_buy: int, grid_sell: int, method: str = "mmr", *,
                      grid: str | None = None) -> Community:
     """Deploy EnergyCredit and a CommunityMarket run by `operator`, and register `households`.
@@ -373,12 +373,12 @@ def deploy_community(chain: Chain, operator: LocalAccount, households: Sequence[
     or ``"sdr"`` (supply-demand ratio); `grid` is the grid supplier's account (default: the
     operator, acting for it).
     """
-    if method not in METHODS:
-        raise ContractsError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if method not in MARKET_METHODS:
+        raise ContractsError(f"method must be one of {sorted(MARKET_METHODS)}, got {method!r}")
     grid = grid or operator.address
     credit = chain.deploy("EnergyCredit", operator.address, sender=operator)
     market = chain.deploy("CommunityMarket", operator.address, credit.address, grid,
-                          METHODS[method], grid_buy, grid_sell, sender=operator)
+                          MARKET_METHODS[method], grid_buy, grid_sell, sender=operator)
     community = Community(chain, credit, market, operator, grid, [])
     if households:
         community.register(households)
@@ -427,7 +427,7 @@ class Auction:
     def __repr__(self) -> str:
         return f"<Auction market {self.market.address}>"
 
-    def register(self, households: Sequence[Household]) -> Receipt:
+    def register(self, households: Sequence[Member]) -> Receipt:
         """Register sellers' meters (one operator transaction)."""
         return self.market.register(
             [(h.meter, public_id_bytes(h.public_id), h.account) for h in households],
@@ -513,7 +513,7 @@ class Auction:
                          dtype="int64")
 
 
-def deploy_auction(chain: Chain, operator: LocalAccount, sellers: Sequence[Household],
+def deploy_auction(chain: Chain, operator: LocalAccount, sellers: Sequence[Member],
                    grid_buy: int, *, reveal_seconds: int = 600, delivery_seconds: int = 3600,
                    max_orders: int = MAX_ORDERS, grid: str | None = None) -> Auction:
     """Deploy EnergyCredit and an AuctionMarket run by `operator`, registering the households

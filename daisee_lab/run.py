@@ -93,7 +93,7 @@ from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourc
 from daisee_lab.units import MIN_ORDER_WH, SLOT_SECONDS, buyer_pays, day_slots, seller_gets
 
 __all__ = ["CHAIN_METHODS", "DEFAULT_DATE", "FIRST_DAY", "FRAMES_PER_SLOT", "FRAME_SECONDS",
-           "FUNDS_UEUR", "LAST_DAY", "LEAD", "MAX_HOUSEHOLDS", "MAX_RUN_SEED", "METHODS",
+           "FUNDS_UEUR", "LAST_DAY", "LEAD", "MAX_HOUSEHOLDS", "MAX_RUN_SEED", "RUN_METHODS",
            "MeterMismatch", "MeterPlan", "Mismatch", "OFF_CHAIN_METHODS", "REPORT_FILES",
            "RUN_YEARS", "Report", "RunArgumentError", "RunError", "SLOT_FUNCTIONS", "STALL_SECONDS",
            "SettlementMismatch", "run_day"]
@@ -102,7 +102,7 @@ log = logging.getLogger(__name__)
 
 CHAIN_METHODS = ("mmr", "bill_sharing", "sdr", "auction")  # settled on chain too, and checked
 OFF_CHAIN_METHODS = settlement.ACC_METHODS  # collective self-consumption: the kernel settles
-METHODS = CHAIN_METHODS + OFF_CHAIN_METHODS
+RUN_METHODS = CHAIN_METHODS + OFF_CHAIN_METHODS
 MAX_RUN_SEED = 999_999  # the seed of a run (it also seeds the meters' keys and ids)
 DEFAULT_DATE = date(2026, 6, 21)  # a long, sunny day: the producers have plenty to share
 MAX_HOUSEHOLDS = 50
@@ -176,7 +176,7 @@ def run_day(households: int = 8, date: date | str | None = None, method: str = "
 
     `households` (1 to 50) are seeded by `seed`; `date` is the local day (default 2026-06-21;
     for the auction, which trades before delivery, tomorrow); `method` is one of
-    :data:`METHODS` (:data:`OFF_CHAIN_METHODS` use no chain); `rpc` a JSON-RPC node's URL
+    :data:`RUN_METHODS` (:data:`OFF_CHAIN_METHODS` use no chain); `rpc` a JSON-RPC node's URL
     (default: eth-tester in process; none off chain); `out` the
     report folder (default ``reports/DATE-METHOD``); `slots` settles only the day's first `slots`
     slots, or, given a range, those slots of the day (``range(44, 52)``: 11:00 to 13:00 on most
@@ -206,8 +206,8 @@ def _check_arguments(households, day, method, rpc, out, seed, slots
     if isinstance(households, bool) or not isinstance(households, int) \
             or not 1 <= households <= MAX_HOUSEHOLDS:
         raise bad(f"households={households!r}: give a whole number from 1 to {MAX_HOUSEHOLDS}")
-    if method not in METHODS:
-        raise bad(f"method={method!r}: use one of {', '.join(METHODS)}")
+    if method not in RUN_METHODS:
+        raise bad(f"method={method!r}: use one of {', '.join(RUN_METHODS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_RUN_SEED:
         raise bad(f"seed={seed!r}: give a whole number from 0 to {MAX_RUN_SEED}")
     if method in OFF_CHAIN_METHODS and rpc is not None:
@@ -338,7 +338,7 @@ class _Run:
             bar.update()
             # off chain, the households have no accounts; their meters keep the same ids
             accounts = [a.address for a in chain.accounts[1:n + 1]] if chain else [""] * n
-            members = contracts.make_households(accounts, seed)
+            members = contracts.make_members(accounts, seed)
             plans = _plan_meters(homes, [m.public_id for m in members])
             slots = profile.slots[window.start:window.stop]
 
@@ -747,7 +747,7 @@ def _indexes(anchors: list[int], energy: np.ndarray) -> np.ndarray:
         [np.zeros(len(energy), np.int64), np.cumsum(energy.T, axis=0)])
 
 
-def _chain_community(chain: Chain, members: list[contracts.Household], imports, exports,
+def _chain_community(chain: Chain, members: list[contracts.Member], imports, exports,
                      anchors, slots: np.ndarray, method: str, run: _Run) -> dict:
     """Settle every slot in a CommunityMarket from the meters' signed indexes; return the
     payments per household and slot (µ€) and each slot's grid bill and rounding, read from
@@ -786,7 +786,7 @@ class _AuctionDay:
     """A day of sealed-bid rounds in an AuctionMarket, one per slot, for the households'
     orders (rows: slots, columns: households; 0 Wh: no order)."""
 
-    def __init__(self, chain: Chain, members: list[contracts.Household], orders,
+    def __init__(self, chain: Chain, members: list[contracts.Member], orders,
                  slots: np.ndarray, index_in: np.ndarray, index_out: np.ndarray):
         self.chain, self.members, self.slots = chain, members, slots.tolist()
         self.traders = chain.accounts[1:len(members) + 1]
@@ -864,7 +864,7 @@ class _AuctionDay:
         return np.array(self.funded) - left
 
 
-def _chain_auction(chain: Chain, members: list[contracts.Household], imports, exports,
+def _chain_auction(chain: Chain, members: list[contracts.Member], imports, exports,
                    anchors, slots: np.ndarray, orders, clearing: settlement.Clearing,
                    run: _Run) -> dict:
     """Run each slot's sealed-bid round in an AuctionMarket: commit every order first, then per

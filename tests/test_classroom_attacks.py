@@ -16,7 +16,7 @@ from web3.logs import DISCARD
 from daisee_lab import units
 from daisee_lab.classroom import Classroom, Dashboard, Phase, join
 from daisee_lab.classroom import instructor as instructor_module
-from daisee_lab.contracts import commitment_hash, make_households, sign_reading
+from daisee_lab.contracts import commitment_hash, make_members, sign_reading
 from daisee_lab.settlement import AuctionError
 
 from conftest import TEST_CONTRACTS
@@ -247,7 +247,7 @@ def test_views_page_and_a_spamming_contract_is_capped(room, monkeypatch):
     auction = room.room.auction
     spammer = chain.deploy("SpamCommitter", auction.credit.address, auction.market.address,
                            sender=chain.accounts[0])
-    auction.register(make_households([spammer.address], seed=99))  # a member household
+    auction.register(make_members([spammer.address], seed=99))  # a member household
     auction.credit.mint(spammer.address, 10_000, sender=room.room.operator)
     slot = chain.timestamp // 900 + 5
     with chain.expect_revert("TooManyCommitments") as caught:

@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from daisee_lab.chain import Chain
 from daisee_lab.committed import (Leaf, MerkleTree, deploy_committed, hash_pair, payment_ueur,
                                   totals_commitment)
-from daisee_lab.contracts import make_households
+from daisee_lab.contracts import make_members
 from daisee_lab.settlement import settle
 
 BUY, SELL, PENALTY, BOND = 250_000, 100_000, 10_000_000, 30_000_000
@@ -27,7 +27,7 @@ def chain():
 
 def community_of(chain, n, **kw):
     operator, *accounts = chain.accounts[:n + 1]
-    homes = make_households([a.address for a in accounts], seed=n)
+    homes = make_members([a.address for a in accounts], seed=n)
     return deploy_committed(chain, operator, homes, BUY, SELL, **kw)
 
 

@@ -168,5 +168,5 @@ def test_wheel_ships_the_contracts(tmp_path):
                            env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
                            cwd=tmp_path)
     where, names = shown.stdout.splitlines()
-    assert Path(where) == tmp_path / "site" / "daisee_lab" / "contracts"
+    assert Path(where) == tmp_path / "site" / "daisee_lab" / "solidity"
     assert "EnergyCredit.sol" in names

@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from daisee_lab import units
 from daisee_lab.chain import Chain
 from daisee_lab.contracts import (Auction, ContractsError, commitment_hash, deploy_auction,
-                                  make_households, public_id_bytes, sign_reading)
+                                  make_members, public_id_bytes, sign_reading)
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.settlement.auction_reference import clear_double_auction as reference_clearing
 
@@ -30,7 +30,7 @@ class World:
         accounts = self.chain.accounts
         self.operator, self.buyer, self.seller, self.seller2, self.eve = accounts[:5]
         self.outsider, self.grid = accounts[5], accounts[9]
-        self.homes = make_households([self.seller.address, self.seller2.address,
+        self.homes = make_members([self.seller.address, self.seller2.address,
                                       self.buyer.address, self.eve.address], seed=21)
         self.auction = deploy_auction(self.chain, self.operator, self.homes, GRID_BUY,
                                       grid=self.grid.address)
@@ -406,7 +406,7 @@ def test_a_trader_contract_cannot_reenter_withdraw_to_be_paid_twice(world):
     auction, slot = world.fresh()
     chain, market, credit = world.chain, auction.market, auction.credit
     attacker = chain.deploy("ReentrantHousehold", market.address, sender=world.eve)
-    auction.register(make_households([attacker.address], seed=22))
+    auction.register(make_members([attacker.address], seed=22))
     credit.mint(attacker.address, 150_000, sender=world.operator)
     act = lambda contract, fn, *args: attacker.execute(  # noqa: E731
         contract.address, contract.web3.encode_abi(fn, args=list(args)), sender=world.eve)
@@ -625,9 +625,9 @@ class FloodMachine(RuleBasedStateMachine):
                                       grid=w.grid.address)
         self.flooder = chain.deploy("FloodTrader", self.auction.credit.address,
                                     self.auction.market.address, sender=w.eve)
-        self.auction.register(make_households([self.flooder.address], seed=24))
+        self.auction.register(make_members([self.flooder.address], seed=24))
         with chain.expect_revert("TooManyMembers"):  # the book is as tight as it may be
-            self.auction.register(make_households([w.eve.address], seed=25))
+            self.auction.register(make_members([w.eve.address], seed=25))
         for trader in (w.buyer, w.seller):
             self.auction.fund(trader, 100_000_000)
         self.auction.credit.mint(self.flooder.address, 10**9, sender=w.operator)

@@ -6,7 +6,7 @@ from the future cannot brick a meter."""
 import pytest
 
 from daisee_lab.chain import Chain
-from daisee_lab.contracts import (SLOT_SECONDS, Community, deploy_community, make_households,
+from daisee_lab.contracts import (SLOT_SECONDS, Community, deploy_community, make_members,
                                   public_id_bytes, sign_reading)
 from daisee_lab.units import DEFAULT_POWER_VA
 
@@ -21,7 +21,7 @@ class World:
         self.chain = Chain()
         self.operator, *self.people = self.chain.accounts[:6]
         self.grid, self.stranger = self.chain.accounts[9], self.chain.accounts[8]
-        self.homes = make_households([p.address for p in self.people], seed=14)
+        self.homes = make_members([p.address for p in self.people], seed=14)
         self.c = deploy_community(self.chain, self.operator, self.homes[:4], BUY, SELL,
                                   grid=self.grid.address)
         self.c.fund({h.account: 1_000_000 for h in self.homes[:4]})
@@ -73,7 +73,7 @@ def test_a_replaced_meter_restarts_near_zero_and_the_old_one_is_refused(world):
     s = world.now - 20
     anchor(c, s, (5_000_000, 10, 20, 30))
     old = c.households[0]
-    (key,) = make_households([old.account], seed=15)
+    (key,) = make_members([old.account], seed=15)
     receipt = c.market.replaceMeter(old.meter, key.meter, public_id_bytes("NEW-0"), 12, 0,
                                     sender=world.operator)
     (event,) = receipt.events_named("MeterReplaced")
@@ -92,7 +92,7 @@ def test_a_replaced_meter_restarts_near_zero_and_the_old_one_is_refused(world):
     receipt = c.settle_slot(s + 8, c.sign_readings(s + 8, [40, 10, 20, 30], [0] * 4),
                             sender=world.stranger)
     assert receipt.events_named("SlotSettled")[0].args["demandWh"] == 28
-    spare = make_households([old.account], seed=16)[0].meter
+    spare = make_members([old.account], seed=16)[0].meter
     for who, meter, target, error in (
             (world.stranger, new.meter, spare, "AccessControlUnauthorizedAccount"),
             (world.operator, old.meter, spare, "UnknownMeter"),  # no household's meter now
@@ -122,7 +122,7 @@ def test_a_removed_meter_leaves_the_batch_and_its_household_keeps_its_balance(wo
                           sender=world.operator)
     with world.chain.expect_revert("UnknownMeter"):
         c.market.removeMeter(gone.meter, sender=world.operator)
-    c.replace_meter(gone, make_households([gone.account], seed=16)[0].meter_key, "BACK")
+    c.replace_meter(gone, make_members([gone.account], seed=16)[0].meter_key, "BACK")
     assert c.market.meterCount() == 4
 
 
@@ -168,10 +168,10 @@ def test_a_meter_cannot_sign_more_energy_than_its_power_allows(world):
                                              [3 * most + 1, 0, 0, 0])[:1])
     c.settle_slot(s + 3, c.sign_readings(s + 3, [1_000, 2_000, 3_000, 4_000],
                                          [3 * most, 0, 0, 0])[:1])
-    small = make_households([world.people[4].address], seed=17, power_va=6_000)
+    small = make_members([world.people[4].address], seed=17, power_va=6_000)
     receipt = c.register(small)
     assert receipt.events_named("MeterRegistered")[0].args["powerVa"] == 6_000
-    spare = make_households([world.stranger.address], seed=18)[0]
+    spare = make_members([world.stranger.address], seed=18)[0]
     for power in (0, 2**31):
         with world.chain.expect_revert("BadPower"):
             c.market.registerWithPower([(spare.meter, public_id_bytes("P"),
@@ -204,7 +204,7 @@ def test_settling_stays_under_15000_gas_per_household_at_ten_households():
     measures 10, 50 and 200) show the defences kept a household's share under the target."""
     chain = Chain(accounts=11)
     operator, *accounts = chain.accounts
-    homes = make_households([a.address for a in accounts], seed=19)
+    homes = make_members([a.address for a in accounts], seed=19)
     c = deploy_community(chain, operator, homes, BUY, SELL)
     c.fund({h.account: 50_000_000 for h in homes} | {operator.address: 10**9})
     imports = [1_000_000 + 7_919 * i for i in range(10)]

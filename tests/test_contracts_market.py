@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from daisee_lab.chain import Chain
 from daisee_lab.contracts import (SLOT_SECONDS, Community, ContractsError, SignedReading,
-                                  deploy_community, make_households, public_id_bytes,
+                                  deploy_community, make_members, public_id_bytes,
                                   sign_reading)
 from daisee_lab.settlement.reference import settle
 
@@ -30,7 +30,7 @@ class World:
         self.chain = Chain(contract_dirs=[TEST_CONTRACTS])
         self.operator, *self.people = self.chain.accounts[:7]
         self.grid = self.chain.accounts[9]
-        self.homes = make_households([p.address for p in self.people], seed=11)
+        self.homes = make_members([p.address for p in self.people], seed=11)
         self.markets = {}
         for method in ("mmr", "bill_sharing"):
             c = deploy_community(self.chain, self.operator, [], BUY, SELL, method,
@@ -375,7 +375,7 @@ def test_a_household_contract_cannot_reenter_withdraw_to_be_paid_twice(world):
     c = world.fresh()
     attacker = world.chain.deploy("ReentrantHousehold", c.market.address,
                                   sender=world.people[5])
-    meter = make_households([attacker.address], seed=12)[0]
+    meter = make_members([attacker.address], seed=12)[0]
     c.register([meter])
     c.fund({attacker.address: 700_000})
     held = c.credit.balanceOf(c.market.address)

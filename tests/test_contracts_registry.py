@@ -8,7 +8,7 @@ from eth_utils import keccak
 
 from daisee_lab import dsmr, tic
 from daisee_lab.chain import Chain
-from daisee_lab.contracts import (MAX_INDEX_WH, ContractsError, SignedReading, make_households,
+from daisee_lab.contracts import (MAX_INDEX_WH, ContractsError, SignedReading, make_members,
                                   public_id_bytes, reading_typed_data, sign_reading)
 from daisee_lab.units import DEFAULT_POWER_VA, MAX_POWER_VA
 
@@ -21,7 +21,7 @@ def world():
     chain = Chain()
     operator = chain.accounts[0]
     registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
-    homes = make_households([a.address for a in chain.accounts[1:4]], seed=7)
+    homes = make_members([a.address for a in chain.accounts[1:4]], seed=7)
     registry.register([(h.meter, public_id_bytes(h.public_id), h.account) for h in homes[:2]],
                       sender=operator)
     return chain, registry, homes, chain.snapshot()
@@ -109,7 +109,7 @@ def test_ambiguous_registrations_are_refused(env, case, error, args):
 
 def test_a_batch_registers_all_or_nothing(env):
     chain, registry, homes = env
-    fresh = make_households([chain.accounts[8].address, chain.accounts[9].address], seed=8)
+    fresh = make_members([chain.accounts[8].address, chain.accounts[9].address], seed=8)
     batch = [(h.meter, public_id_bytes(h.public_id), h.account) for h in fresh]
     with chain.expect_revert("HouseholdHasMeter"):
         registry.register(batch + [(homes[2].meter, b"x".ljust(32, b"\0"), fresh[0].account)],
@@ -226,7 +226,7 @@ def test_real_meters_register_by_their_public_id_and_sign_their_indexes(env, tes
         (testdata / "tic" / "std_mono_producer_openhab_reframed.bin").read_bytes())[0].reading()
     p1 = dsmr.parse_telegram(
         (testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()).reading()
-    homes = make_households([chain.accounts[7].address, chain.accounts[8].address], seed=9)
+    homes = make_members([chain.accounts[7].address, chain.accounts[8].address], seed=9)
     registry.register([(h.meter, public_id_bytes(r.meter_id), h.account)
                        for h, r in zip(homes, (linky, p1))], sender=chain.accounts[0])
     for home, meter_reading in zip(homes, (linky, p1)):
@@ -252,6 +252,6 @@ def test_python_faces_validate_their_inputs():
         with pytest.raises(ContractsError, match="public_id must be 1 to 32 ASCII"):
             public_id_bytes(bad)
     assert public_id_bytes("041876543210") == b"041876543210" + b"\0" * 20
-    same, again, other = (make_households(["0x" + "11" * 20], seed=s) for s in (3, 3, 4))
+    same, again, other = (make_members(["0x" + "11" * 20], seed=s) for s in (3, 3, 4))
     assert same[0].meter == again[0].meter != other[0].meter
     assert same[0].public_id == "000003000000"

@@ -64,12 +64,12 @@ def test_chapter_7_checkers():
     from dataclasses import replace
 
     from daisee_lab.chain import Chain
-    from daisee_lab.contracts import make_households, public_id_bytes, sign_reading
+    from daisee_lab.contracts import make_members, public_id_bytes, sign_reading
     from daisee_lab.exercises import ch08
 
     chain = Chain(accounts=3)
     operator, alice, bob = chain.accounts
-    homes = make_households([alice.address, bob.address], seed=7)
+    homes = make_members([alice.address, bob.address], seed=7)
     registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
     registry.register([(homes[0].meter, public_id_bytes(homes[0].public_id), alice.address)],
                       sender=operator)

@@ -7,7 +7,7 @@ import pytest
 
 from daisee_lab.chain import Chain
 from daisee_lab.chain.gas import TX_GAS_CAP
-from daisee_lab.contracts import deploy_community, make_households
+from daisee_lab.contracts import deploy_community, make_members
 from daisee_lab.errors import DaiseeError
 from daisee_lab.exercises import check, ch10
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL
@@ -46,7 +46,7 @@ def street():
     """A community of three anchored at slot SLOT - 1, and an outsider to submit batches."""
     chain = Chain()
     operator, *people = chain.accounts[:5]
-    homes = make_households([p.address for p in people[:3]], seed=3)
+    homes = make_members([p.address for p in people[:3]], seed=3)
     community = deploy_community(chain, operator, homes, GRID_BUY, GRID_SELL)
     community.settle_slot(ch10.SLOT - 1, community.sign_readings(
         ch10.SLOT - 1, [5_000, 6_000, 7_000], [0, 100, 0]))

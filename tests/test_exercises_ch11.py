@@ -8,7 +8,7 @@ from eth_utils import to_checksum_address
 from daisee_lab.chain import Chain
 from daisee_lab.community import make_households, profiles
 from daisee_lab.contracts import deploy_community
-from daisee_lab.contracts import make_households as meters_for
+from daisee_lab.contracts import make_members
 from daisee_lab.exercises import ch11, check
 
 
@@ -20,7 +20,7 @@ def settled_slots(n, seed, slots, funded=True):
     chain = Chain(accounts=2)
     operator, grid = chain.accounts
     accounts = [to_checksum_address(f"0x{i + 1:040x}") for i in range(n)]
-    community = deploy_community(chain, operator, meters_for(accounts, seed=seed), ch11.GRID_BUY,
+    community = deploy_community(chain, operator, make_members(accounts, seed=seed), ch11.GRID_BUY,
                                  ch11.GRID_SELL, grid=grid.address)
     community.fund({grid.address: ch11.FUNDS * n}  # the grid prepays the net export
                    | ({account: ch11.FUNDS for account in accounts} if funded else {}))

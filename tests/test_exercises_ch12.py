@@ -13,7 +13,7 @@ from daisee_lab import privacy
 from daisee_lab.appliances import simulate_day, simulate_days
 from daisee_lab.chain import Chain
 from daisee_lab.committed import MerkleTree, deploy_committed, hash_pair
-from daisee_lab.contracts import make_households
+from daisee_lab.contracts import make_members
 from daisee_lab.exercises import ch12, check
 
 
@@ -133,7 +133,7 @@ def read_from_chain():
                      for d in days], dtype=np.int64)
     chain = Chain(accounts=3)
     operator, *people = chain.accounts
-    homes = make_households([p.address for p in people], seed=3)
+    homes = make_members([p.address for p in people], seed=3)
     community = deploy_committed(chain, operator, homes, 194_000, 40_000, k=2)
     first = chain.timestamp // 900 - 20
     books = community.settle_energy(cons, np.zeros_like(cons), first)

@@ -62,11 +62,11 @@ def _outcomes() -> dict[str, str]:
     """Run exercise 8.2's four readings on a fresh chain, each against a registry whose last
     reading of the meter is LAST_8_2; return "accepted" or the custom error of each."""
     from daisee_lab.chain import Chain
-    from daisee_lab.contracts import make_households, public_id_bytes, sign_reading
+    from daisee_lab.contracts import make_members, public_id_bytes, sign_reading
 
     chain = Chain(accounts=3)
     operator, household, stranger = chain.accounts
-    (home,) = make_households([household.address], seed=72)
+    (home,) = make_members([household.address], seed=72)
     registry = chain.deploy("MeterRegistry", operator.address, sender=operator)
     registry.register([(home.meter, public_id_bytes(home.public_id), home.account)],
                       sender=operator)

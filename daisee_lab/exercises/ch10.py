@@ -92,11 +92,11 @@ def _submit(community, slot: int, batch, sender) -> str | None:
 def _batch_errors() -> tuple[dict, frozenset]:
     """What stops each tampered batch on a fresh community, and CommunityMarket's error names."""
     from daisee_lab.chain import Chain
-    from daisee_lab.contracts import deploy_community, make_households
+    from daisee_lab.contracts import deploy_community, make_members
 
     chain = Chain()
     operator, *people = chain.accounts[:5]
-    homes = make_households([p.address for p in people[:3]], seed=SEED)
+    homes = make_members([p.address for p in people[:3]], seed=SEED)
     community = deploy_community(chain, operator, homes, GRID_BUY, GRID_SELL)
     community.settle_slot(SLOT - 1, community.sign_readings(SLOT - 1, [1_000, 2_000, 3_000],
                                                             [0, 0, 0]))
@@ -147,14 +147,14 @@ def _thief_take(source: str) -> tuple[int, int]:
     """µ€ received and payments of lab/Thief.sol (`source`) holding THIEF_FUNDS in a
     CommunityMarket when it calls attack(THIEF_CHUNK)."""
     from daisee_lab.chain import Chain
-    from daisee_lab.contracts import deploy_community, make_households
+    from daisee_lab.contracts import deploy_community, make_members
 
     chain = Chain(contract_dirs=[LAB])
     operator, neighbour, eve = chain.accounts[:3]
-    community = deploy_community(chain, operator, make_households([neighbour.address], SEED),
+    community = deploy_community(chain, operator, make_members([neighbour.address], SEED),
                                  GRID_BUY, GRID_SELL)
     thief = chain.deploy("Thief", community.market.address, sender=eve)
-    community.register(make_households([thief.address], seed=SEED + 1))
+    community.register(make_members([thief.address], seed=SEED + 1))
     community.fund({neighbour.address: 5 * THIEF_FUNDS, thief.address: THIEF_FUNDS})
     thief.attack(THIEF_CHUNK, sender=eve)
     return thief.received(), thief.payments()

@@ -36,13 +36,13 @@ def settle_gas_per_household(funded: bool = True) -> float:
     from daisee_lab.chain import Chain
     from daisee_lab.community import make_households, profiles
     from daisee_lab.contracts import deploy_community
-    from daisee_lab.contracts import make_households as meters_for
+    from daisee_lab.contracts import make_members
 
     n, seed = COMMUNITY["n"], COMMUNITY["seed"]
     day = profiles(make_households(n, seed), DAY, days=1, seed=seed)
     chain = Chain(accounts=2)
     operator, grid = chain.accounts
-    members = meters_for([to_checksum_address(f"0x{i + 1:040x}") for i in range(n)], seed=seed)
+    members = make_members([to_checksum_address(f"0x{i + 1:040x}") for i in range(n)], seed=seed)
     community = deploy_community(chain, operator, members, GRID_BUY, GRID_SELL,
                                  grid=grid.address)
     # The grid prepays the community's net export; the households their imports, if funded.
@@ -90,10 +90,10 @@ def _street_day():
 def neighbour_energy(answer: object) -> tuple[bool, str]:
     """Wh that the street's meter NEIGHBOUR imported in the slot starting AT (Paris time) on
     DAY, as anyone can read it in the settlement transactions."""
-    from daisee_lab.contracts import make_households as meters_for
+    from daisee_lab.contracts import make_members
 
     day = _street_day()
-    ids = [m.public_id for m in meters_for([f"home {i}" for i in range(STREET["n"])],
+    ids = [m.public_id for m in make_members([f"home {i}" for i in range(STREET["n"])],
                                            seed=STREET["seed"])]
     home = ids.index(NEIGHBOUR)
     t = list(day.times.tz_convert("Europe/Paris").strftime("%H:%M")).index(AT)
