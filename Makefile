@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY_OK  := $(VENV)/.installed
 NODE_OK := node_modules/.installed
 
-.PHONY: help setup demo test lab docs bench student clean
+.PHONY: help setup demo lint check test lab docs bench student clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -28,7 +28,14 @@ $(NODE_OK): package.json package-lock.json
 demo: setup  ## run the main job: a community day, meters to on-chain settlement, into reports/
 	$(BIN)/daisee-lab run
 
-test: setup  ## run every test: library, contracts, book chapters, the site in Chromium
+lint: setup  ## ruff (defects, not layout) on the repository, mypy on the library
+	$(BIN)/ruff check
+	$(BIN)/mypy
+
+check: lint  ## the edit-test loop: lint, types and the fast tests (no slow ones, no notebooks, no Chromium)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" -p no:cacheprovider tests
+
+test: lint  ## run every test: lint, types, library, contracts, book chapters, the site in Chromium
 	@chromium=$$(tests/chromium.sh) || exit 1; \
 	DAISEE_CHROMIUM=$$chromium $(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \
 		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg
