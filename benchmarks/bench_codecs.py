@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from daisee_lab import dlms, dsmr, tic
-from daisee_lab.meter import DSMR_LINES, TIC_LINES, MeterSimulator
+from daisee_lab.meter import DSMR_LINES, TIC_LINES
+from daisee_lab.simulator import MeterSimulator
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SMARTY_KEY = bytes.fromhex("D491470F47126332B07D1923B3504188")

@@ -17,8 +17,8 @@ from daisee_lab.classroom import Classroom, LedgerForecast, MeterProcess, Serial
 from daisee_lab.classroom.meter_process import signed_slot
 from daisee_lab.classroom.meters import signing_problem
 from daisee_lab.classroom.schedule import ClassroomError
-from daisee_lab.meter import MeterSimulator
 from daisee_lab.reading import Reading
+from daisee_lab.simulator import MeterSimulator
 from daisee_lab.tic import PARIS, encode_frame
 from daisee_lab.units import MAX_INDEX_WH
 

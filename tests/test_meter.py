@@ -19,18 +19,12 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-import serial
 
 from daisee_lab import dsmr, tic
-from daisee_lab.meter import (
-    PARIS,
-    Faults,
-    MeterError,
-    MeterSimulator,
-    ResidentialProfile,
-    open_meter,
-)
+from daisee_lab.meter import MeterError, open_meter
 from daisee_lab.recorder import Recorder
+from daisee_lab.simulator import WRITE_PERIOD_SECONDS, Faults, MeterSimulator, ResidentialProfile
+from daisee_lab.units import PARIS
 
 FAST = 8  # simulator speed for tests that only need frames to flow
 NOON = datetime(2025, 6, 21, 12, 0, tzinfo=PARIS)
@@ -214,7 +208,8 @@ def test_a_link_that_cannot_be_made_is_a_clear_error_and_leaks_no_pty(tmp_path, 
     (tmp_path / "a-folder" / "mine").write_text("kept")
     sim = MeterSimulator(link=tmp_path / where)
     before = open_fds()
-    with pytest.raises(MeterError, match=f"cannot make the link {re.escape(str(tmp_path / where))}"):
+    link = re.escape(str(tmp_path / where))
+    with pytest.raises(MeterError, match=f"cannot make the link {link}"):
         sim.start()
     assert open_fds() == before  # the pty was closed
     assert (tmp_path / "a-folder" / "mine").read_text() == "kept"
@@ -241,22 +236,20 @@ def test_residential_profile_has_peaks_and_a_seasonal_pv_bell():
 # ---------------------------------------------------------------------------------- on a pty
 
 
-def line_rate(port: str, baudrate: int, seconds: float = 1.0) -> float:
-    with serial.serial_for_url(port, baudrate, bytesize=7, parity="E", timeout=0.1) as line:
-        time.sleep(0.2)
-        line.reset_input_buffer()
-        began, count = time.monotonic(), 0
-        while time.monotonic() - began < seconds:
-            count += len(line.read(max(1, line.in_waiting)))
-        return count / (time.monotonic() - began)
-
-
 @pytest.mark.parametrize("mode, speed, chars_per_second", [
     ("historic", 1, 120), ("standard", 2, 1920)])
 def test_simulator_paces_bytes_at_the_baud_rate_times_speed(mode, speed, chars_per_second):
-    with MeterSimulator(mode, speed=speed) as sim:
-        rate = line_rate(sim.port, sim.line.baudrate)
-    assert 0.75 * chars_per_second < rate < 1.25 * chars_per_second
+    # 7E1 is ten bits a character: 1200 baud carries 120 a second, 9600 baud 960
+    sim = MeterSimulator(mode, seed=4, speed=speed)
+    assert sim.chars_per_second == chars_per_second
+    moments = [0.01, 0.02, 0.5, 1.0, 1.0, 2.5, 7.25]  # seconds since streaming began
+    chunks = list(sim.paced(moments))
+    assert [len(chunk) for chunk in chunks] == [
+        int(t * chars_per_second) - int(before * chars_per_second)
+        for before, t in zip([0, *moments], moments)]
+    sent = b"".join(chunks)
+    assert len(sent) == int(7.25 * chars_per_second)
+    assert sent == sim.render(200)[:len(sent)]  # the frames themselves, in order, none skipped
 
 
 @pytest.mark.parametrize("mode, baudrate", [("historic", 1200), ("standard", 9600)])
@@ -289,14 +282,26 @@ def test_compressed_time_on_a_pty_sends_every_frame_from_the_first(mode):
     # fill the pty's buffer drops nothing
     with MeterSimulator(mode, seed=5, frame_seconds=60) as sim:
         sent = list(islice(sim.frames(), 200))
-        time.sleep(0.2)  # nothing is written while nobody has the port open
+        # twenty of the simulator's looks at the line: nothing is written while nobody has
+        # the port open (a negative: no condition to poll for)
+        time.sleep(20 * WRITE_PERIOD_SECONDS)
         with open_meter(sim.port, mode=mode) as meter:  # a forced mode: no reopening
             received = []
             for _ in islice(meter, 200):
                 received.append(meter.raw)
                 if len(received) == 10:
-                    time.sleep(0.5)  # the simulator fills the buffer, then waits
+                    wait_until_the_buffer_is_full(meter)  # then the simulator waits
     assert received == sent
+
+
+def wait_until_the_buffer_is_full(meter, deadline_s: float = 10.0) -> None:
+    """Poll the bytes waiting in the reader's pty until they stop growing: the simulator has
+    filled the buffer and waits for the reader."""
+    deadline, sizes = time.monotonic() + deadline_s, [-1]
+    while len(sizes) < 5 or len(set(sizes[-5:])) > 1 or sizes[-1] == 0:
+        assert time.monotonic() < deadline, f"the buffer never filled: {sizes[-5:]} bytes"
+        sizes.append(meter._serial.in_waiting)
+        time.sleep(WRITE_PERIOD_SECONDS)
 
 
 def test_compressed_time_starts_for_a_reader_that_does_not_flush():

@@ -10,8 +10,8 @@ from conftest import TESTDATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daisee_lab.meter import MeterSimulator
 from daisee_lab.reading import Reading
+from daisee_lab.simulator import MeterSimulator
 from daisee_lab.tic import (
     _INDEX_FAMILIES, PARIS, Frame, TicDecoder, TicError, decode_frames, encode_group,
     group_checksum,

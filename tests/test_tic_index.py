@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import TESTDATA
 
-from daisee_lab.meter import MeterSimulator
+from daisee_lab.simulator import MeterSimulator
 from daisee_lab.tic import (
     PARIS, TicDecoder, checksum, decode_frames, decode_groups, encode_frame, encode_group,
     group_checksum,

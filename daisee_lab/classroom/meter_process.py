@@ -1,7 +1,7 @@
 """A learner's real meter in a classroom: read and signed in a process of its own.
 
 The meter's key signs what the room bills, so it stays with the meter: a learner who brings a
-Linky (or :class:`~daisee_lab.meter.MeterSimulator`'s pty) runs :class:`MeterProcess`, a child
+Linky (or :class:`~daisee_lab.simulator.MeterSimulator`'s pty) runs :class:`MeterProcess`, a child
 process that makes or loads the meter's key, reads the port (:class:`SerialMeter`) and, once the
 seat is known, signs and reports the reading at the end of every slot and shows what the house
 delivered on its sales. The trading process only learns the meter's address; its forecasts come

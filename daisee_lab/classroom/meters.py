@@ -3,11 +3,11 @@
 Two kinds, one interface (``indexes(slot)`` and ``forecast(slot)``):
 
 * :class:`ProfileMeter` computes the indexes of a seeded household (the simulator's
-  :class:`~daisee_lab.meter.ResidentialProfile`) slot by slot, fifteen simulated minutes per
+  :class:`~daisee_lab.simulator.ResidentialProfile`) slot by slot, fifteen simulated minutes per
   chain slot. Same seed, same numbers, no serial line and no thread: twenty of them run in one
   test process on two cores, where twenty pseudo-terminals streaming TIC at fifteen times real
   time and twenty decoders would take the machine (the serial path is exercised by its own test).
-* :class:`SerialMeter` reads a real meter, or :class:`~daisee_lab.meter.MeterSimulator`'s pty,
+* :class:`SerialMeter` reads a real meter, or :class:`~daisee_lab.simulator.MeterSimulator`'s pty,
   with :func:`~daisee_lab.meter.open_meter` in a background thread, as in chapter 2; a slot's
   indexes are the last reading fit to sign when the slot is first asked for, just after it
   ends. A reading is not fit to sign (:func:`signing_problem`) when the decoder flagged an
@@ -24,8 +24,9 @@ import time
 from datetime import timedelta
 
 from daisee_lab.classroom.schedule import ClassroomError, Schedule
-from daisee_lab.meter import MeterError, ResidentialProfile, open_meter
+from daisee_lab.meter import MeterError, open_meter
 from daisee_lab.reading import Reading
+from daisee_lab.simulator import ResidentialProfile
 from daisee_lab.units import MAX_INDEX_WH, SLOT_SECONDS
 
 log = logging.getLogger(__name__)

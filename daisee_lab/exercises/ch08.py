@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from daisee_lab.exercises import checker
-from daisee_lab.meter import PARIS
+from daisee_lab.units import PARIS
 
 READING_8_1 = (4_200_000, 0)  # the import and export indexes (Wh) exercise 8.1 signs
 LAST_8_2 = (10, 5_000, 0)  # exercise 8.2: the registry's last reading (slot, import, export)
@@ -123,7 +123,7 @@ def accepted_or_refused(answer: object) -> tuple[bool, str]:
 def _exported_in_slot() -> tuple[int, int, int]:
     """Exercise 8.3's meter: (export index at the slot's start, at its end, import difference),
     each from the first frame at or after the boundary, as chapter 8 does."""
-    from daisee_lab.meter import MeterSimulator
+    from daisee_lab.simulator import MeterSimulator
 
     start, end = MeterSimulator(**SIMULATOR_8_3).readings_at(
         [SLOT_8_3, SLOT_8_3 + timedelta(minutes=15)])
