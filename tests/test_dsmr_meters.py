@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from conftest import TESTDATA
 
-from daisee_lab import dsmr
+from daisee_lab import dsmr, dsmr_obis
 from daisee_lab.dsmr import (
     DecryptionError,
     DsmrDecoder,
@@ -295,3 +295,26 @@ def test_decoder_work_is_linear_in_hostile_input(pattern):
     large = pattern * (8000 // len(pattern)) + b"!0000\r\n"
     assert _work(large) <= 6 * len(large)
     assert _work(large) <= 5 * _work(small)
+
+
+# --- the OBIS codes, named once ----------------------------------------------------------------
+
+def test_each_named_obis_code_is_sent_by_a_real_meter():
+    """A code mistyped in dsmr_obis would silently read nothing: each one is in a capture."""
+    sent = set().union(*(parse_telegram(p.read_bytes()).values for p in sorted(DSMR.glob("*.txt"))))
+    mbus = {dsmr_obis.MBUS_DEVICE_TYPE, dsmr_obis.MBUS_EQUIPMENT_ID,
+            dsmr_obis.MBUS_EQUIPMENT_ID_ALT, dsmr_obis.MBUS_VALUE_OLD}
+    powers = {dsmr_obis.POWER_DELIVERED, dsmr_obis.POWER_RETURNED}
+    for name in dsmr_obis.__all__:
+        value = getattr(dsmr_obis, name)
+        if callable(value) or name == "POWER_CHANNELS":
+            continue
+        for code in value if isinstance(value, tuple) else (value,):
+            if code in mbus:
+                found = any(dsmr_obis.mbus(n, code) in sent for n in range(1, 5))
+            elif code in powers:
+                found = any(f"{channel}:{code}" in sent for channel in dsmr_obis.POWER_CHANNELS)
+            else:
+                found = code in sent
+            assert found, f"dsmr_obis.{name} = {code!r} is in no capture of tests/data/dsmr"
+    assert dsmr_obis.energy_register(0, "2", 1) in sent  # 1-0:2.8.1, returned, tariff 1
