@@ -1,6 +1,7 @@
 """Shared fixtures: the real meter captures in tests/data/, and chains of both kinds with the test
 contracts."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,23 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_CONTRACTS = REPO / "tests" / "contracts"
 TESTDATA = REPO / "tests" / "data"  # real meter captures; provenance and licences in its READMEs
 
-# Every property test is derandomized: the same examples on every run and every machine, so a
-# run never fails where the last one passed (a test's own @settings keep this default). No
-# deadline: a loaded 2-core machine must not turn a slow example into a failure.
-settings.register_profile("daisee", derandomize=True, database=None, deadline=None)
-settings.load_profile("daisee")
+# Hypothesis profiles, chosen by DAISEE_HYPOTHESIS: "dev" (the default, for the edit-test loop)
+# or "ci" (thorough; .ci/run sets it). Each gives a number of examples for a property test whose
+# example takes milliseconds (the profile's max_examples, which a test's own @settings inherit)
+# and one for a test whose example sends transactions to a chain and takes seconds
+# (CHAIN_EXAMPLES). Both are derandomized: the same examples on every run and every machine, so
+# a run never fails where the last one passed. No deadline: a loaded 2-core machine must not turn
+# a slow example into a failure. No database: nothing carried over from an earlier run.
+PROFILES = {"dev": (40, 2), "ci": (300, 8)}  # name: (examples, chain examples)
+PROFILE = os.environ.get("DAISEE_HYPOTHESIS", "dev")
+if PROFILE not in PROFILES:
+    raise pytest.UsageError(f"DAISEE_HYPOTHESIS must be one of {sorted(PROFILES)}, "
+                            f"got {PROFILE!r}")
+EXAMPLES, CHAIN_EXAMPLES = PROFILES[PROFILE]
+for _name, (_examples, _) in PROFILES.items():
+    settings.register_profile(_name, max_examples=_examples, derandomize=True, database=None,
+                              deadline=None)
+settings.load_profile(PROFILE)
 
 
 def pytest_collection_modifyitems(items):
@@ -56,15 +69,20 @@ def chain(request):
     chain.revert_to(snap)
 
 
-def run_chain_machine(machine, world, examples: int, steps: int) -> None:
+def chain_settings(**kwargs) -> settings:
+    """Hypothesis settings for a test whose examples send transactions to a chain, seconds each:
+    the profile's CHAIN_EXAMPLES, without the too-slow health check; `kwargs` add to them."""
+    return settings(max_examples=CHAIN_EXAMPLES, suppress_health_check=[HealthCheck.too_slow],
+                    **kwargs)
+
+
+def run_chain_machine(machine, world, steps: int) -> None:
     """Run the Hypothesis state machine class `machine`, whose rules send transactions, against
-    `world` (set as its class attribute for the run): derandomized, so a run never differs from
-    the last one; no shrinking and no deadline, since one example on a chain takes seconds."""
+    `world` (set as its class attribute for the run): :func:`chain_settings`, `steps` rules per
+    example, and no shrinking, since one example on a chain takes seconds."""
     machine.world = world
     try:
-        run_state_machine_as_test(machine, settings=settings(
-            max_examples=examples, stateful_step_count=steps, deadline=None, derandomize=True,
-            database=None, phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=[HealthCheck.too_slow]))
+        run_state_machine_as_test(machine, settings=chain_settings(
+            stateful_step_count=steps, phases=[Phase.explicit, Phase.generate]))
     finally:
         machine.world = None
