@@ -16,7 +16,7 @@ from daisee_lab.contracts import (Auction, ContractsError, commitment_hash, depl
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.settlement.auction_reference import clear_double_auction as reference_clearing
 
-from conftest import TEST_CONTRACTS, run_chain_machine
+from conftest import CHAIN_EXAMPLES, TEST_CONTRACTS, run_chain_machine
 
 GRID_BUY = 250_000  # µ€/kWh
 
@@ -223,7 +223,7 @@ def books(draw):
     return draw(side), draw(side)
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=CHAIN_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books())
 def test_on_chain_clearing_equals_clear_double_auction(world, book):
     bids, asks = book
@@ -604,7 +604,7 @@ class AuctionMachine(RuleBasedStateMachine):
 
 
 def test_random_rounds_keep_every_credit_accounted_for(world):
-    run_chain_machine(AuctionMachine, world, examples=6, steps=3)
+    run_chain_machine(AuctionMachine, world, steps=3)
 
 
 class FloodMachine(RuleBasedStateMachine):
@@ -682,7 +682,7 @@ class FloodMachine(RuleBasedStateMachine):
 
 
 def test_whatever_a_flooder_does_an_honest_trader_gets_in(world):
-    run_chain_machine(FloodMachine, world, examples=5, steps=2)
+    run_chain_machine(FloodMachine, world, steps=2)
 
 
 def test_every_bound_on_chain_is_the_one_in_units(world):
