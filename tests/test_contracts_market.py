@@ -17,7 +17,7 @@ from daisee_lab.contracts import (SLOT_SECONDS, Community, ContractsError, Signe
                                   sign_reading)
 from daisee_lab.settlement.reference import settle
 
-from conftest import TEST_CONTRACTS, run_chain_machine
+from conftest import CHAIN_EXAMPLES, TEST_CONTRACTS, run_chain_machine
 
 BUY, SELL = 250_000, 100_000  # µ€/kWh
 
@@ -164,7 +164,7 @@ def settles_as_the_reference(world, c, day, method):
 
 
 @pytest.mark.parametrize("method", ["mmr", "bill_sharing"])
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=CHAIN_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(day=community_days())
 def test_on_chain_payments_equal_the_settlement_reference_to_the_micro_euro(world, method, day):
     *_, funds = day
@@ -551,7 +551,7 @@ class MarketMachine(RuleBasedStateMachine):
 
 
 def test_random_sequences_conserve_credits_strand_nobody_and_no_meter_blocks_the_others(world):
-    run_chain_machine(MarketMachine, world, examples=5, steps=10)
+    run_chain_machine(MarketMachine, world, steps=10)
 
 
 # --- the supply-demand ratio on chain ---------------------------------------------------------
@@ -594,7 +594,7 @@ def test_sdr_prices_are_the_reference_fractions(world, sdr_market):
     assert c.market.prices(1100, 500)[2:] == [BUY * SELL * 1100, 1000 * 185_000_000]
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=CHAIN_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(day=community_days())
 def test_on_chain_sdr_payments_equal_the_settlement_reference_to_the_micro_euro(
         world, sdr_market, day):
