@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from conftest import CHAIN_EXAMPLES
+
 from daisee_lab.chain import Chain
 from daisee_lab.committed import (Leaf, MerkleTree, deploy_committed, hash_pair, payment_ueur,
                                   totals_commitment)
@@ -251,7 +253,7 @@ class BondMachine(RuleBasedStateMachine):
         assert self.posted == books["bond"] + books["paid_out"] + self.withdrawn
 
 
-BondMachine.TestCase.settings = settings(max_examples=8, stateful_step_count=10, deadline=None,
+BondMachine.TestCase.settings = settings(max_examples=CHAIN_EXAMPLES, stateful_step_count=10, deadline=None,
                                         derandomize=True, database=None,
                                         suppress_health_check=list(HealthCheck))
 test_bond_is_conserved = BondMachine.TestCase
