@@ -409,7 +409,7 @@ def monotone_series(draw):
     return slots, seconds, first + np.concatenate([[0], np.cumsum(steps, dtype=np.int64)])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(monotone_series(), st.randoms(use_true_random=False))
 def test_per_slot_energy_sums_to_last_minus_first_index(series, random):
     slots, seconds, index = series
