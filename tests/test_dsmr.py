@@ -475,7 +475,7 @@ def test_decoder_finds_a_telegram_behind_a_stray_slash():
     assert decoder.stats.rejected == {"malformed": 1}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(st.binary(max_size=2000), st.lists(st.integers(1, 64), max_size=40))
 def test_decoder_never_raises_on_arbitrary_bytes(data, sizes):
     decoder, at = DsmrDecoder(max_telegram_bytes=512), 0
@@ -488,7 +488,7 @@ def test_decoder_never_raises_on_arbitrary_bytes(data, sizes):
     assert all(count > 0 for count in stats.rejected.values())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 @given(st.sampled_from([WITH_CRC, NO_CRC]).flatmap(
     lambda files: st.lists(st.tuples(st.sampled_from(files), st.binary(max_size=80)), min_size=1, max_size=5)),
        st.randoms(use_true_random=False))
@@ -512,7 +512,7 @@ obis = st.one_of(st.sampled_from(OBIS_CODES),
                  st.from_regex(r"\A[0-9]{1,3}-[0-9]{1,3}:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\Z"))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(st.dictionaries(obis, value, max_size=12), st.booleans())
 def test_any_well_framed_telegram_round_trips_and_converts_without_raising(values, with_crc):
     data = encode_telegram("/XYZ5 fuzz", values, crc=with_crc)
