@@ -20,7 +20,7 @@ DSMR = TESTDATA / "dsmr"
 WITH_CRC = sorted(p.name for p in DSMR.glob("*.txt") if "nocrc" not in p.name)
 NO_CRC = sorted(p.name for p in DSMR.glob("*.txt") if "nocrc" in p.name)
 SMARTY_KEY = bytes.fromhex("D491470F47126332B07D1923B3504188")
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+FUZZ = settings(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 TARIFF = re.compile(r"1-([01]):([12])\.8\.([0-9]|[1-9][0-9])")
 
@@ -127,7 +127,7 @@ def test_arbitrary_bytes_never_raise_and_chunks_do_not_matter(data, sizes):
     assert whole.stats.bytes_skipped <= len(data)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@settings(deadline=None, derandomize=True, database=None)
 @given(edits, st.lists(st.integers(1, 300), max_size=10))
 def test_a_corrupted_encrypted_frame_is_rejected_or_checks(changes, sizes):
     frame = smarty_frame()
