@@ -18,7 +18,7 @@ from daisee_lab.tic import (
 )
 from daisee_lab.units import MAX_INDEX_WH
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+FUZZ = settings(deadline=None, derandomize=True, database=None)
 START = datetime(2025, 1, 15, 21, 59, 30, tzinfo=PARIS)  # the off-peak switch at 22:00
 
 
