@@ -442,14 +442,14 @@ def assert_sound(frames: list[Frame]) -> None:
             pass
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(st.binary(max_size=600))
 def test_arbitrary_bytes_never_raise(data):
     assert_sound(decode_frames(b"\x02" + data + b"\x03"))
     decode_groups(data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(PIECES), st.binary(max_size=8),
                           st.sampled_from([b"\x02", b"\x03", b"\x04", b"\n", b"\r", b"\t"])),
                 max_size=60))
@@ -463,7 +463,7 @@ INSTANTS = st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099,
                         timezones=st.just(UTC)).map(lambda t: t.replace(microsecond=0))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.tuples(LABELS, st.one_of(st.none(), INSTANTS), TEXT),
                 min_size=1, max_size=12, unique_by=lambda g: g[0]))
 def test_standard_round_trip(groups):
@@ -476,7 +476,7 @@ def test_standard_round_trip(groups):
         label: when.timestamp() for label, when, _ in groups if when is not None}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.tuples(LABELS, TEXT.filter(bool)), min_size=1, max_size=12,
                 unique_by=lambda g: g[0]), st.sampled_from([1, 2]))
 def test_historic_round_trip(groups, method):
@@ -488,7 +488,7 @@ def test_historic_round_trip(groups, method):
     assert {g.method for g in frame.groups} == {method}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.integers(1, 300), min_size=1, max_size=20))
 def test_chunked_feeding_matches_whole_decoding(sizes):
     stream = REAL_STREAM + b"\x00\x7f\n\x02" + REAL_STREAM[:700]
