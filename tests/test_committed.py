@@ -253,7 +253,7 @@ class BondMachine(RuleBasedStateMachine):
         assert self.posted == books["bond"] + books["paid_out"] + self.withdrawn
 
 
-BondMachine.TestCase.settings = settings(max_examples=CHAIN_EXAMPLES, stateful_step_count=10, deadline=None,
-                                        derandomize=True, database=None,
+BondMachine.TestCase.settings = settings(max_examples=CHAIN_EXAMPLES, stateful_step_count=10,
+                                        deadline=None, derandomize=True, database=None,
                                         suppress_health_check=list(HealthCheck))
 test_bond_is_conserved = BondMachine.TestCase
