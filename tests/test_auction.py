@@ -260,7 +260,7 @@ def books(draw, max_orders=10, max_qty=60):
     return side
 
 
-RANDOM = settings(max_examples=150, deadline=None)
+RANDOM = settings(deadline=None)
 K_VALUES = st.one_of(st.none(), st.fractions(0, 1, max_denominator=50), st.floats(0, 1))
 
 
