@@ -218,7 +218,7 @@ def markets(draw):
     return cons, prod, buy, sell, method, window
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(markets())
 def test_kernels_give_the_reference_integers(market):
     cons, prod, buy, sell, method, window = market
@@ -227,7 +227,7 @@ def test_kernels_give_the_reference_integers(market):
     assert_balanced(expected, cons.shape[0], window or 1)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(st.integers(0, 2**63 - 1), st.integers(0, 2**63 - 1), st.integers(1, 2**63 - 1))
 def test_128_bit_helpers(a, b, d):
     high, low = kernels._mul128(a, b)
