@@ -171,7 +171,7 @@ def operations(draw):
     return cons, prod.reshape(producers, slots), key, coefficients
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@settings(deadline=None, derandomize=True, database=None)
 @given(operations(), st.booleans())
 def test_kernels_match_reference(operation, chunked):
     cons, prod, key, coefficients = operation
