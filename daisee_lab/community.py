@@ -225,7 +225,10 @@ def cloudiness(times: pd.DatetimeIndex, seed: int) -> np.ndarray:
     January, sunnier in July), then drifts within the day through knots every three hours. A
     value depends only on its time and `seed`, so a window is a slice of any longer one.
     """
-    seconds = pd.DatetimeIndex(times).as_unit("s").asi8
+    times = pd.DatetimeIndex(times)
+    if times.tz is None:
+        raise CommunityError("cloudiness needs timezone-aware times: localize them (or give UTC)")
+    seconds = times.as_unit("s").asi8
     days, within = np.divmod(seconds, 86_400)
     knots = np.arange(0, 86_401, 3 * 3600)
     index = np.empty(len(seconds))

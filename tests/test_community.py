@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from daisee_lab import dsmr
 from daisee_lab.community import (
-    REPORT_COLUMNS, CommunityError, Household, energy_per_slot, largest_remainder,
-    make_households, profiles, self_consumption)
+    CLOUD_MEAN, CLOUD_SEASON, REPORT_COLUMNS, CommunityError, Household, cloudiness,
+    energy_per_slot, largest_remainder, make_households, profiles, self_consumption)
 from daisee_lab.errors import DaiseeError
 from daisee_lab.recorder import Recorder
 
@@ -135,6 +135,45 @@ def test_a_household_keeps_its_profile_when_neighbours_join(homes):
     together = profiles(homes, date(2025, 7, 1), 1, seed=2)
     assert np.array_equal(alone.consumption_wh, together.consumption_wh[:2])
     assert np.array_equal(alone.production_wh, together.production_wh[:2])
+
+
+# --- clouds -----------------------------------------------------------------------------------
+
+YEAR_2025 = pd.date_range("2025-01-01", "2026-01-01", freq="15min", inclusive="left", tz="UTC")
+
+
+def test_cloudiness_is_a_clear_sky_index_with_a_season():
+    clouds = cloudiness(YEAR_2025, seed=4)
+    assert clouds.shape == (len(YEAR_2025),)
+    assert clouds.min() >= 0.05 and clouds.max() <= 1 and (clouds == 1).any()  # clipped at 1
+    assert abs(clouds.mean() - CLOUD_MEAN) < 0.05
+    january, july = (clouds[YEAR_2025.month == month].mean() for month in (1, 7))
+    assert july - january > CLOUD_SEASON  # the season's swing is 2 x CLOUD_SEASON on average
+
+
+def test_cloudiness_depends_only_on_the_time_and_the_seed():
+    clouds = cloudiness(YEAR_2025, seed=4)
+    assert np.array_equal(cloudiness(YEAR_2025, seed=4), clouds)
+    assert not np.array_equal(cloudiness(YEAR_2025[:96], seed=5), clouds[:96])
+    window = slice(10_000, 10_500)
+    assert np.array_equal(cloudiness(YEAR_2025[window], seed=4), clouds[window])  # a slice
+    shuffled = np.random.default_rng(0).permutation(len(YEAR_2025))[:300]
+    assert np.array_equal(cloudiness(YEAR_2025[shuffled], seed=4), clouds[shuffled])
+    paris = YEAR_2025[:500].tz_convert("Europe/Paris")  # the same instants, other clock
+    assert np.array_equal(cloudiness(paris, seed=4), clouds[:500])
+    with pytest.raises(CommunityError, match="timezone-aware"):  # naive: which clock?
+        cloudiness(YEAR_2025[:500].tz_localize(None), seed=4)
+
+
+def test_cloudiness_is_one_level_a_utc_day_drifting_linearly_between_three_hour_knots():
+    clouds = cloudiness(YEAR_2025, seed=4).reshape(365, 8, 12)  # days, knots, 15-min steps
+    steps = np.diff(clouds, axis=2)
+    inside = (clouds[:, :, 1:] > 0.05) & (clouds[:, :, 1:] < 1) & (clouds[:, :, :-1] > 0.05) \
+        & (clouds[:, :, :-1] < 1)
+    straight = np.abs(steps - steps[:, :, :1]) < 1e-12
+    assert straight[inside & inside[:, :, :1]].all()  # unclipped, each 3 hours is a line
+    day_means = clouds.mean(axis=(1, 2))
+    assert np.corrcoef(day_means[:-1], day_means[1:])[0, 1] < 0.5  # each day draws its own level
 
 
 def test_meter_view_without_battery_is_the_net_and_with_battery_never_worse(year):
