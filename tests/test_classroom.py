@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from eth_account import Account
+from polling import wait_until
 
 from daisee_lab.chain import TransactionReverted
 from daisee_lab.chain.anvil import AnvilError, free_port
@@ -300,10 +301,8 @@ def test_serial_meter_keeps_each_slots_indexes_from_a_simulated_linky():
             assert first.meter_id == sim.meter_id
             assert meter.forecast(11) == 0  # nothing kept yet
             at_10 = meter.indexes(10)
-            for _ in range(100):  # until the next Wh, within 10 s
-                if (meter.latest.import_wh, meter.latest.export_wh) != at_10:
-                    break
-                threading.Event().wait(0.1)
+            wait_until(lambda: (meter.latest.import_wh, meter.latest.export_wh) != at_10,
+                       timeout=10, what="the simulated Linky's next Wh")
             at_11 = meter.indexes(11)
             assert meter.indexes(10) == at_10 and at_11 != at_10
             assert at_11[0] >= at_10[0] and at_11[1] >= at_10[1]
@@ -322,8 +321,7 @@ def test_cli_serves_until_stopped(tmp_path, capsys):
     assert "cannot read seat file" in capsys.readouterr().err
 
     def stop_when_running():
-        while not (out / "running").exists():
-            threading.Event().wait(0.05)
+        wait_until((out / "running").exists, timeout=300, what="the room served")
         stop(out)
 
     stopper = threading.Thread(target=stop_when_running)

@@ -2,7 +2,8 @@
 empty runs its whole time, so a learner who joins after the clock started still trades."""
 
 import threading
-import time
+
+from polling import holds_for
 
 from daisee_lab.classroom import Classroom, join
 
@@ -15,8 +16,10 @@ def test_a_learner_who_joins_after_the_clock_started_still_trades(tmp_path):
         clock = threading.Thread(target=room.run, daemon=True)
         clock.start()
         assert first_phase.wait(timeout=60)
-        time.sleep(1)  # the room's clock runs; the learner is still opening a laptop
-        assert clock.is_alive()  # the session waits for its empty seat
+        opening = room.phase  # the room's clock runs; the learner is still opening a laptop
+        holds_for(lambda: clock.is_alive() and room.phase == opening, seconds=1,
+                  what="the session waits in its first commit phase for its empty seat")
+        assert opening.name == "commit"
         learner = join(room.url, room.seats[0].code, keep=tmp_path / "seat.json")
         learner.start(auto=True)
         clock.join(timeout=300)

@@ -8,7 +8,8 @@
 1000000
 
 Both back ends use the same accounts (the well-known development mnemonic), sign transactions
-locally with their keys, and record every transaction's gas in :attr:`Chain.gas`.
+locally with their keys, and record every transaction's gas in :attr:`Chain.gas`, those sent
+in a :meth:`Chain.batch` too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -29,6 +31,9 @@ from daisee_lab.chain.compiler import Artifact, compile_contracts, contracts_dir
 from daisee_lab.chain.gas import GasRecord, GasReport
 from daisee_lab.chain.reverts import REVERT_EXCEPTIONS, Revert, decode_revert, error_selectors
 from daisee_lab.errors import DaiseeError
+
+if TYPE_CHECKING:
+    from daisee_lab.chain.batch import Batch
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_HD_PATH = "m/44'/60'/0'/0"  # anvil's and hardhat's accounts: DEV_HD_PATH/0, /1, ...
@@ -141,8 +146,9 @@ class Chain:
 
     # --- contracts -------------------------------------------------------------------------
 
-    def artifact(self, name: str) -> Artifact:
-        """The compiled contract `name` (compiling, with the cache, on first use)."""
+    def _compile(self) -> dict[str, list[Artifact]]:
+        """Every contract's artifacts by name (compiling, with the cache, on first use), and
+        the decoders of their errors and events."""
         if self._artifacts is None:
             self._artifacts = compile_contracts(self._roots)
             abis = [a.abi for found in self._artifacts.values() for a in found]
@@ -153,9 +159,14 @@ class Chain:
                         topics = 1 + sum(1 for i in entry["inputs"] if i["indexed"])
                         key = (event_abi_to_log_topic(entry), topics)
                         self._events.setdefault(key, self.w3.eth.contract(abi=[entry]))
-        found = self._artifacts.get(name)
+        return self._artifacts
+
+    def artifact(self, name: str) -> Artifact:
+        """The compiled contract `name` (compiling, with the cache, on first use)."""
+        artifacts = self._compile()
+        found = artifacts.get(name)
         if not found:
-            known = ", ".join(sorted(n for n, a in self._artifacts.items() if a[0].bytecode))
+            known = ", ".join(sorted(n for n, a in artifacts.items() if a[0].bytecode))
             raise ChainError(f"no contract named {name!r} in {', '.join(self._roots)}; "
                              f"deployable contracts: {known}")
         if len(found) > 1:
@@ -165,7 +176,8 @@ class Chain:
 
     def deploy(self, name: str, *args: Any, sender: LocalAccount | None = None,
                value: int = 0) -> Contract:
-        """Compile (cached) and deploy contract `name` with constructor `args`; return its handle."""
+        """Compile (cached) and deploy contract `name` with constructor `args`; return its
+        handle."""
         art = self.artifact(name)
         if not art.bytecode:
             raise ChainError(f"{name} is abstract or an interface: it cannot be deployed")
@@ -197,7 +209,7 @@ class Chain:
             raise TransactionReverted(what, decode_revert(exc, self._errors)) from exc
         raw = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         if raw["status"] != 1:
-            raise TransactionReverted(what, self._replay_revert(tx, raw["blockNumber"]))
+            raise TransactionReverted(what, self.why_reverted(tx, raw["blockNumber"]))
         receipt = Receipt(tx_hash=raw["transactionHash"].to_0x_hex(),
                           block_number=raw["blockNumber"], gas_used=raw["gasUsed"],
                           events=self._decode_events(raw["logs"]),
@@ -205,13 +217,26 @@ class Chain:
         self.gas.add(GasRecord(contract, function, receipt.gas_used, receipt.tx_hash))
         return receipt
 
-    def _replay_revert(self, tx: dict, block: int) -> Revert:
-        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+    def why_reverted(self, tx: dict, block: int) -> Revert:
+        """Why transaction `tx` (its from, to, data or input, and value: as sent, or as a block
+        lists it) reverted in `block`: replayed on the state before that block, its error named
+        from every contract this chain knows."""
+        self._compile()
+        call = {k: tx[k] for k in ("from", "to", "value") if k in tx}
+        call["data"] = tx.get("data", tx.get("input"))
         try:
             self.w3.eth.call(call, block - 1)
         except REVERT_EXCEPTIONS as exc:
             return decode_revert(exc, self._errors)
         return Revert("empty", "", {}, "reverted in the block (out of gas?) but not on replay")
+
+    def batch(self, account: LocalAccount) -> Batch:
+        """A :class:`~daisee_lab.chain.batch.Batch` of `account`'s transactions: nonces
+        numbered locally, sent without waiting, receipts awaited together, gas recorded in
+        :attr:`gas`, reverts named."""
+        from daisee_lab.chain.batch import Batch  # it drives this class: imported when used
+
+        return Batch(self, account)
 
     def _decode_events(self, logs: list) -> list[Event]:
         events = []
@@ -327,5 +352,6 @@ class Contract:
                                           decode_revert(exc, self.chain._errors)) from exc
 
         method.__name__ = name
-        method.__doc__ = f"{self.contract_name}.{name}({', '.join(i['type'] for i in entry['inputs'])})"
+        types = ", ".join(i["type"] for i in entry["inputs"])
+        method.__doc__ = f"{self.contract_name}.{name}({types})"
         return method

@@ -197,9 +197,11 @@ def collect_sources(roots: dict[str, Path]) -> dict[str, str]:
         try:
             text = _read_unit(unit, roots)
         except CompilerError as exc:
-            raise CompilerError(f"{exc}{f' (imported by {importer})' if importer else ''}") from None
+            by = f" (imported by {importer})" if importer else ""
+            raise CompilerError(f"{exc}{by}") from None
         sources[unit] = text
-        pending += [(_resolve_import(unit, t), unit) for t in _IMPORT.findall(_COMMENT.sub("", text))]
+        imported = _IMPORT.findall(_COMMENT.sub("", text))
+        pending += [(_resolve_import(unit, t), unit) for t in imported]
     return dict(sorted(sources.items()))
 
 

@@ -10,16 +10,19 @@ asks (:class:`Learner`). The room's clock (:mod:`.schedule`) moves the chain
 through commit, reveal, clearing and delivery; each slot is billed (:mod:`.bills`) and the
 leaderboard shows who saved most against the grid.
 
-Modules: :mod:`.schedule` (the clock), :mod:`.instructor` (:class:`Classroom`),
-:mod:`.learner` (:class:`Learner`, :func:`join`), :mod:`.meters` (simulated and serial meters),
-:mod:`.meter_process` (a learner's real meter, signing in a process of its own),
-:mod:`.bills` (a slot's bills), :mod:`.sender` (fast batches of transactions), :mod:`.guard`
-(the learners' endpoint and join desk), :mod:`.live` (terminal and dashboard).
+Modules: :mod:`.schedule` (the clock), :mod:`.instructor` (:class:`Classroom`), :mod:`.joins`
+(seats, join codes, the pages to project and hand out, the QR code), :mod:`.state` (a session
+on disk, resumed), :mod:`.relay` (the simulated meters' readings), :mod:`.learner`
+(:class:`Learner`, :func:`join`), :mod:`.meters` (simulated and serial meters),
+:mod:`.meter_process` (a learner's real meter, signing in a process of its own), :mod:`.bills`
+(a slot's bills), :mod:`.guard` (the learners' endpoint and join desk), :mod:`.live` (terminal
+and dashboard). Transactions go in batches (:meth:`daisee_lab.chain.Chain.batch`).
 """
 
 from daisee_lab.classroom.bills import leaderboard, slot_bills
 from daisee_lab.classroom.guard import Guard
-from daisee_lab.classroom.instructor import Classroom, Seat, stop
+from daisee_lab.classroom.instructor import Classroom, stop
+from daisee_lab.classroom.joins import Seat
 from daisee_lab.classroom.learner import Learner, join
 from daisee_lab.classroom.live import Dashboard, attend, dashboard, serve
 from daisee_lab.classroom.meter_process import LedgerForecast, MeterProcess

@@ -31,13 +31,9 @@ failure with its seat in ``room.log`` and on the dashboard).
 
 from __future__ import annotations
 
-import io
-import json
 import secrets
-import socket
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -45,19 +41,19 @@ import numpy as np
 import pandas as pd
 import segno
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from daisee_lab.chain import Chain, TransactionReverted
 from daisee_lab.chain.anvil import Anvil, AnvilError, _port_taken, free_port
+from daisee_lab.classroom import state
 from daisee_lab.classroom.bills import COLUMNS, auction_flows, leaderboard, slot_bills
 from daisee_lab.classroom.guard import Guard
-from daisee_lab.classroom.learner import CONTRACTS
+from daisee_lab.classroom.joins import (CODE_ALPHABET, MAX_CODE_HOURS, Seat, claim, lan_address,
+                                        make_seats, qr, qr_text, write_pages)
 from daisee_lab.classroom.meters import ProfileMeter
+from daisee_lab.classroom.relay import relay_readings
 from daisee_lab.classroom.schedule import (DELIVERY_SECONDS, REVEAL_SECONDS, ClassroomError,
                                            Phase, Schedule)
-from daisee_lab.classroom.sender import Sender, revert_decoder, why_reverted
-from daisee_lab.contracts import Auction, deploy_auction, public_id_bytes, sign_reading
+from daisee_lab.contracts import deploy_auction, public_id_bytes
 from daisee_lab.errors import DaiseeError
 from daisee_lab.meter import DEFAULT_START
 from daisee_lab.settlement import clear_double_auction
@@ -67,61 +63,10 @@ from daisee_lab.units import MAX_MEMBERS, MAX_ORDERS, MAX_PRICE, SLOT_SECONDS
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
 CREDITS = 20_000_000  # µ€ per learner: 20 €
 MAX_CREDITS = 2**64 - 1  # µ€ per learner, at most: a 64-bit amount
-PRODUCERS = 2  # learners 0, 1 of every 5 have PV: 40 %, as community.make_households
 POLL_SECONDS = 0.1
 WAIT_SLOTS = 96  # the first slot traded is a chain day ahead: learners may join for that long
-STATE_FILE, STATE_FORMAT = "state.json", "daisee-lab classroom state 1"
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
-
-@dataclass
-class Seat:
-    """A learner's seat: its name, its one-time join `code` (None once used) valid until
-    `expires` (unix seconds), its meter (the signing key stays with the instructor's meter
-    relay), the simulated household's seed and PV; once joined, the learner's `address` (its key
-    never leaves the learner's machine) and the `token` of its door in the guarded endpoint; for
-    a learner who brings a real meter, that meter's address and its process's door."""
-
-    name: str
-    code: str | None
-    expires: float
-    meter: LocalAccount
-    seed: int
-    producer: bool
-    address: str | None = None
-    token: str | None = None
-    own_meter: str | None = None  # a learner's real meter, signing in its own process
-    meter_token: str | None = None  # that meter process's door
-
-    @property
-    def joined(self) -> bool:
-        """True once a learner took the seat."""
-        return self.address is not None
-
-    @property
-    def meter_address(self) -> str:
-        """The address of the meter registered for this seat: the learner's own, or the
-        room's simulated one."""
-        return self.own_meter or self.meter.address
-
-
-def lan_address() -> str:
-    """This machine's address on its local network (no packet is sent to find it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
-            return probe.getsockname()[0]
-        except OSError:  # no route at all: the hostname's address, if it has one
-            try:
-                return socket.gethostbyname(socket.gethostname())
-            except OSError:
-                return "127.0.0.1"
-
-
-def join_code() -> str:
-    """A fresh join code, ``XXXX-XXXX`` (about 40 bits: guessing one is not an option)."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
+__all__ = ["CODE_ALPHABET", "CREDITS", "MAX_CREDITS", "Classroom", "Seat", "stop"]
 
 
 class Classroom:
@@ -150,8 +95,8 @@ class Classroom:
         if not 0 < credits <= MAX_CREDITS:
             raise ClassroomError(f"credits={credits!r}: give a positive number of µ€, at most "
                                  f"{MAX_CREDITS}")
-        if not 0 < code_hours <= 24 * 7:
-            raise ClassroomError(f"code_hours={code_hours!r}: give 0 to 168 hours")
+        if not 0 < code_hours <= MAX_CODE_HOURS:
+            raise ClassroomError(f"code_hours={code_hours!r}: give 0 to {MAX_CODE_HOURS} hours")
         self.learners, self.out_dir = learners, Path(out_dir)
         self.host, self.port, self.slot_seconds, self.slots = host, port, slot_seconds, slots
         self.credits, self.grid_buy, self.grid_sell, self.seed = credits, grid_buy, grid_sell, seed
@@ -204,7 +149,7 @@ class Classroom:
         A missing anvil or a port in use raises an error with what to do."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "stop").unlink(missing_ok=True)
-        saved = self._load_state()
+        saved = state.load(self.out_dir) if self.resume else None
         port = saved["guard_port"] if saved else self.port
         if port and _port_taken(self.host, port):
             raise AnvilError(f"port {port} on {self.host} is already taken: choose "
@@ -213,7 +158,7 @@ class Classroom:
         self.anvil.start()
         try:
             if saved:
-                self._resume(saved)
+                state.resume(self, saved)
             else:
                 self._deploy()
             self.guard = Guard(self.anvil.url, self.host, port or free_port(self.host),
@@ -225,8 +170,8 @@ class Classroom:
                     self.guard.admit(seat.token, seat.name, seat.address)
                 if seat.own_meter:
                     self.guard.admit(seat.meter_token, f"{seat.name}'s meter", seat.own_meter)
-            self._write_pages()
-            self._save()
+            write_pages(self.out_dir, self.url, self.seats)
+            state.save(self)
         except BaseException:
             self.close()
             raise
@@ -236,10 +181,9 @@ class Classroom:
     def _deploy(self) -> None:
         self.chain = chain = Chain(self.anvil.url)
         self.first_block = chain.w3.eth.block_number
-        errors = revert_decoder(chain, CONTRACTS)
         self.operator, self.registrar, self.relay = (Account.create() for _ in range(3))
         self.grid = Account.create().address
-        bank = Sender(chain, chain.accounts[0], errors)
+        bank = chain.batch(chain.accounts[0])
         for account, wei in ((self.operator, GAS_MONEY), (self.relay, GAS_MONEY),
                              (self.registrar, GAS_MONEY * (2 * self.learners + 1))):
             bank.transfer(account.address, wei)
@@ -249,21 +193,18 @@ class Classroom:
                                       delivery_seconds=DELIVERY_SECONDS, max_orders=MAX_ORDERS,
                                       grid=self.grid)
         self.ledger = chain.deploy("MeterRegistry", self.operator.address, sender=self.operator)
-        self.operations = Sender(chain, self.operator, errors)
+        self.operations = chain.batch(self.operator)
         credit, market = self.auction.credit, self.auction.market
         for contract, role in ((credit, "MINTER_ROLE"), (market, "OPERATOR_ROLE"),
                                (self.ledger, "OPERATOR_ROLE")):
             self.operations.send(contract, "grantRole", getattr(contract, role)(),
                                  self.registrar.address)
         self.operations.wait()
-        self.registrations = Sender(chain, self.registrar, errors)
-        self.meter_relay = Sender(chain, self.relay, errors)
+        self.registrations = chain.batch(self.registrar)
+        self.meter_relay = chain.batch(self.relay)
         self.schedule = Schedule(chain.timestamp // SLOT_SECONDS + WAIT_SLOTS, self.slots,
                                  self.slot_seconds, self.start_time)
-        expires = time.time() + self.code_hours * 3600
-        self.seats = [Seat(f"learner-{i + 1:03d}", join_code(), expires, Account.create(),
-                           self.seed * 1000 + i, i % 5 < PRODUCERS)
-                      for i in range(self.learners)]
+        self.seats = make_seats(self.learners, self.seed, self.code_hours)
 
     def seat_learner(self, code: str, address: str, meter: str | None = None) -> dict:
         """Seat the learner holding join `code` at `address` (its own key's): fund it with gas
@@ -272,23 +213,8 @@ class Classroom:
         and gets a door too), open its door in the guarded endpoint, and return what the
         learner needs (:meth:`seat_data`). A code is good once, until it expires; anything else
         raises :class:`ClassroomError` saying why."""
-        code = code.strip().upper()
-        try:
-            address = Web3.to_checksum_address(address)
-            meter = meter and Web3.to_checksum_address(meter)
-        except (ValueError, TypeError):
-            raise ClassroomError(f"{address!r} or {meter!r} is not an account address") from None
-        if meter == address:
-            raise ClassroomError("the meter needs a key of its own, not the account's")
         with self._joining:
-            seat = next((s for s in self.seats if s.code is not None and s.code == code), None)
-            if seat is None:
-                raise ClassroomError("unknown or already used join code: ask the instructor")
-            if time.time() > seat.expires:
-                raise ClassroomError(f"join code of {seat.name} has expired: ask the instructor "
-                                     "for a new one")
-            if any(s.address == address for s in self.seats):
-                raise ClassroomError(f"{address} already has a seat: make a new key to join")
+            seat, address, meter = claim(self.seats, code, address, meter)
             public_id, metered = public_id_bytes(seat.name), meter or seat.meter.address
             send = self.registrations.send
             send(self.auction.credit, "mint", address, self.credits)
@@ -341,138 +267,13 @@ class Classroom:
         for listener in self.on_failure if failure else []:
             listener(seat, what)
 
-    # --- the session on disk -------------------------------------------------------------
-
-    def _load_state(self) -> dict | None:
-        path = self.out_dir / STATE_FILE
-        if not self.resume or not path.exists():
-            return None
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("format") != STATE_FORMAT:
-                raise ValueError(f"format {saved.get('format')!r}")
-            return None if saved.get("finished") else saved  # over: a new one starts here
-        except ValueError as exc:
-            raise ClassroomError(f"{path} is not a session this version can resume ({exc}): "
-                                 "start the new session in another folder (--out)") from None
-
-    def _save(self) -> None:
-        """Write the session to `out_dir` (``state.json``, readable by the instructor only,
-        and the chain's state): what :meth:`open` resumes from."""
-        if self.chain is None or self.guard is None:
-            return
-        state = {
-            "format": STATE_FORMAT, "guard_port": self.guard.port,
-            "settings": {"slots": self.slots, "slot_seconds": self.slot_seconds,
-                         "credits": self.credits, "grid_buy": self.grid_buy,
-                         "grid_sell": self.grid_sell},
-            "keys": {name: getattr(self, name).key.to_0x_hex()
-                     for name in ("operator", "registrar", "relay")},
-            "grid": self.grid, "first_block": self.first_block,
-            "contracts": {"credit": self.auction.credit.address,
-                          "auction": self.auction.market.address,
-                          "ledger": self.ledger.address},
-            "schedule": self.schedule.to_json(), "slot": self._current,
-            "finished": self._finished, "scanned": self._scanned,
-            "billed": sorted(self._billed), "absent": sorted(self.absent),
-            "silent": sorted(self.silent),
-            "indexes": {str(i): list(v) for i, v in self._indexes.items()},
-            "seats": [{"name": s.name, "code": s.code, "expires": s.expires,
-                       "meter_key": s.meter.key.to_0x_hex(), "seed": s.seed,
-                       "producer": s.producer, "address": s.address, "token": s.token,
-                       "own_meter": s.own_meter, "meter_token": s.meter_token}
-                      for s in self.seats],
-        }
-        chain_state = self.chain.w3.provider.make_request("anvil_dumpState", [])["result"]
-        for name, text in (("chain-state.json", json.dumps(chain_state)),
-                           (STATE_FILE, json.dumps(state, indent=1))):
-            part = self.out_dir / f".{name}.part"
-            part.touch(mode=0o600)
-            part.write_text(text, encoding="utf-8")
-            part.replace(self.out_dir / name)
-
-    def _resume(self, saved: dict) -> None:
-        self.chain = chain = Chain(self.anvil.url)
-        chain_state = json.loads((self.out_dir / "chain-state.json").read_text())
-        loaded = chain.w3.provider.make_request("anvil_loadState", [chain_state])
-        if "error" in loaded:
-            raise ClassroomError(f"anvil cannot load the saved chain: {loaded['error']}")
-        chain.advance_time(1)  # blocks go on from the saved time, not the wall clock's
-        settings = saved["settings"]
-        self.slots, self.slot_seconds = settings["slots"], settings["slot_seconds"]
-        self.credits, self.grid_buy, self.grid_sell = (
-            settings["credits"], settings["grid_buy"], settings["grid_sell"])
-        self.operator, self.registrar, self.relay = (
-            Account.from_key(saved["keys"][n]) for n in ("operator", "registrar", "relay"))
-        self.grid, self.first_block = saved["grid"], saved["first_block"]
-        contracts = saved["contracts"]
-        self.auction = Auction(chain, chain.at("EnergyCredit", contracts["credit"]),
-                               chain.at("AuctionMarket", contracts["auction"]), self.operator,
-                               self.grid)
-        self.ledger = chain.at("MeterRegistry", contracts["ledger"])
-        errors = revert_decoder(chain, CONTRACTS)
-        self.operations = Sender(chain, self.operator, errors)
-        self.registrations = Sender(chain, self.registrar, errors)
-        self.meter_relay = Sender(chain, self.relay, errors)
-        self.schedule = Schedule.from_json(saved["schedule"])
-        self.seats = [Seat(s["name"], s["code"], s["expires"], Account.from_key(s["meter_key"]),
-                           s["seed"], s["producer"], s["address"], s["token"], s["own_meter"],
-                           s["meter_token"])
-                      for s in saved["seats"]]
-        self.learners = len(self.seats)
-        self._meters = {i: ProfileMeter(s.seed, s.producer, self.schedule)
-                        for i, s in enumerate(self.seats) if s.joined and not s.own_meter}
-        self._current, self._billed = saved["slot"], set(saved["billed"])
-        self._scanned = saved["scanned"]
-        self.absent, self.silent = set(saved["absent"]), set(saved["silent"])
-        self._indexes = {int(i): tuple(v) for i, v in saved["indexes"].items()}
-        if self.results_path.exists():
-            self.results = pd.read_csv(self.results_path)
-        for slot in range(self.schedule.first_slot, (self._current or 0) + 1):
-            _, _, cleared, price, volume = self.auction.market.rounds(slot)
-            if not cleared:
-                continue
-            bids, asks = self.auction.book(slot)
-            try:
-                clearing = clear_double_auction(bids.price.to_numpy(), bids.qty.to_numpy(),
-                                                asks.price.to_numpy(), asks.qty.to_numpy())
-            except ValueError:  # voided
-                continue
-            if (clearing.volume, max(clearing.price, 0)) == (volume, price):  # not voided
-                self.clearings[slot] = clearing
-        self.resumed = True
-
-    def _write_pages(self) -> None:
-        """``joins/index.html``, to project: the room's address and how to join, no secret;
-        ``joins/codes.html``, to print and hand out: one slip per seat with its code."""
-        folder = self.out_dir / "joins"
-        folder.mkdir(exist_ok=True)
-        command = f"daisee-lab classroom join {self.url} --code XXXX-XXXX"
-        (folder / "index.html").write_text(
-            "<!doctype html><meta charset=utf-8><title>daisee-lab classroom</title>"
-            "<style>body{font-family:sans-serif;text-align:center}</style>"
-            f"<h1>Join the room</h1>{self.qr().svg_inline(scale=8)}<p><code>{self.url}</code>"
-            f"<p>with the code on your slip: <code>{command}</code>, or in a notebook "
-            f"<code>join(\"{self.url}\", code=\"XXXX-XXXX\")</code>", encoding="utf-8")
-        slips = "".join(f"<div><b>{s.name}</b><br><code>{s.code}</code></div>"
-                        for s in self.seats if s.code)
-        codes = folder / "codes.html"
-        codes.write_text(
-            "<!doctype html><meta charset=utf-8><title>join codes: do not project</title>"
-            "<style>div{display:inline-block;border:1px dashed;margin:.5em;padding:1em}</style>"
-            f"<p>Cut and hand out: each code seats one learner, once. {self.url}<br>"
-            + slips, encoding="utf-8")
-        codes.chmod(0o600)
-
     def qr(self) -> segno.QRCode:
         """The QR code of the room's address (no secret in it)."""
-        return segno.make(self.url, error="m")
+        return qr(self.url)
 
     def qr_text(self) -> str:
         """The room's QR code drawn in a terminal."""
-        out = io.StringIO()
-        self.qr().terminal(out=out, compact=True)
-        return out.getvalue()
+        return qr_text(self.url)
 
     def summary(self) -> str:
         """The room at a glance, for the instructor's terminal: the address to project, the
@@ -533,12 +334,14 @@ class Classroom:
         step is skipped if done already (a resumed session starts again in the slot it was
         in)."""
         self._current = c
-        self._save()
+        state.save(self)
         self.chain.advance_time(max(0, c * SLOT_SECONDS - self.chain.timestamp))
         if self.schedule.trades(c) and not self.auction.market.rounds(c)[2]:
             self._clear(c)
         try:
-            self._read_meters(c - 1)
+            for refused in relay_readings(self.meter_relay, self._meters, self.seats,
+                                          self.ledger, self.auction, self.schedule, c - 1):
+                self.report("meter relay", str(refused))
         except DaiseeError as exc:
             self.report("meter relay", f"slot {c - 1}: {exc}")
         self._phase(Phase(c, "commit"), self.schedule.commit_seconds)
@@ -647,41 +450,6 @@ class Classroom:
             duties.append((self.silent, own, reported))
         return duties
 
-    def _read_meters(self, ended: int) -> None:
-        """The meter relay's part, as each slot ends: every seated learner's meter signs its
-        indexes at the end of slot `ended` for the ledger, and the readings that show what it
-        exported for each of its sales of `ended` (the first measures, the next draw on it)."""
-        if ended < self.schedule.first_slot - 1:
-            return
-        chain_id, market = self.chain.w3.eth.chain_id, self.auction.market
-        selling: dict[str, list[int]] = {}
-        if self.schedule.trades(ended):
-            _, asks = self.auction.book(ended)
-            for ask in asks.index[(asks.filled > 0) & (asks.escrow > 0)]:
-                selling.setdefault(asks.trader[ask], []).append(int(ask))
-        with self.meter_relay.lock:
-            for i, meter in self._meters.items():
-                seat = self.seats[i]
-                if self.ledger.lastReading(seat.meter.address)[1] >= ended:
-                    continue  # reported before the session was stopped and resumed
-                imported, exported = meter.indexes(ended)
-                reading = sign_reading(seat.meter, self.ledger.address, chain_id,
-                                       seat.meter.address, ended, imported, exported)
-                self.meter_relay.send(self.ledger, "submitReading", ended, reading.calldata())
-                asks = selling.get(seat.address, [])
-                if not asks:
-                    continue
-                _, last, _, _ = market.lastReading(seat.meter.address)
-                readings = [sign_reading(seat.meter, market.address, chain_id,
-                                         seat.meter.address, s, *meter.indexes(s)).calldata()
-                            for s in ((ended,) if last == ended - 1 else (ended - 1, ended))]
-                for n, ask in enumerate(asks):
-                    self.meter_relay.send(market, "settleDelivery", ended, ask,
-                                          readings if n == 0 else [])
-            for outcome in self.meter_relay.wait(strict=False):
-                if isinstance(outcome, TransactionReverted):
-                    self.report("meter relay", str(outcome))
-
     def _log_refused(self) -> None:
         """Log every transaction of a learner (or of its own meter) that the chain refused since
         the last look, with its seat and the decoded reason."""
@@ -694,7 +462,7 @@ class Classroom:
             for tx in w3.eth.get_block(number, full_transactions=True).transactions:
                 seat = senders.get(tx["from"])
                 if seat and w3.eth.get_transaction_receipt(tx["hash"])["status"] == 0:
-                    why = why_reverted(self.chain, self.operations.errors, tx, number)
+                    why = self.chain.why_reverted(tx, number)
                     self.report(seat, f"a call to {names.get(tx['to'], tx['to'])} refused on "
                                       f"chain: {why.message}")
         self._scanned = latest
@@ -783,7 +551,7 @@ class Classroom:
         anvil (``serve`` on the same folder resumes the session)."""
         self._write()
         if self.anvil is not None and self.anvil.alive():
-            self._save()
+            state.save(self)
         if self.guard is not None:
             self.guard.stop()
         if self.anvil is not None:

@@ -38,11 +38,10 @@ from daisee_lab.chain import Chain, ChainError, TransactionReverted
 from daisee_lab.classroom.meter_process import LedgerForecast, MeterProcess
 from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.schedule import ClassroomError, Phase, Schedule
-from daisee_lab.classroom.sender import Sender, revert_decoder
 from daisee_lab.contracts import Auction, SealedOrder, commitment_hash
 from daisee_lab.units import MAX_ORDER_WH, MAX_ORDERS_PER_TRADER, MAX_PRICE, MIN_ORDER_WH
 
-CONTRACTS = ("EnergyCredit", "AuctionMarket", "MeterRegistry")
+CONTRACTS = ("EnergyCredit", "AuctionMarket", "MeterRegistry")  # the room's, by name
 POLL_SECONDS = 0.25  # a room of 30 polling learners stays a small load on the node
 PATIENCE, RETRY_SECONDS = 120.0, 1.0  # a restarting room is called again every second
 NODE_ERRORS = (RequestException, ConnectionError, TimeoutError)
@@ -76,7 +75,7 @@ class Learner:
         self.meter_address = str(info["meter"]["address"])
         self.meter = meter or ProfileMeter(int(info["meter"]["seed"]),
                                            bool(info["meter"]["producer"]), self.schedule)
-        self.sender = Sender(chain, self.account, revert_decoder(chain, CONTRACTS))
+        self.sender = chain.batch(self.account)
         self.orders_placed: list[SealedOrder] = []
         self.errors: list[tuple[int, TransactionReverted]] = []
         self.failure: Exception | None = None  # why the background loop stopped, if it failed
@@ -132,9 +131,9 @@ class Learner:
 
     def ask(self, price: int, qty: int, deposit: int | None = None) -> SealedOrder:
         """Offer to sell `qty` Wh of your meter's export (as for :meth:`bid`: at least
-        ``MIN_ORDER_WH``, at most ``MAX_ORDERS_PER_TRADER`` a slot) for at least `price` µ€/kWh in the next slot. The deposit (default:
-        the bond, ``qty`` at the grid price) pays the grid for what you sell and do not deliver;
-        the rest returns after delivery."""
+        ``MIN_ORDER_WH``, at most ``MAX_ORDERS_PER_TRADER`` a slot) for at least `price` µ€/kWh
+        in the next slot. The deposit (default: the bond, ``qty`` at the grid price) pays the
+        grid for what you sell and do not deliver; the rest returns after delivery."""
         return self._commit(False, price, qty, deposit)
 
     def _commit(self, is_bid: bool, price: int, qty: int, deposit: int | None) -> SealedOrder:

@@ -98,11 +98,45 @@ class Schedule:
                 "delivery_seconds": DELIVERY_SECONDS}
 
     @classmethod
-    def from_json(cls, data: dict) -> Schedule:
-        """Read :meth:`to_json`'s form back."""
+    def from_json(cls, data: object) -> Schedule:
+        """Read :meth:`to_json`'s form back; :class:`ClassroomError` naming the problem if a
+        field is missing or wrong, or if the room's chain slot or windows are not this
+        version's (its phases would be computed wrong)."""
+        if not isinstance(data, dict):
+            raise _bad(f"it is {type(data).__name__}, not an object")
+        missing = [name for name in _FIELDS if name not in data]
+        if missing:
+            raise _bad(f"it has no {missing[0]!r}")
+        for name, ours in _WINDOWS.items():
+            if name in data and data[name] != ours:
+                raise _bad(f"{name}={data[name]!r}, this version's is {ours}: the room runs "
+                           "another version of daisee-lab")
+        first, slots, seconds, start = (data[name] for name in _FIELDS)
+        if not _whole(first):
+            raise _bad(f"first_slot={first!r} is not a whole number")
+        if slots is not None and not _whole(slots):
+            raise _bad(f"slots={slots!r} is not a whole number or null")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise _bad(f"slot_seconds={seconds!r} is not a number")
         try:
-            return cls(int(data["first_slot"]), data["slots"], float(data["slot_seconds"]),
-                       datetime.fromisoformat(data["start"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ClassroomError(f"bad schedule in the seat's data ({exc!r}): join again with "
-                                 "a code from the instructor") from None
+            when = datetime.fromisoformat(start)
+        except (TypeError, ValueError):
+            raise _bad(f"start={start!r} is not an ISO date and time") from None
+        try:
+            return cls(first, slots, float(seconds), when)
+        except ClassroomError as exc:
+            raise _bad(str(exc)) from None
+
+
+_FIELDS = ("first_slot", "slots", "slot_seconds", "start")  # what Schedule.from_json needs
+_WINDOWS = {"chain_slot": SLOT_SECONDS, "reveal_seconds": REVEAL_SECONDS,
+            "delivery_seconds": DELIVERY_SECONDS}  # what a room and its learners must share
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad(problem: str) -> ClassroomError:
+    return ClassroomError(f"bad schedule in the seat's data: {problem}: join again with a code "
+                          "from the instructor")
