@@ -12,8 +12,8 @@ from daisee_lab.settlement.auction_kernels import clear_double_auction, clear_do
 from daisee_lab.settlement.auction_reference import NO_PRICE, RULES, AuctionError, Clearing
 from daisee_lab.settlement.kernels import kpis, settle
 from daisee_lab.settlement.reference import ACC_METHODS, METHODS, Settlement
-from daisee_lab.settlement.scale import settle_dask, settle_many
+from daisee_lab.settlement.scale import compute, settle_dask, settle_many
 
 __all__ = ["ACC_METHODS", "KEYS", "METHODS", "NO_PRICE", "RULES", "Allocation", "AuctionError",
            "Clearing", "Settlement", "SettlementError", "allocate", "clear_double_auction",
-           "clear_double_auction_slots", "kpis", "settle", "settle_dask", "settle_many"]
+           "clear_double_auction_slots", "compute", "kpis", "settle", "settle_dask", "settle_many"]

@@ -30,8 +30,8 @@ Rules (``rule=``). Uniform rules give every trade one price:
     midpoint, floor((lo + hi) / 2).
 ``"k_double"``
     The k-double auction: p = floor(k·b_k + (1-k)·s_k), k in [0, 1] (the ``k`` argument, default
-    1/2: a weight, not the index k of b_k). k is read as the nearest fraction num/den with den <= 10**6 (exactly 1/2, 1/3, 0.25 ...)
-    and p = (num·b_k + (den-num)·s_k) // den.
+    1/2: a weight, not the index k of b_k). k is read as the nearest fraction num/den with
+    den <= 10**6 (exactly 1/2, 1/3, 0.25 ...) and p = (num·b_k + (den-num)·s_k) // den.
 ``"last_bid"``, ``"last_ask"``
     The price of the last accepted bid b_k (sellers' best case), or ask s_k (buyers' best case).
 
@@ -73,6 +73,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DaiseeError
 from ..units import MAX_PRICE, MAX_WH  # µ€/kWh; Wh per order and per side of one auction
@@ -81,8 +82,8 @@ RULES = ("midpoint", "k_double", "last_bid", "last_ask", "mcafee", "pay_as_bid",
          "pair_midpoint")
 NO_PRICE = -1  # the uniform price when nothing trades, or when there is no single price
 MAX_K_DENOMINATOR = 1_000_000
-TRADE_DTYPE = np.dtype([("bid", np.int64), ("ask", np.int64), ("wh", np.int64),
-                        ("buy_price", np.int64), ("sell_price", np.int64)])
+TRADE_COLUMNS = ("bid", "ask", "wh", "buy_price", "sell_price")
+TRADE_DTYPE = np.dtype([(name, np.int64) for name in TRADE_COLUMNS])
 SLOT_TRADE_DTYPE = np.dtype([("slot", np.int64), *TRADE_DTYPE.descr])
 
 
@@ -101,7 +102,9 @@ class Clearing:
     trades: np.ndarray  # TRADE_DTYPE (SLOT_TRADE_DTYPE for many slots), in merit order
 
 
-def clear_double_auction(bid_prices, bid_qty, ask_prices, ask_qty, rule="midpoint", k=None):
+def clear_double_auction(bid_prices: npt.ArrayLike, bid_qty: npt.ArrayLike,
+                         ask_prices: npt.ArrayLike, ask_qty: npt.ArrayLike,
+                         rule: str = "midpoint", k: float | Fraction | None = None) -> Clearing:
     """Clear one double auction: 1-D integer arrays of prices (µ€/kWh) and quantities (Wh) per side.
 
     ``rule`` is one of :data:`RULES`; ``k`` (``"k_double"`` only, default 1/2) weighs the
@@ -111,20 +114,23 @@ def clear_double_auction(bid_prices, bid_qty, ask_prices, ask_qty, rule="midpoin
     return _clear(*check_orders(bid_prices, bid_qty, ask_prices, ask_qty, ndim=1), rule, frac)
 
 
-def clear_double_auction_slots(bid_prices, bid_qty, ask_prices, ask_qty, rule="midpoint", k=None):
+def clear_double_auction_slots(bid_prices: npt.ArrayLike, bid_qty: npt.ArrayLike,
+                               ask_prices: npt.ArrayLike, ask_qty: npt.ArrayLike,
+                               rule: str = "midpoint",
+                               k: float | Fraction | None = None) -> Clearing:
     """Clear one independent auction per row of 2-D (slots, orders) arrays, padded with 0 Wh."""
     frac = check_rule(rule, k)
     bp, bq, ap, aq = check_orders(bid_prices, bid_qty, ask_prices, ask_qty, ndim=2)
     results = [_clear(*rows, rule, frac) for rows in zip(bp, bq, ap, aq)]
     trades = [r.trades for r in results]
     slot = np.repeat(np.arange(len(results)), [len(t) for t in trades])
-    columns = [np.concatenate([t[name] for t in trades]) if trades else np.zeros(0, np.int64)
-               for name in TRADE_DTYPE.names]
+    columns = {name: np.concatenate([t[name] for t in trades]) if trades else np.zeros(0, np.int64)
+               for name in TRADE_COLUMNS}
     return Clearing(volume=np.array([r.volume for r in results], np.int64),
                     price=np.array([r.price for r in results], np.int64),
                     bid_fills=np.array([r.bid_fills for r in results], np.int64).reshape(bq.shape),
                     ask_fills=np.array([r.ask_fills for r in results], np.int64).reshape(aq.shape),
-                    trades=trade_table(*columns, slot=slot))
+                    trades=trade_table(**columns, slot=slot))
 
 
 def uniform_price(rule, b_k, s_k, b_next=0, s_next=None, k=Fraction(1, 2)):
@@ -223,7 +229,7 @@ def _clear(bp, bq, ap, aq, rule, k):
 
 # --- validation, shared with the kernels --------------------------------------------------------
 
-def check_rule(rule, k):
+def check_rule(rule: str, k: float | Fraction | None) -> Fraction:
     """Validate ``rule`` and ``k``; return k as a Fraction (1/2 when not given)."""
     if rule not in RULES:
         raise AuctionError(f"rule must be one of {RULES}, got {rule!r}")
@@ -237,7 +243,9 @@ def check_rule(rule, k):
     return Fraction(k).limit_denominator(MAX_K_DENOMINATOR)
 
 
-def check_orders(bid_prices, bid_qty, ask_prices, ask_qty, ndim):
+def check_orders(bid_prices: npt.ArrayLike, bid_qty: npt.ArrayLike, ask_prices: npt.ArrayLike,
+                 ask_qty: npt.ArrayLike,
+                 ndim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The four order arrays as int64, checked for dtype, shape and bounds; ValueError if not."""
     shape = "(orders,)" if ndim == 1 else "(slots, orders)"
     arrays = {}
@@ -268,10 +276,10 @@ def check_orders(bid_prices, bid_qty, ask_prices, ask_qty, ndim):
         totals = np.atleast_1d(qty.sum(axis=-1, dtype=np.float64))
         if np.any(totals > MAX_WH):
             first = int(np.argmax(totals > MAX_WH))
-            where = "" if ndim == 1 else f" in slot {first}"
-            raise AuctionError(f"{side}_qty totals {int(totals[first])} Wh{where}, above the "
+            in_slot = "" if ndim == 1 else f" in slot {first}"
+            raise AuctionError(f"{side}_qty totals {int(totals[first])} Wh{in_slot}, above the "
                                f"bound {MAX_WH} Wh per side of one auction")
     if ndim == 2 and arrays["bid_prices"].shape[0] != arrays["ask_prices"].shape[0]:
         raise AuctionError(f"bid_prices has {arrays['bid_prices'].shape[0]} slots but ask_prices "
                            f"has {arrays['ask_prices'].shape[0]}: one row per slot on both sides")
-    return tuple(arrays.values())
+    return arrays["bid_prices"], arrays["bid_qty"], arrays["ask_prices"], arrays["ask_qty"]

@@ -24,6 +24,8 @@ core, and numba's workqueue threading layer must not be entered from two threads
 
 import numba
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 from numba import njit, prange
 
 from ..units import MAX_WH
@@ -46,15 +48,17 @@ _U1 = np.uint64(1)
 _U0 = np.uint64(0)
 
 
-def settle(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", window=None):
+def settle(consumption_wh: npt.ArrayLike, production_wh: npt.ArrayLike, grid_buy: npt.ArrayLike,
+           grid_sell: npt.ArrayLike, method: str = "mmr", window: int | None = None) -> Settlement:
     """Settle one community, exactly as :func:`.reference.settle` does, with the numba kernels."""
     cons, prod = check_energy(consumption_wh, production_wh, ndim=2)
     result = settle_stack(cons[None], prod[None], grid_buy, grid_sell, method, window)
     return Settlement(**{name: value[0] for name, value in vars(result).items()})
 
 
-def settle_stack(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", window=None,
-                 parallel=True):
+def settle_stack(consumption_wh: npt.ArrayLike, production_wh: npt.ArrayLike,
+                 grid_buy: npt.ArrayLike, grid_sell: npt.ArrayLike, method: str = "mmr",
+                 window: int | None = None, parallel: bool = True) -> Settlement:
     """Settle a stack of communities (communities, households, slots), each on its own slot sums.
 
     The prices are shared by all communities. Every field of the returned :class:`Settlement`
@@ -91,8 +95,10 @@ def _settle_acc_stack(cons, prod, buy, sell, method, parallel):
                                                             for r in results))))
 
 
-def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *,
-         consumption_wh=None, production_wh=None):
+def kpis(import_wh: npt.ArrayLike, export_wh: npt.ArrayLike, grid_buy: npt.ArrayLike,
+         grid_sell: npt.ArrayLike, method: str = "mmr", window: int | None = None, *,
+         consumption_wh: npt.ArrayLike | None = None,
+         production_wh: npt.ArrayLike | None = None) -> pd.DataFrame:
     """The table of :func:`.reference.kpis`, computed with the kernels."""
     return reference.kpis(import_wh, export_wh, grid_buy, grid_sell, method, window,
                           consumption_wh=consumption_wh, production_wh=production_wh,
@@ -312,11 +318,11 @@ def _payments_task(cons, prod, params, inverses, window, c, k, out, paid_parts):
         for h in range(h0, h1):
             for start in range(0, slots, window):
                 stop = min(start + window, slots)
-                demand = surplus = 0
+                demand = surplus = np.int64(0)
                 for t in range(start, stop):
                     e = np.int64(cons[c, h, t]) - np.int64(prod[c, h, t])
-                    demand += max(e, 0)
-                    surplus += max(-e, 0)
+                    demand += max(e, np.int64(0))
+                    surplus += max(-e, np.int64(0))
                 amount = _amount_exact(demand, surplus, p[:, stop - 1])
                 out[c, h, stop - 1] = amount
                 paid[stop - 1] += amount

@@ -62,10 +62,12 @@ SettlementError (a ValueError).
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import SettlementError
@@ -91,7 +93,8 @@ class Settlement:
     rounding: np.ndarray  # int64 µ€ kept by the community's rounding account
 
 
-def settle(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", window=None):
+def settle(consumption_wh: npt.ArrayLike, production_wh: npt.ArrayLike, grid_buy: npt.ArrayLike,
+           grid_sell: npt.ArrayLike, method: str = "mmr", window: int | None = None) -> Settlement:
     """Settle one community: integer Wh arrays (households, slots) in, a :class:`Settlement` out.
 
     ``grid_buy`` / ``grid_sell`` are integer µ€/kWh, a scalar or one per slot; ``method`` is one
@@ -185,8 +188,10 @@ def pay_out(energy_wh, price):
     return energy_wh * price.numerator // (price.denominator * 1000)
 
 
-def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *,
-         consumption_wh=None, production_wh=None, settle=settle):
+def kpis(import_wh: npt.ArrayLike, export_wh: npt.ArrayLike, grid_buy: npt.ArrayLike,
+         grid_sell: npt.ArrayLike, method: str = "mmr", window: int | None = None, *,
+         consumption_wh: npt.ArrayLike | None = None, production_wh: npt.ArrayLike | None = None,
+         settle: Callable[..., Settlement] = settle) -> pd.DataFrame:
     """Key figures of a settlement as a DataFrame: one row per household, then ``"community"``.
 
     ``import_wh`` / ``export_wh`` (households, slots) are what each household's meter counts in
@@ -228,7 +233,7 @@ def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *
     if (consumption_wh is None) != (production_wh is None):
         raise SettlementError("give both consumption_wh and production_wh (what each house uses "
                               "and what its panels make), or neither")
-    if consumption_wh is not None:
+    if consumption_wh is not None and production_wh is not None:
         cons, prod = check_energy(consumption_wh, production_wh, ndim=2)
         if cons.shape != net.shape:
             raise SettlementError(f"consumption_wh has shape {cons.shape} but the meter data has "
@@ -237,8 +242,10 @@ def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *
         table.insert(0, "consumption_wh", np.append(cons.sum(axis=1), cons.sum()))
         table.insert(1, "production_wh", np.append(prod.sum(axis=1), prod.sum()))
         with np.errstate(divide="ignore", invalid="ignore"):
-            table["self_sufficiency"] = 1 - table.import_wh / table.consumption_wh.replace(0, np.nan)
-            table["self_consumption"] = 1 - table.export_wh / table.production_wh.replace(0, np.nan)
+            used, made = (table[name].replace(0, np.nan)
+                          for name in ("consumption_wh", "production_wh"))
+            table["self_sufficiency"] = 1 - table.import_wh / used
+            table["self_consumption"] = 1 - table.export_wh / made
     table["paid_ueur"] = np.append(result.payments.sum(axis=1), result.grid_bill.sum())
     table["baseline_ueur"] = np.append(baseline.payments.sum(axis=1), baseline.grid_bill.sum())
     table["savings_ueur"] = table.baseline_ueur - table.paid_ueur
@@ -247,7 +254,7 @@ def kpis(import_wh, export_wh, grid_buy, grid_sell, method="mmr", window=None, *
 
 # --- validation, shared with the kernels --------------------------------------------------------
 
-def check_method(method, window):
+def check_method(method: str, window: int | None) -> int:
     """Validate ``method`` and ``window``; return the window length in slots (1 = every slot)."""
     if method not in METHODS + ACC_METHODS:
         raise SettlementError(f"method must be one of {METHODS + ACC_METHODS}, got {method!r}")
@@ -262,7 +269,8 @@ def check_method(method, window):
     return int(window)
 
 
-def check_energy(consumption_wh, production_wh, ndim):
+def check_energy(consumption_wh: npt.ArrayLike, production_wh: npt.ArrayLike,
+                 ndim: int) -> tuple[np.ndarray, np.ndarray]:
     """Both energy arrays: C-contiguous, one dtype (int32 or int64), one shape; values unchecked."""
     arrays = []
     for name, value in (("consumption_wh", consumption_wh), ("production_wh", production_wh)):
@@ -287,7 +295,8 @@ def check_energy(consumption_wh, production_wh, ndim):
     return np.ascontiguousarray(cons, dtype), np.ascontiguousarray(prod, dtype)
 
 
-def check_prices(grid_buy, grid_sell, slots):
+def check_prices(grid_buy: npt.ArrayLike, grid_sell: npt.ArrayLike,
+                 slots: int) -> tuple[np.ndarray, np.ndarray]:
     """Both prices as int64 arrays of length ``slots``, in range, with grid_sell <= grid_buy."""
     prices = []
     for name, value in (("grid_buy", grid_buy), ("grid_sell", grid_sell)):

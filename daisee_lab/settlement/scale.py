@@ -19,15 +19,20 @@ one task per core.
 from dataclasses import fields
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import SettlementError
 from . import kernels
 from .reference import Settlement, check_method, check_prices
 
+__all__ = ["compute", "settle_dask", "settle_many"]
+
 _PER_HOUSEHOLD = ("payments",)
 
 
-def settle_many(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", window=None):
+def settle_many(consumption_wh: npt.ArrayLike, production_wh: npt.ArrayLike,
+                grid_buy: npt.ArrayLike, grid_sell: npt.ArrayLike, method: str = "mmr",
+                window: int | None = None) -> Settlement | list[Settlement]:
     """Settle many communities, each on its own slot sums.
 
     3-D integer arrays (communities, households, slots) give one :class:`Settlement` whose fields
@@ -44,7 +49,9 @@ def settle_many(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr"
     return kernels.settle_stack(consumption_wh, production_wh, grid_buy, grid_sell, method, window)
 
 
-def settle_dask(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr", window=None):
+def settle_dask(consumption_wh: npt.ArrayLike, production_wh: npt.ArrayLike,
+                grid_buy: npt.ArrayLike, grid_sell: npt.ArrayLike, method: str = "mmr",
+                window: int | None = None) -> Settlement:
     """Settle Dask arrays (communities, households, slots), chunked by community, lazily.
 
     Returns a :class:`Settlement` of Dask arrays, chunked like the input along the community axis.
@@ -82,7 +89,7 @@ def settle_dask(consumption_wh, production_wh, grid_buy, grid_sell, method="mmr"
     return Settlement(**columns)
 
 
-def compute(settlement):
+def compute(settlement: Settlement) -> Settlement:
     """Compute every field of a lazy :class:`Settlement` in one pass; NumPy arrays out."""
     import dask
 
