@@ -1,12 +1,13 @@
 """Gas of the trade contracts, measured on an in-process chain (eth-tester, Prague rules).
 
 For communities of 10, 50 and 200 households, the script deploys a CommunityMarket, registers
-the meters, funds every household and the grid account (it prepays exports), anchors the meters' indexes and settles a few slots of a
-seeded community (buyers and sellers mixed, realistic cumulative indexes of millions of Wh).
-It prints the gas per household per settled slot (the settle transaction's whole gas, signature
-verification and the 21,000 base included, divided by the households), the target being
-15,000, and the largest community that one 30M-gas block settles, from a least-squares line
-through the three measurements (gas is linear in the households: nothing grows in memory).
+the meters, funds every household and the grid account (it prepays exports), anchors the
+meters' indexes and settles a few slots of a seeded community (buyers and sellers mixed,
+realistic cumulative indexes of millions of Wh). It prints the gas per household per settled
+slot (the settle transaction's whole gas, signature verification and the 21,000 base included,
+divided by the households), the target being 15,000, and the largest community that one
+30M-gas block settles, from a least-squares line through the three measurements (gas is linear
+in the households: nothing grows in memory).
 
 For the AuctionMarket, it commits and reveals a seeded book of bids and asks, clears it with
 the merit order and result of ``clear_double_auction`` and prints the clearing's gas per order

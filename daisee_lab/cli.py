@@ -13,18 +13,20 @@ from __future__ import annotations
 import argparse
 import errno
 import inspect
-import math
 import re
 import signal
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 
 from daisee_lab import __version__
+from daisee_lab.cli_args import (RATE, SECONDS_OR_INF, SECONDS_ABOVE_0, aes_key, checked,
+                                 existing_folder, file_to_write, folder_to_write, host,
+                                 is_room_address, link_to_make, moment, number, rpc_url, run_date,
+                                 whole)
 from daisee_lab.errors import DaiseeError
 
 
@@ -94,139 +96,6 @@ def _defaults(function: Callable) -> dict:
             if parameter.default is not inspect.Parameter.empty}
 
 
-# --- argument types: each refuses a bad value with what it accepts ----------------------------
-
-def _checked(convert: Callable[[str], object], accepted: Callable[[object], bool],
-             accepts: str) -> Callable[[str], object]:
-    """A type for argparse: `convert` the text, keep it if `accepted`, else say `accepts`."""
-    def parse(text: str):
-        try:
-            value = convert(text)
-            fits = accepted(value)
-        except (ValueError, ArithmeticError):
-            fits = False
-        if not fits:
-            raise argparse.ArgumentTypeError(f"give {accepts}, not {text!r}")
-        return value
-    return parse
-
-
-def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
-    """A whole number from `low` to `high` (None: no upper bound)."""
-    if high is None:
-        return _checked(int, lambda value: value >= low, f"a whole number, {low} or more")
-    return _checked(int, lambda value: low <= value <= high,
-                    f"a whole number from {low} to {high}")
-
-
-def _number(low: float, high: float, accepts: str) -> Callable[[str], float]:
-    """A number from `low` to `high` inclusive; never nan."""
-    return _checked(float, lambda value: low <= value <= high, accepts)
-
-
-_SECONDS_ABOVE_0 = _checked(float, lambda value: 0 < value < math.inf,
-                            "a number of seconds above 0")
-_SECONDS_OR_INF = _number(0, math.inf, "a number of seconds, 0 or more (inf: forever)")
-_RATE = _number(0, 1, "a rate from 0 to 1")
-
-
-def _day(text: str) -> date:
-    """A day for ``run``, one its meters' clocks can show."""
-    from daisee_lab.run import FIRST_DAY, LAST_DAY
-
-    return _checked(date.fromisoformat,
-                    lambda value: len(text) == 10 and FIRST_DAY <= value <= LAST_DAY,
-                    f"a day as YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}")(text)
-
-
-def _moment(text: str) -> datetime:
-    """A simulated Linky's start: aware, within the years its horodate can hold (in Paris)."""
-    from daisee_lab.meter import PARIS
-    from daisee_lab.tic import HORODATE_YEARS
-
-    return _checked(datetime.fromisoformat,
-                    lambda value: value.utcoffset() is not None
-                    and value.astimezone(PARIS).year in HORODATE_YEARS,
-                    f"an ISO 8601 time with its offset, e.g. 2025-06-21T12:00+02:00, in the "
-                    f"years {HORODATE_YEARS.start} to {HORODATE_YEARS.stop - 1}")(text)
-
-
-def _rpc_url(text: str) -> str:
-    from daisee_lab.chain import is_rpc_url
-
-    if not is_rpc_url(text):
-        raise argparse.ArgumentTypeError(
-            f"give a JSON-RPC node's URL, such as http://127.0.0.1:8545, not {text!r}")
-    return text
-
-
-def _room_address(text: str) -> bool:
-    from daisee_lab.chain import is_rpc_url
-
-    return is_rpc_url(text)
-
-
-def _host(text: str) -> str:
-    """A name or address this machine can listen on: it must at least resolve."""
-    try:
-        if text:
-            socket.getaddrinfo(text, None)
-            return text
-    except (OSError, UnicodeError):
-        pass
-    raise argparse.ArgumentTypeError(
-        f"{text!r} does not resolve: give an address or name of this machine (127.0.0.1, or "
-        "0.0.0.0 for the room's network)")
-
-
-def _key(text: str) -> bytes:
-    """An AES-128 key; the message does not repeat it (it is a secret)."""
-    from daisee_lab.dlms import KEY_HEX_DIGITS
-
-    if not re.fullmatch(f"[0-9A-Fa-f]{{{KEY_HEX_DIGITS}}}", text):
-        raise argparse.ArgumentTypeError(
-            f"give the key your grid operator sent as {KEY_HEX_DIGITS} hex digits (0-9, "
-            f"A-F); got {len(text)} characters")
-    return bytes.fromhex(text)
-
-
-def _existing_folder(text: str) -> Path:
-    if not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(f"give a folder that exists, not {text!r}")
-    return Path(text)
-
-
-def _folder_to_write(text: str) -> Path:
-    """A folder, existing or to be made: neither it nor any parent is a file."""
-    path = Path(text)
-    for place in (path, *path.parents):
-        if place.exists():
-            if not place.is_dir():
-                raise argparse.ArgumentTypeError(
-                    f"give a folder (new or existing), not {text!r}: {place} is a file")
-            return path
-    return path
-
-
-def _file_to_write(text: str) -> Path:
-    """A file, existing or to be made, in a folder that exists."""
-    path = Path(text)
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(
-            f"give a file in an existing folder, not {text!r}: {path.parent} is not a folder")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"give a file, not {text!r}: it is a folder")
-    return path
-
-
-def _link_to_make(text: str) -> Path:
-    """A symlink's path: new, or an old link (replaced); never a file, which it would replace."""
-    path = _file_to_write(text)
-    if path.exists() and not path.is_symlink():
-        raise argparse.ArgumentTypeError(
-            f"give a new path or an old link, not {text!r}: it is a file and would be replaced")
-    return path
-
 
 # --- toolchain and book -----------------------------------------------------------------------
 
@@ -238,9 +107,9 @@ def _toolchain(args: argparse.Namespace) -> int:
 
 
 def _book_arguments(student: argparse.ArgumentParser) -> None:
-    student.add_argument("--book", type=_existing_folder, default="book",
+    student.add_argument("--book", type=existing_folder, default="book",
                          help="the chapters' folder (default: %(default)s)")
-    student.add_argument("--out", type=_folder_to_write, default="student",
+    student.add_argument("--out", type=folder_to_write, default="student",
                          help="where to write (default: %(default)s)")
 
 
@@ -259,10 +128,10 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                                 OFF_CHAIN_METHODS, RUN_METHODS, run_day)
 
     given = _defaults(run_day)
-    run.add_argument("--households", type=_whole(1, MAX_HOUSEHOLDS), metavar="N",
+    run.add_argument("--households", type=whole(1, MAX_HOUSEHOLDS), metavar="N",
                      default=given["households"],
                      help=f"1 to {MAX_HOUSEHOLDS} (default: %(default)s)")
-    run.add_argument("--date", type=_day, metavar="YYYY-MM-DD",
+    run.add_argument("--date", type=run_date, metavar="YYYY-MM-DD",
                      help=f"the local day (default: {DEFAULT_DATE}; with --method auction, "
                      "tomorrow)")
     run.add_argument("--method", choices=RUN_METHODS, default=given["method"],
@@ -270,15 +139,15 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
                      f"{', '.join(CHAIN_METHODS)}; off chain, as French collective "
                      f"self-consumption (no chain needed), {', '.join(OFF_CHAIN_METHODS)} "
                      "(default: %(default)s)")
-    run.add_argument("--rpc", type=_rpc_url, metavar="URL",
+    run.add_argument("--rpc", type=rpc_url, metavar="URL",
                      help="a JSON-RPC node, e.g. anvil's, for the on-chain methods (default: "
                      "eth-tester in process)")
-    run.add_argument("--out", type=_folder_to_write, metavar="DIR",
+    run.add_argument("--out", type=folder_to_write, metavar="DIR",
                      help="the report folder: new, empty or a previous report's (default: "
                      "reports/DATE-METHOD)")
-    run.add_argument("--seed", type=_whole(0, MAX_RUN_SEED), metavar="N",
+    run.add_argument("--seed", type=whole(0, MAX_RUN_SEED), metavar="N",
                      default=given["seed"], help=f"0 to {MAX_RUN_SEED} (default: %(default)s)")
-    run.add_argument("--slots", type=_whole(1), metavar="N",
+    run.add_argument("--slots", type=whole(1), metavar="N",
                      help="settle only the day's first N slots (default: all)")
 
 
@@ -319,13 +188,13 @@ def _meter_arguments(parser: argparse.ArgumentParser) -> None:
                         help="; ".join(f"{protocol}: {', '.join(names)}"
                                        for protocol, names in modes.items())
                         + " (default: %(default)s, found by decoding)")
-    parser.add_argument("--count", type=_whole(1, sys.maxsize),
+    parser.add_argument("--count", type=whole(1, sys.maxsize),
                         help="stop after this many readings")
-    parser.add_argument("--reconnect-timeout", type=_SECONDS_OR_INF,
+    parser.add_argument("--reconnect-timeout", type=SECONDS_OR_INF,
                         default=given["reconnect_timeout"], metavar="SECONDS",
                         help="how long to wait for a vanished port to come back "
                         "(default: %(default)s)")
-    parser.add_argument("--key", type=_key, metavar="HEX",
+    parser.add_argument("--key", type=aes_key, metavar="HEX",
                         help=f"the AES-128 key of an encrypted DSMR meter (Luxembourg's Smarty, "
                         f"Austria), {KEY_HEX_DIGITS} hex digits from the grid operator; "
                         "only with --protocol dsmr")
@@ -333,7 +202,7 @@ def _meter_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _record_arguments(record: argparse.ArgumentParser) -> None:
     _meter_arguments(record)
-    record.add_argument("--db", type=_file_to_write, required=True,
+    record.add_argument("--db", type=file_to_write, required=True,
                         help="the recorder database (created once the meter answers)")
 
 
@@ -390,28 +259,28 @@ def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
     simulate.add_argument("--mode", choices=tuple(TIC_LINES), default=given["mode"],
                           help="the Linky's TIC mode (default: %(default)s)")
     simulate.add_argument("--phases", choices=SIMULATOR_PHASES, default=given["phases"],
-                          type=_checked(int, lambda n: True,
-                                        f"one of {', '.join(map(str, SIMULATOR_PHASES))}"),
+                          type=checked(int, lambda n: True,
+                                       f"one of {', '.join(map(str, SIMULATOR_PHASES))}"),
                           help="the Linky's phases (default: %(default)s)")
     simulate.add_argument("--producer", action="store_true", help="with 3 kWp of PV")
     simulate.add_argument("--tariff", choices=SIMULATOR_TARIFFS, default=given["tariff"],
                           help="base, or hchp: off-peak 22:00-06:00 (default: %(default)s)")
-    simulate.add_argument("--seed", type=_whole(0), default=given["seed"],
+    simulate.add_argument("--seed", type=whole(0), default=given["seed"],
                           help="same seed, same bytes (default: %(default)s)")
-    simulate.add_argument("--speed", type=_checked(
+    simulate.add_argument("--speed", type=checked(
                               float, lambda x: 0 < x <= MAX_SIMULATOR_SPEED,
                               f"a number above 0, at most {MAX_SIMULATOR_SPEED}"),
                           default=given["speed"],
                           help="times real time, for both the bytes and the clock, at most "
                           f"{MAX_SIMULATOR_SPEED} (default: %(default)s)")
-    simulate.add_argument("--start", type=_moment,
+    simulate.add_argument("--start", type=moment,
                           help="simulated start, ISO 8601 with offset (default: now)")
-    simulate.add_argument("--link", type=_link_to_make,
+    simulate.add_argument("--link", type=link_to_make,
                           help="also make this symlink to the pty: a stable path")
     for fault, unit in (("bit-flip", "byte"), ("drop", "byte"), ("eot", "frame")):
-        simulate.add_argument(f"--{fault}", type=_RATE, default=0.0, metavar="RATE",
+        simulate.add_argument(f"--{fault}", type=RATE, default=0.0, metavar="RATE",
                               help=f"{fault} faults per {unit}, 0 to 1 (default: %(default)s)")
-    simulate.add_argument("--duration", type=_SECONDS_ABOVE_0, metavar="SECONDS",
+    simulate.add_argument("--duration", type=SECONDS_ABOVE_0, metavar="SECONDS",
                           help="how long to run (default: until Ctrl-C)")
 
 
@@ -439,25 +308,25 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     from daisee_lab.units import MAX_MEMBERS as MAX_LEARNERS  # the auction registers them all
 
     given = _defaults(Classroom)
-    serve.add_argument("--learners", type=_whole(1, MAX_LEARNERS), required=True,
+    serve.add_argument("--learners", type=whole(1, MAX_LEARNERS), required=True,
                        help=f"how many seats, 1 to {MAX_LEARNERS}")
-    serve.add_argument("--host", type=_host, default=given["host"],
+    serve.add_argument("--host", type=host, default=given["host"],
                        help="where learners reach the room (default: %(default)s, loopback; "
                        "0.0.0.0: the room's network); the node itself stays on loopback")
-    serve.add_argument("--port", type=_whole(0, 65535), default=given["port"],
+    serve.add_argument("--port", type=whole(0, 65535), default=given["port"],
                        help="the learners' endpoint's port (default: %(default)s; 0: any free "
                        "port)")
     serve.add_argument("--slot-seconds", default=given["slot_seconds"], metavar="SECONDS",
-                       type=_number(MIN_SLOT_SECONDS, MAX_SLOT_SECONDS,
-                                    f"a number from {MIN_SLOT_SECONDS} to {MAX_SLOT_SECONDS}"),
+                       type=number(MIN_SLOT_SECONDS, MAX_SLOT_SECONDS,
+                                   f"a number from {MIN_SLOT_SECONDS} to {MAX_SLOT_SECONDS}"),
                        help=f"real seconds per slot at most, {MIN_SLOT_SECONDS} to "
                        f"{MAX_SLOT_SECONDS} (default: %(default)s)")
-    serve.add_argument("--slots", type=_whole(1), help="slots to trade (default: until stopped)")
-    serve.add_argument("--out", type=_folder_to_write, default=given["out_dir"],
+    serve.add_argument("--slots", type=whole(1), help="slots to trade (default: until stopped)")
+    serve.add_argument("--out", type=folder_to_write, default=given["out_dir"],
                        help="folder for pages and results (default: %(default)s)")
-    serve.add_argument("--credits", type=_whole(1, MAX_CREDITS), default=given["credits"],
+    serve.add_argument("--credits", type=whole(1, MAX_CREDITS), default=given["credits"],
                        help="credits per learner, µ€ (default: %(default)s)")
-    serve.add_argument("--seed", type=_whole(0), default=given["seed"],
+    serve.add_argument("--seed", type=whole(0), default=given["seed"],
                        help="seed of the simulated meters (default: %(default)s)")
     serve.add_argument("--qr", action="store_true", help="also draw the room's QR code here")
 
@@ -481,27 +350,27 @@ def _join_arguments(join: argparse.ArgumentParser) -> None:
     join.add_argument("source", metavar="ROOM_OR_SEAT",
                       help="the room's address, http://HOST:PORT (with --code), or your kept "
                       "seat file")
-    join.add_argument("--code", type=_checked(str.upper, lambda text: re.fullmatch(code, text),
-                                              "the join code your instructor gave you, "
-                                              "XXXX-XXXX"),
+    join.add_argument("--code", type=checked(str.upper, lambda text: re.fullmatch(code, text),
+                                             "the join code your instructor gave you, "
+                                             "XXXX-XXXX"),
                       help="the one-time join code your instructor gave you")
-    join.add_argument("--keep", type=_file_to_write, default="daisee-seat.json",
+    join.add_argument("--keep", type=file_to_write, default="daisee-seat.json",
                       help="where a new seat (your key) is kept (default: %(default)s)")
     join.add_argument("--meter", metavar="PORT",
                       help="a real meter's port (default: a simulated household)")
     join.add_argument("--protocol", choices=tuple(_modes()),
                       default=_defaults(attend)["protocol"],
                       help="the real meter's (default: %(default)s)")
-    join.add_argument("--patience", type=_SECONDS_OR_INF, default=PATIENCE, metavar="SECONDS",
+    join.add_argument("--patience", type=SECONDS_OR_INF, default=PATIENCE, metavar="SECONDS",
                       help="how long to keep calling a room that stopped answering "
                       "(default: %(default)s)")
 
 
 def _check_join(args: argparse.Namespace) -> str | None:
-    if args.code is None and _room_address(args.source):
+    if args.code is None and is_room_address(args.source):
         return ("argument --code: a room's address needs the join code your instructor gave "
                 "you (--code XXXX-XXXX); to come back, give your seat file instead")
-    if args.code is not None and not _room_address(args.source):
+    if args.code is not None and not is_room_address(args.source):
         return (f"argument ROOM_OR_SEAT: with --code, give the room's address as "
                 f"http://HOST:PORT, not {args.source!r}")
     if args.code is not None and args.keep.exists():  # it may hold the key of an earlier seat
@@ -519,7 +388,7 @@ def _classroom_join(args: argparse.Namespace) -> int:
 
 
 def _stop_arguments(stop: argparse.ArgumentParser) -> None:
-    stop.add_argument("--out", type=_folder_to_write, default="classroom",
+    stop.add_argument("--out", type=folder_to_write, default="classroom",
                       help="the folder serve writes to (default: %(default)s)")
 
 
@@ -593,9 +462,14 @@ def explain_os_error(exc: OSError) -> str:
     if isinstance(exc, socket.gaierror):
         advice = "that host name does not resolve: check it and the network"
     else:
-        advice = _ADVICE.get(exc.errno, f"{exc.strerror or exc or type(exc).__name__}")
+        advice = _ADVICE.get(exc.errno or 0, f"{exc.strerror or exc or type(exc).__name__}")
     line = f"{where}: {advice}" if where else str(advice)
     return " ".join(line.split())
+
+
+def _status(exit: SystemExit) -> int:
+    """The exit status `exit` stands for, as the interpreter would give it."""
+    return exit.code if isinstance(exit.code, int) else int(exit.code is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -606,13 +480,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # a bad argument (2), or --help and --version (0)
-        return exc.code
+        return _status(exc)
     error = args.check(args)
     if error is not None:
         try:
             args.parser.error(error)
         except SystemExit as exc:
-            return exc.code
+            return _status(exc)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -269,7 +269,7 @@ def page(report: Report) -> str:
     links = " · ".join(f'<a href="{name}">{name}</a>'
                        for name in (*tables, "readings.sqlite", "run.json"))
     title = f"daisee-lab run: {report.day}, {report.method}"
-    if report.on_chain:
+    if report.gas is not None:  # on chain
         settled = ("settled by the kernel and on chain, both agree on every household and "
                    "slot.</p>")
         gas = f"<h2>Gas</h2>\n{report.gas.to_html(index=False, border=0)}"

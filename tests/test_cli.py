@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import daisee_lab
-import daisee_lab.chain.demo  # noqa: F401  imported before capsys swaps sys.stdout, as in a full run
+import daisee_lab.chain.demo  # imported before capsys swaps sys.stdout, as in a full run
 from daisee_lab.cli import main
 
 

@@ -171,7 +171,8 @@ def test_help_shows_defaults_and_choices_from_the_library(capsys):
     from daisee_lab.run import MAX_HOUSEHOLDS, RUN_METHODS
 
     for args, shown in (
-            (["run"], [f"1 to {MAX_HOUSEHOLDS}", "{" + ",".join(RUN_METHODS) + "}", "default: mmr"]),
+            (["run"], [f"1 to {MAX_HOUSEHOLDS}", "{" + ",".join(RUN_METHODS) + "}",
+                       "default: mmr"]),
             (["meter", "read"], ["{tic,dsmr}", "default: tic", "default: 60"]),
             (["meter", "simulate"], ["{standard,historic}", "{1,3}", "{base,hchp}"]),
             (["classroom", "serve"], [f"{MIN_SLOT_SECONDS} to {MAX_SLOT_SECONDS}",

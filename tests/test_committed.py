@@ -115,8 +115,9 @@ def test_no_dispute_with_someone_elses_reading_or_an_old_one(chain):
     community = community_of(chain, 5)
     first = first_free(community)
     victim, neighbour = community.households[1], community.households[2]
-    cheat = (lambda leaf: replace(leaf, import_wh=leaf.import_wh + 1)
-             if leaf.meter == victim.meter and leaf.slot == first + 2 else leaf)
+    def cheat(leaf):
+        return (replace(leaf, import_wh=leaf.import_wh + 1)
+                if leaf.meter == victim.meter and leaf.slot == first + 2 else leaf)
     books = community.settle_energy(*energy(5, 3, seed=4), first, alter=cheat)
     statement = books.statement(victim, first + 2)
     mine = (community.reading(victim, first + 1), community.reading(victim, first + 2))

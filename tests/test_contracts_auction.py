@@ -172,8 +172,9 @@ def test_a_sellers_sales_draw_on_its_export_in_ask_order_whoever_shows_the_proof
     assert auction.book(slot)[1].filled.tolist() == [400, 300]
     world.chain.advance_time(900)
     home = world.homes[0]
-    sign = lambda at, wh: sign_reading(home.meter_key, auction.market.address, auction.chain_id,
-                                       home.meter, at, 0, wh)
+    def sign(at, wh):
+        return sign_reading(home.meter_key, auction.market.address, auction.chain_id,
+                            home.meter, at, 0, wh)
     readings = [sign(slot - 1, 1_000), sign(slot, 1_500)]  # 500 Wh exported for 700 sold
     copied = auction.settle_delivery(slot, 1, readings, sender=world.eve)
     second = copied.events_named("Delivered")[0].args
@@ -195,8 +196,8 @@ def test_delivery_errors(world):
     auction.clear(slot, kernel_clearing(auction, slot))
     chain, market = world.chain, auction.market
     home, home2 = world.homes[:2]
-    sign = lambda h, s, e: sign_reading(h.meter_key, market.address, auction.chain_id, h.meter,
-                                        s, 0, e)
+    def sign(h, s, e):
+        return sign_reading(h.meter_key, market.address, auction.chain_id, h.meter, s, 0, e)
     with chain.expect_revert("DeliveryNotOver"):
         auction.settle_delivery(slot, 0, [sign(home, slot - 1, 0), sign(home, slot, 500)])
     chain.advance_time(900)

@@ -20,14 +20,15 @@ import pandas as pd
 import pytest
 
 from daisee_lab import community, settlement, tic
-from daisee_lab import run as run_module
 from daisee_lab.chain import Chain
 from daisee_lab.cli import main
 from daisee_lab.meter import PARIS
 from daisee_lab.recorder import Recorder
-from daisee_lab.run import (FUNDS_UEUR, GRID_BUY, GRID_SELL, MeterMismatch, RunArgumentError,
-                            RunError, run_day)
+from daisee_lab.run import (FUNDS_UEUR, MeterMismatch, MeterPlan, RunArgumentError, RunError,
+                            SettlementMismatch, run_day)
+from daisee_lab.run import arguments, checks, fleet, market
 from daisee_lab.settlement import reference
+from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 from daisee_lab.units import MIN_ORDER_WH
 
 NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
@@ -172,7 +173,7 @@ def test_a_collective_self_consumption_day_settles_off_chain(tmp_path, monkeypat
     def no_chain(*args, **kwargs):
         raise AssertionError("an ACC day made a chain")
 
-    monkeypatch.setattr(run_module, "Chain", no_chain)
+    monkeypatch.setattr(arguments, "Chain", no_chain)
     out = tmp_path / "acc"
     report = run_day(households=3, date="2026-06-21", method=method, slots=NOON, out=out,
                      progress=False)
@@ -213,12 +214,50 @@ def test_a_need_below_the_smallest_order_is_served_by_the_grid():
     not bid, and its household buys it from the grid at the grid's price."""
     imports = np.array([[4, 500]], dtype=np.int64)   # one household, two slots
     exports = np.zeros_like(imports)
-    orders = run_module._auction_orders(imports, exports, seed=0)
+    orders = market.auction_orders(imports, exports, seed=0)
     assert orders[1].tolist() == [[0], [500]]
     clearing = settlement.clear_double_auction_slots(*orders)
-    trades, rest = run_module._auction_payments(clearing, imports, exports)
+    trades, rest = market.auction_payments(clearing, imports, exports)
     assert not trades.any()  # nobody sells: nothing trades
-    assert rest.tolist() == [[-(-4 * GRID_BUY // 1000), -(-500 * GRID_BUY // 1000)]]
+    # at GRID_BUY = 194 000 µ€/kWh: 4 Wh x 194 = 776 µ€, 500 Wh x 194 = 97 000 µ€
+    assert GRID_BUY == 194_000 and rest.tolist() == [[776, 97_000]]
+
+
+def test_auction_payments_round_each_trade_in_the_communitys_favour_worked_by_hand():
+    """One slot: h0 needs 500 Wh and h1 has 400 Wh to sell; 333 Wh trade at 150 001 µ€/kWh."""
+    imports, exports = np.array([[500], [0]]), np.array([[0], [400]])
+    clearing = settlement.Clearing(np.array([333]), np.array([150_001]), np.array([[333, 0]]),
+                                   np.array([[0, 333]]), np.zeros(0))
+    trades, rest = market.auction_payments(clearing, imports, exports)
+    # 333 Wh x 150 001 µ€/kWh / 1000 = 49 950.333 µ€: the buyer pays 49 951 (up), the seller
+    # gets 49 950 (down), and the community keeps the 1 µ€
+    assert trades.tolist() == [[49_951], [-49_950]]
+    # the rest at the grid's prices: h0 buys 500 - 333 = 167 Wh x 194 = 32 398 µ€, h1 sells
+    # 400 - 333 = 67 Wh x 40 (GRID_SELL = 40 000 µ€/kWh) = 2 680 µ€
+    assert GRID_SELL == 40_000 and rest.tolist() == [[32_398], [-2_680]]
+
+
+def test_a_meters_indexes_are_its_anchor_plus_the_energy_counted_since():
+    # h0 starts at 1 000 Wh and imports 10 then 20; h1 starts at 50 and imports 0 then 5
+    rows = market.indexes([1_000, 50], np.array([[10, 20], [0, 5]]))
+    assert rows.tolist() == [[1_000, 50], [1_010, 50], [1_030, 55]]
+
+
+def test_a_payment_on_chain_one_micro_euro_off_the_kernels_is_named():
+    """h0 imports 300 Wh and h1 exports 500 in slot 100, mid-market rate: the price is
+    (194 000 + 40 000) / 2 = 117 000 µ€/kWh; h0 pays 300 x 117 = 35 100 µ€, h1 gets those and
+    200 Wh x 40 = 8 000 µ€ from the grid, 43 100 µ€ (the grid bill is -8 000)."""
+    kernel = settlement.settle(np.array([[300], [0]]), np.array([[0], [500]]), GRID_BUY,
+                               GRID_SELL, "mmr")
+    assert kernel.payments.tolist() == [[35_100], [-43_100]]
+    plans = [MeterPlan(f"h0{i}", f"00000000000{i}", "historic", 1, False) for i in (0, 1)]
+    on_chain = {"paid": np.array([[35_100], [-43_099]]), "grid_bill": np.array([-8_000]),
+                "rounding": np.array([0])}
+    with pytest.raises(SettlementMismatch) as caught:
+        checks.check_community(kernel, on_chain, plans, np.array([100]))
+    assert caught.value.mismatches == ["h01 in slot 100: chain -43099 µ€, kernel -43100 µ€"]
+    on_chain["paid"][1, 0] = -43_100
+    checks.check_community(kernel, on_chain, plans, np.array([100]))  # agreed: no error
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -288,13 +327,13 @@ def test_a_mismatch_fails_loudly_and_keeps_what_was_recorded(tmp_path, capsys, m
 
 
 def test_meters_that_differ_from_the_profiles_fail_the_run(tmp_path, monkeypatch):
-    real = run_module._SlotProfile.__call__
+    real = fleet._SlotProfile.__call__
 
     def four_watts_more_at_noon(self, t):  # in the simulators, forked with it
         load_w, pv_w = real(self, t)
         return load_w + 4 * (t.hour == 12 and t.minute < 15), pv_w  # 1 Wh more in one slot
 
-    monkeypatch.setattr(run_module._SlotProfile, "__call__", four_watts_more_at_noon)
+    monkeypatch.setattr(fleet._SlotProfile, "__call__", four_watts_more_at_noon)
     out = tmp_path / "day"
     with pytest.raises(MeterMismatch) as caught:
         run_day(households=2, date="2026-06-21", slots=NOON, out=out, progress=False)
