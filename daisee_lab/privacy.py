@@ -242,7 +242,8 @@ def cyclic_sizes(events: pd.DataFrame, *, cyclic_hours: int = 12,
     """Size bands (VA, low and high) of switch-ons that recur in at least `cyclic_hours`
     different hours: the house's own cycles (a fridge), not people's."""
     ons = events[events.delta_va > 0].sort_values("delta_va")
-    bands, members = [], []
+    bands: list[list[tuple[float, pd.Timestamp]]] = []
+    members: list[tuple[float, pd.Timestamp]] = []
     for size, hour in zip(ons.delta_va, ons.time.dt.floor("h")):
         if members and size > members[0][0] * (1 + 2 * size_tolerance):
             bands.append(members)

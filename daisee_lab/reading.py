@@ -32,7 +32,7 @@ class Reading:
     """
 
     protocol: str                      # "tic" or "dsmr"
-    mode: str                          # "historic", "standard" (TIC) or the DSMR version, e.g. "5.0"
+    mode: str                          # "historic", "standard" (TIC) or a DSMR version: "5.0"
     meter_id: str
     import_wh: int | None
     export_wh: int | None = None

@@ -44,8 +44,10 @@ class PowerGauge:
                            f"drawn {reading.import_wh:,} Wh{export}")
         self.readings += 1
 
-    def follow(self, readings: Iterable[Reading | tuple[Reading, bytes]], count: int) -> Reading:
-        """Update from the next `count` readings (or (reading, raw) pairs); return the last."""
+    def follow(self, readings: Iterable[Reading | tuple[Reading, bytes]],
+               count: int) -> Reading | None:
+        """Update from the next `count` readings (or (reading, raw) pairs); return the last, None
+        if there was none."""
         last = None
         for item in islice(readings, count):
             last = item[0] if isinstance(item, tuple) else item

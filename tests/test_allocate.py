@@ -284,6 +284,7 @@ def test_a_consumption_above_the_bound_is_named_under_every_key(allocate_, key, 
     coefficient, which that pass otherwise skips), with the reference's message."""
     cons = CONS.copy()
     cons[2, 1] = MAX_ACC_WH + 1
-    with pytest.raises(SettlementError, match=rf"consumption_wh must hold Wh in \[0, {MAX_ACC_WH}\], "
-                                               rf"got {MAX_ACC_WH + 1} at \[2, 1\]"):
+    with pytest.raises(SettlementError, match=rf"consumption_wh must hold Wh in "
+                                               rf"\[0, {MAX_ACC_WH}\], got {MAX_ACC_WH + 1} "
+                                               rf"at \[2, 1\]"):
         allocate_(cons, ONE, key, coefficients)

@@ -117,8 +117,7 @@ def test_exercise_2_2(recording):
 def test_chapter_3_and_4_checkers():
     import numpy as np
 
-    from daisee_lab.exercises import ch03, ch04
-    from daisee_lab.settlement import settle
+    from daisee_lab.exercises import ch03
 
     homes, day = ch03._street()
     i = next(k for k, h in enumerate(homes) if h.pv_kwp)

@@ -1,4 +1,5 @@
-"""Chapter 13's checkers against a small room on anvil: right answers pass, wrong ones get a hint."""
+"""Chapter 13's checkers against a small room on anvil: right answers pass, wrong ones get a
+hint."""
 
 import threading
 

@@ -72,7 +72,8 @@ def test_power_day_draws_each_series_in_its_unit_on_local_hours():
     from daisee_lab.plots import power_day
 
     times = pd.date_range("2025-06-21 10:00", periods=3, freq="1min", tz="UTC")
-    figure = power_day(times, {"drawn": np.array([300, 0, 0]), "injected": np.array([0, 1500, 2000])},
+    figure = power_day(times, {"drawn": np.array([300, 0, 0]),
+                               "injected": np.array([0, 1500, 2000])},
                        "a sunny noon")
     (ax,) = figure.axes
     assert [line.get_label() for line in ax.lines] == ["drawn", "injected"]
@@ -119,9 +120,11 @@ def test_slot_prices_draws_each_price_and_the_grid_prices():
 def test_rule_prices_marks_both_sides_of_each_rule_and_the_walrasian_interval():
     from daisee_lab.plots import rule_prices
 
-    figure = rule_prices({"midpoint": (250, 250), "mcafee": (250, 230)}, "rules", interval=(250, 250))
+    figure = rule_prices({"midpoint": (250, 250), "mcafee": (250, 230)}, "rules",
+                         interval=(250, 250))
     (ax,) = figure.axes
-    buyers, sellers = [line for line in ax.lines if line.get_label() in ("buyers pay", "sellers get")]
+    buyers, sellers = [line for line in ax.lines
+                       if line.get_label() in ("buyers pay", "sellers get")]
     assert list(buyers.get_xdata()) == [250, 250] and list(sellers.get_xdata()) == [250, 230]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["midpoint", "mcafee"]
     assert "Walrasian interval [250, 250]" in ax.get_legend_handles_labels()[1]

@@ -14,7 +14,8 @@ from daisee_lab.exercises import checker
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # the book's grid prices, as in the chapter
 
 WEEK = date(2025, 4, 14)                # profiles(make_households(8, seed=1), WEEK, 7, seed=1)
-SLOT_4_1 = {"consumption": [[600], [0], [0]], "production": [[0], [500], [400]]}  # Alice, Bob, Carol
+# Alice, Bob, Carol
+SLOT_4_1 = {"consumption": [[600], [0], [0]], "production": [[0], [500], [400]]}
 SHARING = ("mmr", "bill_sharing", "sdr")
 
 
@@ -39,9 +40,10 @@ def seller_payment(answer: object) -> tuple[bool, str]:
     if answer == right:
         p_mid = Fraction(GRID_BUY + GRID_SELL, 2)
         exact = 500 * (p_mid * 600 + GRID_SELL * 300) / 900 / 1000
-        return True, (f"{right} µ€, rounded down from {float(exact):.2f}: Bob and Carol get {paid_out} µ€ "
-                      f"together, the account took {paid_out + int(result.rounding[0])} µ€ "
-                      f"(Alice's payment and the grid's), and the {int(result.rounding[0])} µ€ "
+        rounding = int(result.rounding[0])
+        return True, (f"{right} µ€, rounded down from {float(exact):.2f}: Bob and Carol get "
+                      f"{paid_out} µ€ together, the account took {paid_out + rounding} µ€ "
+                      f"(Alice's payment and the grid's), and the {rounding} µ€ "
                       "left over goes to the rounding account.")
     if not isinstance(answer, (int, float, np.integer, np.floating)):
         return False, "answer with a number of µ€"
@@ -154,6 +156,7 @@ def conservation(answer: object) -> tuple[bool, str]:
                 hint = ("also check that the rounding account is never negative"
                         if what.endswith("negative") else
                         "sum the payments over households (axis=0), one total per slot")
-                return False, f"in a settlement where {what}, your function said {verdict!r}: {hint}"
+                return False, (f"in a settlement where {what}, your function said "
+                               f"{verdict!r}: {hint}")
     return True, ("conserved to the µ€ in every slot, daily bill sharing included: the contract "
                   "of chapter 9 must keep the same books.")

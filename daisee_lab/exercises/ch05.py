@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from fractions import Fraction
 from itertools import combinations
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from daisee_lab.exercises import checker
 
 # 5.1: three homes draw these Wh in one slot while the roof injects 900 Wh; the second is Bob
-SLOT_5_1 = {"consumption": [437, 251, 612], "production": 900}
+SLOT_5_1: dict[str, Any] = {"consumption": [437, 251, 612], "production": 900}
 # 5.2: four flats of a condominium, their static coefficients (a fifth flat has not joined)
-SLOT_5_2 = {"consumption": [700, 150, 600, 250], "coefficients": ["0.30", "0.25", "0.20", "0.15"],
-            "production": 2000}
+SLOT_5_2: dict[str, Any] = {"consumption": [700, 150, 600, 250],
+                            "coefficients": ["0.30", "0.25", "0.20", "0.15"], "production": 2000}
 # 5.3: a village's sites (made up): the hall's roof and a farm's shed produce, five homes consume
-VILLAGE = [
+VILLAGE: list[dict[str, Any]] = [
     {"lat": 45.6500, "lon": 4.5600, "role": "producer", "power_kw": 36, "area": "periurban"},
     {"lat": 45.6520, "lon": 4.5650, "role": "consumer", "area": "periurban"},
     {"lat": 45.6470, "lon": 4.5580, "role": "consumer", "area": "periurban"},
@@ -29,7 +30,7 @@ VILLAGE = [
 _NUMBER = (int, float, np.integer, np.floating)
 
 
-def _number(answer: object) -> bool:
+def _number(answer: object) -> TypeGuard[int | float | np.integer | np.floating]:
     return isinstance(answer, _NUMBER) and not isinstance(answer, bool)
 
 

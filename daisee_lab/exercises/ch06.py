@@ -96,7 +96,7 @@ def profitable_lie(answer: object) -> tuple[bool, str]:
         filled = int(clearing.bid_fills[LIAR])
         return filled * (value - int(clearing.price)) / 1000 if filled else 0.0
 
-    truthful, lying = utility(value), utility(answer)
+    truthful, lying = utility(value), utility(int(answer))
     if lying > truthful:
         return True, (f"bidding {answer} instead of {value} earns {lying:,.0f} µ€ instead of "
                       f"{truthful:,.0f}: the marginal buyer sets the price, so shading pays. "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from daisee_lab.exercises import checker
 
 LOGS_7_1 = {10: 1200, 11: 800, 12: 950}  # slot -> Wh the owner must log
@@ -50,7 +52,7 @@ def storage_gas(answer: object) -> tuple[bool, str]:
 
     if not isinstance(answer, int):
         return False, "answer with a whole number of gas"
-    chain = Chain(contract_dirs=[LAB])
+    chain = Chain(contract_dirs=[Path(LAB)])
     meter_log = chain.deploy("MeterLog")
     first, second = meter_log.log(1, 100).gas_used, meter_log.log(2, 100).gas_used
     right = first - second

@@ -149,7 +149,7 @@ def _thief_take(source: str) -> tuple[int, int]:
     from daisee_lab.chain import Chain
     from daisee_lab.contracts import deploy_community, make_members
 
-    chain = Chain(contract_dirs=[LAB])
+    chain = Chain(contract_dirs=[Path(LAB)])
     operator, neighbour, eve = chain.accounts[:3]
     community = deploy_community(chain, operator, make_members([neighbour.address], SEED),
                                  GRID_BUY, GRID_SELL)
@@ -217,7 +217,7 @@ def _sort_wall(source: str) -> tuple[int, int, int] | None:
     from daisee_lab.chain.anvil import Anvil
 
     with Anvil() as node:
-        chain = Chain(node.url, contract_dirs=[LAB])
+        chain = Chain(node.url, contract_dirs=[Path(LAB)])
         fits = lambda n: sort_with(chain, n)[1]  # noqa: E731
         low, high = 0, 16  # low fits; double high until it does not, then bisect
         while fits(high):

@@ -24,7 +24,7 @@ TOLERANCE = 0.03                         # gas varies a little with the signatur
 
 def _close(answer: object, right: float, tolerance: float = TOLERANCE) -> bool:
     return (isinstance(answer, Real) and not isinstance(answer, bool)
-            and abs(answer - right) <= tolerance * abs(right))
+            and abs(float(answer) - right) <= tolerance * abs(right))
 
 
 @lru_cache(maxsize=2)
@@ -110,7 +110,7 @@ def neighbour_energy(answer: object) -> tuple[bool, str]:
     if answer in (int(imported[t - 1]), int(imported[t + 1])):
         return False, ("one slot off: a reading for slot s gives the index at the end of s, so "
                        "the slot's energy is index(s) - index(s - 1)")
-    if abs(answer * 1000 - right) < 0.5:
+    if abs(answer * 1000 - right) < 0.5:  # type: ignore[operator]  # numbers.Real: untyped ops
         return False, "answer in Wh, not kWh"
     if answer in {int(day.import_wh[i, t]) for i in range(STREET["n"]) if i != home}:
         return False, (f"that is another meter's energy; find the meter registered with public "

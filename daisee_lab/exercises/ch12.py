@@ -4,10 +4,11 @@ neighbour's evening read from totals published for too small a community."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, time
-from functools import lru_cache
+from functools import cache, lru_cache
 from numbers import Integral
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -28,9 +29,10 @@ EVENING = slice(72, 80)  # ... and the eight slots from 18:00 were published in 
 def _seconds_of_day(answer: object) -> int | None:
     """`answer` as seconds after local midnight: "HH:MM", "HH:MM:SS", a time or a datetime."""
     if isinstance(answer, str):
+        text = answer.strip()
         for form in ("%H:%M", "%H:%M:%S"):
             try:
-                answer = datetime.strptime(answer.strip(), form).time()
+                answer = datetime.strptime(text, form).time()
                 break
             except ValueError:
                 continue
@@ -113,7 +115,7 @@ def _home_truth() -> pd.DataFrame:
     return simulate_day(STREET[0]).events
 
 
-@lru_cache(maxsize=None)
+@cache
 def recall_in_sum(n: int) -> float:
     """The recall of home 0's switches in the 1 s total of the street's first `n` homes."""
     from daisee_lab.privacy import aggregate, event_survival
@@ -128,6 +130,7 @@ def street_size(answer: object) -> tuple[bool, str]:
     size = len(STREET)
     if not isinstance(answer, Integral) or isinstance(answer, bool):
         return False, "answer with a whole number of homes"
+    answer = int(answer)
     if not 1 <= answer <= size:
         return False, f"the street has {size} homes: answer between 1 and {size}"
     below = [n for n in range(1, int(answer) + 1) if recall_in_sum(n) < LEVEL]
@@ -182,10 +185,10 @@ def verify_proof(answer: object) -> tuple[bool, str]:
                        "the checker calls it)")
     verify: Callable = answer
     results = []
-    for proof, root, leaf, inside in _cases():
+    for proof, root, leaf, _inside in _cases():
         try:
             results.append(verify(list(proof), root, leaf))
-        except Exception as exc:  # the learner's code: report whatever it raised
+        except Exception as exc:  # noqa: BLE001 - the learner's code: report whatever it raised
             return False, (f"your function raised {type(exc).__name__}: {exc} on a proof of "
                            f"{len(proof)} siblings; it gets proof (a list of 32-byte bytes), "
                            f"root and leaf (bytes)")
@@ -229,7 +232,7 @@ def neighbours_evening(answer: object) -> tuple[bool, str]:
     totals published in clear and its own leaves."""
     yours, theirs = pair_evening()
     try:
-        given = np.asarray(list(answer), dtype=float)
+        given = np.asarray(list(cast(Iterable, answer)), dtype=np.float64)  # TypeError: not one
     except (TypeError, ValueError):
         return False, f"answer with a list of {len(theirs)} numbers of Wh, one per slot"
     if given.shape != theirs.shape:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from daisee_lab.exercises import checker
 
 
-def _room(answer: object, size: int):
-    """The classroom of an answer ``(room, ...)`` of `size` items, or None."""
+def _room(answer: object, size: int) -> tuple | None:
+    """An answer ``(room, ...)`` of `size` items whose first is a classroom, or None."""
     from daisee_lab.classroom import Classroom
 
     if isinstance(answer, tuple) and len(answer) == size and isinstance(answer[0], Classroom):
-        return answer[0]
+        return answer
     return None
 
 
@@ -20,10 +20,10 @@ def clearing_price(answer: object) -> tuple[bool, str]:
     by the checker from the bids and asks revealed on chain."""
     from daisee_lab.settlement import NO_PRICE, clear_double_auction
 
-    room = _room(answer, 3)
-    if room is None:
+    triple = _room(answer, 3)
+    if triple is None:
         return False, "answer with a triple: (room, slot, price)"
-    _, slot, price = answer
+    room, slot, price = triple
     if not room.schedule.trades(slot):
         return False, f"the room did not trade slot {slot}: pick one of room.clearings"
     bids, asks = room.auction.book(slot)
@@ -47,10 +47,10 @@ def clearing_price(answer: object) -> tuple[bool, str]:
 def savings(answer: object) -> tuple[bool, str]:
     """``(room, name, savings)``: what learner `name` saved (µ€) over the session against
     buying and selling everything at grid prices."""
-    room = _room(answer, 3)
-    if room is None:
+    triple = _room(answer, 3)
+    if triple is None:
         return False, "answer with a triple: (room, learner name, savings in µ€)"
-    _, name, value = answer
+    room, name, value = triple
     rows = room.results[room.results.learner == name]
     if rows.empty:
         names = sorted(room.results.learner.unique())

@@ -180,9 +180,9 @@ def cost_against_gas_price(gwei, costs: Mapping[str, Sequence[float]], gain: flo
     ax.legend(fontsize=8)
     breaks = []
     for label, cost in costs.items():
-        cost = np.asarray(cost, dtype=float)
+        values = np.asarray(cost, dtype=float)
         # cost is proportional to gwei: the break-even gas price
-        breaks.append(f"{label} above {gain / cost[-1] * gwei[-1]:.2g} gwei")
+        breaks.append(f"{label} above {gain / values[-1] * gwei[-1]:.2g} gwei")
     figure.alt = (f"{title}: € per household per day against gwei, log-log; the chain costs "
                   "more than the gain " + ", ".join(breaks))
     return figure
@@ -207,7 +207,7 @@ def curves_read_from_chain(times, energy, labels: Sequence[str],
     ax.set_ylabel("meter (public id)")
     ax.set_title(title)
     local_hours(ax)
-    busiest = np.argmax(energy.sum(axis=1))
+    busiest = int(np.argmax(energy.sum(axis=1)))
     figure.alt = (f"{title}: a heat map of Wh per 15 minutes for {len(labels)} meters against "
                   f"local time; the largest user is {labels[busiest]} with "
                   f"{energy[busiest].sum() / 1000:.1f} kWh")

@@ -28,7 +28,7 @@ class Figure(matplotlib.figure.Figure):
         if self.alt_text:
             return self.alt_text
         parts = []
-        title = self._suptitle.get_text() if self._suptitle else ""
+        title = self.get_suptitle()
         for ax in self.axes:
             if not ax.get_visible():
                 continue
