@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from functools import partial
 from pathlib import Path
 
 from daisee_lab import dlms, dsmr, tic
@@ -45,8 +46,10 @@ def corrupted(data: bytes, rng: random.Random, every: int = 300) -> bytes:
 
 
 def dsmr_inputs(size: int, rng: random.Random) -> dict[str, tuple[bytes, bytes | None]]:
-    crc = b"".join(p.read_bytes() for p in sorted((DATA / "dsmr").glob("*.txt")) if "nocrc" not in p.name)
-    frame = bytes.fromhex((DATA / "dsmr" / "smarty_lux_encrypted_key_D491470F.hex").read_text().replace("\n", ""))
+    crc = b"".join(p.read_bytes() for p in sorted((DATA / "dsmr").glob("*.txt"))
+                   if "nocrc" not in p.name)
+    hex_text = (DATA / "dsmr" / "smarty_lux_encrypted_key_D491470F.hex").read_text()
+    frame = bytes.fromhex(hex_text.replace("\n", ""))
     telegrams = filled(crc, size)
     return {
         "real telegrams (DSMR 4.2/5, Fluvius, Sagemcom)": (telegrams, None),
@@ -55,12 +58,15 @@ def dsmr_inputs(size: int, rng: random.Random) -> dict[str, tuple[bytes, bytes |
         "8 KB of '/' then !0000 (issue 18)": (filled(b"/", size, b"!0000\r\n"), None),
         "header lines only (/ABC CR LF)": (filled(b"/ABC\r\n", size, b"!0000\r\n"), None),
         "a header inside every line (x/ABC)": (filled(b"x/ABC\r\n", size, b"!0000\r\n"), None),
-        "a header inside every value": (filled(b"/ABC\r\n", 6) + filled(b"1-0:1.8.1(/ABC)\r\n", size, b"!0000\r\n"), None),
-        "tiny telegrams with a bad CRC": (filled(b"/ABC5\r\n\r\n1-0:1.8.1(1*kWh)\r\n!0000\r\n", size), None),
+        "a header inside every value": (
+            filled(b"/ABC\r\n", 6) + filled(b"1-0:1.8.1(/ABC)\r\n", size, b"!0000\r\n"), None),
+        "tiny telegrams with a bad CRC": (
+            filled(b"/ABC5\r\n\r\n1-0:1.8.1(1*kWh)\r\n!0000\r\n", size), None),
         "random bytes": (rng.randbytes(size), None),
         "random bytes, with the key": (rng.randbytes(size), SMARTY_KEY),
         "a frame, then headers claiming 8 KB (DB 08 ..)": (
-            frame + filled(dlms.START + bytes(8) + b"\x82\x1f\xf0\x30", size - len(frame)), SMARTY_KEY),
+            frame + filled(dlms.START + bytes(8) + b"\x82\x1f\xf0\x30", size - len(frame)),
+            SMARTY_KEY),
     }
 
 
@@ -96,7 +102,7 @@ def report(title: str, line: float, cases: dict, make_decoder) -> list[float]:
           f"(64-byte chunks | whole input)")
     ratios = []
     for name, (data, key) in cases.items():
-        chunked, whole = (rate(lambda: make_decoder(key), data, size) for size in (64, None))
+        chunked, whole = (rate(partial(make_decoder, key), data, size) for size in (64, None))
         ratios += [chunked / line, whole / line]
         flag = "" if min(chunked, whole) / line >= TARGET else f"   < {TARGET}x"
         print(f"  {name:<50} {chunked / line:>9,.0f}x | {whole / line:>9,.0f}x{flag}")
@@ -113,7 +119,8 @@ def main() -> None:
     for mode in ("standard", "historic"):
         line = TIC_LINES[mode]
         cases = {name: (data, None) for name, data in tic_inputs(mode, size, rng).items()}
-        ratios += report(f"TIC {mode}, {line}", line_rate(line), cases, lambda key: tic.TicDecoder())
+        ratios += report(f"TIC {mode}, {line}", line_rate(line), cases,
+                         lambda key: tic.TicDecoder())
     print(f"\nslowest input: {min(ratios):,.0f} times its line rate (target: {TARGET}x)")
 
 

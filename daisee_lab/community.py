@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -300,7 +301,7 @@ def _year_of(households: tuple[Household, ...], year: int, seed: int, site: Site
     return np.array(load), np.array(pv)
 
 
-def profiles(households: list[Household], start: date, days: int, seed: int, *,
+def profiles(households: Sequence[Household], start: date, days: int, seed: int, *,
              site: Site = LYON, tz: str = "Europe/Paris") -> Profiles:
     """Seeded 15-minute profiles of `households` for `days` local days from `start` at `site`.
 
@@ -540,5 +541,6 @@ def energy_per_slot(readings: pd.DataFrame, start: datetime, end: datetime, *,
     report = pd.DataFrame([result[4] for result in results], index=pd.Index(ids, name="meter_id"),
                           columns=list(REPORT_COLUMNS))
     shape = (len(ids), len(slots))
-    arrays = [np.array([result[k] for result in results]).reshape(shape) for k in range(4)]
-    return SlotEnergy(ids, slots, *arrays, report=report)
+    import_wh, export_wh, estimated, missing = (
+        np.array([result[k] for result in results]).reshape(shape) for k in range(4))
+    return SlotEnergy(ids, slots, import_wh, export_wh, estimated, missing, report)

@@ -8,7 +8,8 @@ read 2026-12-06)::
     DB                  tag: general-glo-ciphering
     08 <8 bytes>        system title: the meter's maker code and serial number
     <length>            A-XDR length of the rest: one byte below 0x80, or 0x81 L, or 0x82 L L
-    30                  security control: 0x30 authenticated and encrypted, suite 0 (0x20: encrypted)
+    30                  security control: 0x30 authenticated and encrypted, suite 0
+                        (0x20: encrypted only)
     <4 bytes>           invocation counter, big-endian: one more each frame
     <ciphertext>        the telegram, '/' to CRC line
     <12 bytes>          GCM tag (authenticated frames)
@@ -67,7 +68,8 @@ def frame_length(data: bytes | bytearray, start: int = 0) -> int | None:
     """The whole length of the frame that starts at `data[start]`, or None while its header is
     incomplete. Raises :class:`DlmsError` when the bytes there cannot start a frame."""
     if bytes(data[start:start + 2]) != START[:len(data) - start]:
-        raise DlmsError(f"a general-glo-ciphering frame starts with DB 08, not {bytes(data[start:start + 2]).hex()}")
+        raise DlmsError("a general-glo-ciphering frame starts with DB 08, not "
+                        f"{bytes(data[start:start + 2]).hex()}")
     at = start + _HEADER_BYTES
     if len(data) <= at:
         return None
@@ -86,13 +88,15 @@ def parse_frame(data: bytes) -> CipheredFrame:
     """Split one whole frame into its fields; :class:`DlmsError` if it is not one."""
     size = frame_length(data)
     if size is None or size != len(data):
-        raise DlmsError(f"a frame of {len(data)} bytes whose length field says {size}: cut short or run on")
+        raise DlmsError(f"a frame of {len(data)} bytes whose length field says {size}: "
+                        "cut short or run on")
     body = data[size - _body_length(data):]
     if len(body) < 5:
         raise DlmsError("a frame too short to hold its security control and invocation counter")
     control = body[0]
     if not control & _ENCRYPTED or control & 0x0F:
-        raise DlmsError(f"security control {control:#04x}: only AES-GCM-128 encryption (suite 0) is known")
+        raise DlmsError(f"security control {control:#04x}: only AES-GCM-128 encryption "
+                        "(suite 0) is known")
     tag_bytes = TAG_BYTES if control & _AUTHENTICATED else 0
     if len(body) < 5 + tag_bytes:
         raise DlmsError("a frame too short to hold its authentication tag")
@@ -103,20 +107,26 @@ def parse_frame(data: bytes) -> CipheredFrame:
 
 def _body_length(data: bytes) -> int:
     first = data[_HEADER_BYTES]
-    return first if first < 0x80 else int.from_bytes(data[_HEADER_BYTES + 1:_HEADER_BYTES + 1 + first - 0x80], "big")
+    if first < 0x80:
+        return first
+    return int.from_bytes(data[_HEADER_BYTES + 1:_HEADER_BYTES + 1 + first - 0x80], "big")
 
 
-def decrypt(frame: CipheredFrame, key: bytes, auth_key: bytes = SMARTY_AUTH_KEY) -> tuple[bytes, bool]:
-    """The plaintext of `frame` under `key`, and whether its GCM tag proved it (key and bytes right).
+def decrypt(frame: CipheredFrame, key: bytes,
+            auth_key: bytes = SMARTY_AUTH_KEY) -> tuple[bytes, bool]:
+    """The plaintext of `frame` under `key`, and whether its GCM tag proved it (key and bytes
+    right).
 
-    When the tag does not check (a wrong key, a corrupted frame, or a meter whose authentication key
-    is not `auth_key`) the plaintext is still returned, decrypted without authentication, with False:
-    the caller must check it some other way (a DSMR telegram's own CRC).
+    When the tag does not check (a wrong key, a corrupted frame, or a meter whose authentication
+    key is not `auth_key`) the plaintext is still returned, decrypted without authentication, with
+    False: the caller must check it some other way (a DSMR telegram's own CRC).
     """
     if len(key) != KEY_BYTES:
-        raise DlmsError(f"an AES-128 key is {KEY_BYTES} bytes ({KEY_HEX_DIGITS} hex digits), not {len(key)}")
+        raise DlmsError(f"an AES-128 key is {KEY_BYTES} bytes ({KEY_HEX_DIGITS} hex digits), "
+                        f"not {len(key)}")
     if frame.tag:
-        decryptor = Cipher(algorithms.AES(key), modes.GCM(frame.nonce, frame.tag, min_tag_length=TAG_BYTES)).decryptor()
+        mode = modes.GCM(frame.nonce, frame.tag, min_tag_length=TAG_BYTES)
+        decryptor = Cipher(algorithms.AES(key), mode).decryptor()
         decryptor.authenticate_additional_data(bytes([frame.security_control]) + auth_key)
         try:
             return decryptor.update(frame.ciphertext) + decryptor.finalize(), True
@@ -142,7 +152,8 @@ class FirstBlock:
         at = _HEADER_BYTES + length_bytes + 5  # past the security control and invocation counter
         if len(data) < at + 16 or size < at + 16 + TAG_BYTES:
             return None
-        keystream = self._aes.update(bytes(data[2:10]) + bytes(data[at - 4:at]) + b"\x00\x00\x00\x02")
+        counter_block = bytes(data[2:10]) + bytes(data[at - 4:at]) + b"\x00\x00\x00\x02"
+        keystream = self._aes.update(counter_block)
         block = int.from_bytes(data[at:at + 16], "big") ^ int.from_bytes(keystream, "big")
         return block.to_bytes(16, "big")
 
@@ -158,6 +169,7 @@ def encrypt(plaintext: bytes, key: bytes, system_title: bytes, invocation_counte
     encryptor.authenticate_additional_data(bytes([control]) + auth_key)
     sealed = encryptor.update(plaintext) + encryptor.finalize() + encryptor.tag[:TAG_BYTES]
     body = bytes([control]) + invocation_counter.to_bytes(4, "big") + sealed
-    length = bytes([len(body)]) if len(body) < 0x80 else (
-        b"\x81" + len(body).to_bytes(1, "big") if len(body) < 0x100 else b"\x82" + len(body).to_bytes(2, "big"))
+    size = len(body)
+    length = (bytes([size]) if size < 0x80 else b"\x81" + size.to_bytes(1, "big") if size < 0x100
+              else b"\x82" + size.to_bytes(2, "big"))
     return START + system_title + length + body

@@ -96,13 +96,14 @@ class DsmrDecoder:
     work is linear in the bytes fed.
 
     With `key` (16 bytes) it reads encrypted DLMS frames instead (Luxembourg, Austria); if the
-    first frames do not open under it, :meth:`feed` raises :class:`DecryptionError`: the key is wrong.
+    first frames do not open under it, :meth:`feed` raises :class:`DecryptionError`: the key is
+    wrong.
     """
 
     def __init__(self, max_telegram_bytes: int = 8192, *, key: bytes | None = None):
         self.max_telegram_bytes = max_telegram_bytes
         self.key = None if key is None else _check_key(key)
-        self._first_block = None if key is None else dlms.FirstBlock(self.key)
+        self._first_block = None if self.key is None else dlms.FirstBlock(self.key)
         self.stats = DecoderStats()
         self._buffer = bytearray()
         self._checked = 0  # >0: the buffer starts with a header; its lines up to here are checked
@@ -115,7 +116,8 @@ class DsmrDecoder:
         return [telegram for telegram, _ in self.feed_raw(chunk)]
 
     def feed_raw(self, chunk: bytes) -> list[tuple[Telegram, bytes]]:
-        """Like :meth:`feed`, with each telegram's bytes as received (for an encrypted one, its frame)."""
+        """Like :meth:`feed`, with each telegram's bytes as received (for an encrypted one, its
+        frame)."""
         self._buffer += chunk
         step = self._next_frame if self.key is not None else self._next_telegram
         found = []
@@ -183,6 +185,7 @@ class DsmrDecoder:
         """Where the '!' line that starts at `bang` ends: after its LF, before a '/' (the next
         telegram), or `_CRC_LINE_BYTES` on; None while it may still go on."""
         line = _CRC_LINE.match(self._buffer, bang)
+        assert line is not None  # the pattern matches at any '!'
         if line[1] or line.end() < len(self._buffer) or line.end() - bang > _CRC_LINE_BYTES:
             return line.end()
         return None
@@ -190,6 +193,7 @@ class DsmrDecoder:
     # --- encrypted frames
 
     def _next_frame(self):
+        assert self.key is not None and self._first_block is not None  # a decoder with a key
         buffer = self._buffer
         start = buffer.find(dlms.START)
         if start < 0:
@@ -233,8 +237,9 @@ class DsmrDecoder:
             self._unopened += 1
             if self._unopened >= _WRONG_KEY_FRAMES:
                 raise DecryptionError(
-                    f"the key does not open the frames of this meter ({_WRONG_KEY_FRAMES} in a row): "
-                    "check the key, the 32 hex digits the grid operator gives for the P1 port "
+                    "the key does not open the frames of this meter "
+                    f"({_WRONG_KEY_FRAMES} in a row): check the key, the 32 hex digits the grid "
+                    "operator gives for the P1 port "
                     "(Luxembourg: the 'decryption key', GUEK, that Creos sends on request)")
         return self._reject("decryption", 1)
 

@@ -28,7 +28,8 @@ def _check_key(key: bytes) -> bytes:
 
 
 def _readable(plaintext: bytes) -> bool:
-    """Does a decryption look like a telegram (noise in it allowed), not like a wrong key's bytes?"""
+    """Does a decryption look like a telegram (noise in it allowed), not like a wrong key's
+    bytes?"""
     printable = len(plaintext) - len(plaintext.translate(None, _PRINTABLE))
     return plaintext[:1] == b"/" and printable >= 0.9 * len(plaintext)
 
@@ -56,11 +57,13 @@ def _decrypted(frame: dlms.CipheredFrame, key: bytes) -> Telegram:
         return parse_telegram(plaintext)
     if not _readable(plaintext):
         raise DecryptionError(
-            f"the key does not open the frame of meter {frame.system_title.hex().upper()}: check the "
-            "key, the 32 hex digits the grid operator gives for the P1 port (Luxembourg: the "
+            "the key does not open the frame of meter "
+            f"{frame.system_title.hex().upper()}: check the key, the 32 hex digits the grid "
+            "operator gives for the P1 port (Luxembourg: the "
             "'decryption key', GUEK, that Creos sends on request)")
     telegram = parse_telegram(plaintext, require_crc=True)
-    note = "GCM tag not proven (an authentication key other than Smarty's?): the telegram's CRC checked"
+    note = ("GCM tag not proven (an authentication key other than Smarty's?): the telegram's "
+            "CRC checked")
     return replace(telegram, warnings=(*telegram.warnings, note))
 
 

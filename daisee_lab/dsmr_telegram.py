@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from daisee_lab.dsmr_obis import (
@@ -61,10 +62,11 @@ _TIMESTAMP = re.compile(r"([0-9]{2})" * 6 + r"([SW]?)")  # YYMMDDhhmmss, season 
 _NUMBER = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _MBUS_KEY = re.compile(r"0-([1-9][0-9]?):(?:24\.[0-9]+\.[0-9]+|96\.1\.[01])")
-_ENERGY_REGISTER = re.compile(r"1-([01]):([12])\.8\.([0-9]|[1-9][0-9])")  # channel 1: some Sagemcom, Swiss
+# channel 1 (1-1:) for some Sagemcom and Swiss meters
+_ENERGY_REGISTER = re.compile(r"1-([01]):([12])\.8\.([0-9]|[1-9][0-9])")
 _ENERGY_SCALE = {"kWh": 1000, "Wh": 1}
 _POWER_SCALE = {"kW": 1000, "W": 1}
-_EMUCS_VERSION = re.compile(r"50[0-9]{3}")  # Belgian/Swiss 0-0:96.1.4: "50217" = DSMR 5.0.2, e-MUCS 1.7
+_EMUCS_VERSION = re.compile(r"50[0-9]{3}")  # 0-0:96.1.4: "50217" = DSMR 5.0.2, e-MUCS 1.7
 _OLD_VERSION = re.compile(r"[23][0-9]")  # a version line that does not promise a CRC
 _DIRECTIONS = {"1": "import_wh", "2": "export_wh"}
 
@@ -86,8 +88,9 @@ class ChecksumError(DsmrError):
 
     def __init__(self, expected: int, computed: int):
         super().__init__(
-            f"telegram CRC mismatch: the telegram says {expected:04X} but its bytes from '/' to '!' "
-            f"give {computed:04X}; it was corrupted on the line, drop it and take the next one"
+            f"telegram CRC mismatch: the telegram says {expected:04X} but its bytes from '/' "
+            f"to '!' give {computed:04X}; it was corrupted on the line, drop it and take the next "
+            "one"
         )
         self.expected = expected
         self.computed = computed
@@ -111,7 +114,8 @@ _CRC_TABLE = _crc_table()
 
 
 def crc16_arc(data: bytes) -> int:
-    """CRC-16/ARC of `data`: polynomial 0x8005 bit-reversed (0xA001), initial value 0, no final xor."""
+    """CRC-16/ARC of `data`: polynomial 0x8005 bit-reversed (0xA001), initial value 0, no final
+    xor."""
     crc = 0
     for byte in data:
         crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
@@ -124,8 +128,9 @@ def parse_timestamp(text: str) -> datetime:
     X is S (summer, UTC+02:00) or W (winter, UTC+01:00): it settles the hour repeated in October.
     The result has that fixed offset, not a ZoneInfo: Python compares and subtracts datetimes of one
     ZoneInfo by wall clock, ignoring `fold`, which would merge the two passes of the repeated hour.
-    ``.astimezone(LOCAL_TIME)`` gives the Dutch/Belgian wall clock back. DSMR 2.2/3 M-Bus stamps have
-    no letter: their offset is :data:`LOCAL_TIME`'s, the repeated hour taken as its first pass.
+    ``.astimezone(LOCAL_TIME)`` gives the Dutch/Belgian wall clock back. DSMR 2.2/3 M-Bus stamps
+    have no letter: their offset is :data:`LOCAL_TIME`'s, the repeated hour taken as its first
+    pass.
     Years 70-99 are 1970-1999: an empty M-Bus channel reports ``700101010000W``, the Unix epoch.
     """
     match = _TIMESTAMP.fullmatch(text)
@@ -137,7 +142,7 @@ def parse_timestamp(text: str) -> datetime:
     except ValueError as exc:
         raise TelegramError(f"bad DSMR time stamp {text!r}: {exc}") from None
     offset = _SEASON_OFFSET.get(match[7]) or naive.replace(tzinfo=LOCAL_TIME).utcoffset()
-    return naive.replace(tzinfo=timezone(offset))
+    return naive.replace(tzinfo=timezone(cast(timedelta, offset)))  # a ZoneInfo always has one
 
 
 def decode_id(text: str) -> str:
@@ -204,8 +209,9 @@ class Telegram:
     continuation line appended to its OBIS line. :meth:`groups` splits either form.
 
     `version` is only what the telegram proves: 1-3:0.2.8 as sent (``"50"`` -> ``"5.0"``), else a
-    Belgian/Swiss 0-0:96.1.4 of the e-MUCS form ``50xxx`` (``"5.0"``), else ``"4+"`` when it carries
-    a CRC (DSMR 4 introduced it) and ``"2.2"`` when it does not (2.2 and 3.0 look alike on the wire).
+    Belgian/Swiss 0-0:96.1.4 of the e-MUCS form ``50xxx`` (``"5.0"``), else ``"4+"`` when it
+    carries a CRC (DSMR 4 introduced it) and ``"2.2"`` when it does not (2.2 and 3.0 look alike on
+    the wire).
     `warnings` lists the lines kept out of `values` and other problems found while parsing;
     `garbled` the OBIS codes of lines kept out (unreadable or sent twice), whose values are lost.
     `capacity` holds the Belgian capacity tariff's registers when the telegram sends any.
@@ -237,8 +243,9 @@ class Telegram:
         value_code = re.compile(rf"0-{channel}:(?:24\.2\.[0-9]+|{re.escape(MBUS_VALUE_OLD)})")
         key = next((k for k in self.values if value_code.fullmatch(k)), None)
         parts = self.groups(key) if key is not None else ()
-        if len(parts) >= 2:
-            # DSMR 4/5: (stamp)(value*unit); DSMR 2.2/3 24.3.0: (stamp)(..)(..)(..)(obis)(unit)(value)
+        if key is not None and len(parts) >= 2:
+            # DSMR 4/5: (stamp)(value*unit);
+            # DSMR 2.2/3 24.3.0: (stamp)(..)(..)(..)(obis)(unit)(value)
             quantity = f"{parts[-1]}*{parts[-2]}" if key.endswith(MBUS_VALUE_OLD) else parts[-1]
             try:
                 value, unit = _quantity(quantity)
@@ -312,11 +319,13 @@ class Telegram:
         channel = min((ch for ch, way, _ in sent if way == direction), default=None)
         if channel is None:
             return None
-        numbers = [n for ch, _, n in sent if ch == channel and n >= 1]  # both directions: same tariffs
-        mine = {n: obis for (ch, way, n), obis in sent.items() if ch == channel and way == direction}
+        # both directions have the same tariffs
+        numbers = [n for ch, _, n in sent if ch == channel and n >= 1]
+        mine = {n: obis for (ch, way, n), obis in sent.items()
+                if ch == channel and way == direction}
         total = mine.get(0)
-        tariffs = [mine.get(n, energy_register(channel, direction, n)) for n in range(1, max(numbers) + 1)] \
-            if any(n >= 1 for n in mine) else []
+        tariffs = ([mine.get(n, energy_register(channel, direction, n))
+                    for n in range(1, max(numbers) + 1)] if any(n >= 1 for n in mine) else [])
         checked = tariffs + ([total] if total is not None else [])
         bad = [obis for obis in checked if obis not in registers or obis in self.garbled]
         name = _DIRECTIONS[direction]
@@ -324,11 +333,12 @@ class Telegram:
             warnings.append(f"register {', '.join(bad)} missing or invalid: {name} not computed")
             return None
         if not tariffs:
-            return registers[total]
+            return None if total is None else registers[total]
         added = sum(registers[obis] for obis in tariffs)
-        if total is not None and abs(registers[total] - added) > sum(obis in rounded for obis in checked):
-            warnings.append(f"{total} says {registers[total]} Wh but its tariff registers add up to "
-                            f"{added} Wh: one was corrupted, {name} not computed")
+        slack = sum(obis in rounded for obis in checked)
+        if total is not None and abs(registers[total] - added) > slack:
+            warnings.append(f"{total} says {registers[total]} Wh but its tariff registers add up "
+                            f"to {added} Wh: one was corrupted, {name} not computed")
             return None
         return added
 
@@ -339,7 +349,8 @@ class Telegram:
                 return None if converted is None else converted[0]
         return None
 
-    def _per_phase(self, codes: tuple[str, ...], unit: str, warnings: list[str]) -> tuple[int | float, ...]:
+    def _per_phase(self, codes: tuple[str, ...], unit: str,
+                   warnings: list[str]) -> tuple[int | float, ...]:
         found = []
         for obis in codes:
             if obis in self.values:
@@ -348,7 +359,8 @@ class Telegram:
                     if sent_unit.lower() != unit.lower():
                         raise ValueError
                 except ValueError:
-                    warnings.append(f"{obis}: cannot read {self.values[obis]!r} as {unit}; left out")
+                    warnings.append(f"{obis}: cannot read {self.values[obis]!r} as {unit}; "
+                                    "left out")
                     continue
                 found.append(int(number) if number.as_tuple().exponent == 0 else float(number))
         return tuple(found)
@@ -371,7 +383,8 @@ def _quantity(text: str) -> tuple[Decimal, str]:
     return Decimal(number), unit
 
 
-def _to_base(obis: str, text: str, scale: dict[str, int], warnings: list[str]) -> tuple[int, bool] | None:
+def _to_base(obis: str, text: str, scale: dict[str, int],
+             warnings: list[str]) -> tuple[int, bool] | None:
     """A quantity in the base unit of `scale` (Wh or W; units in any case), rounded half to even,
     and whether that was exact; None, with a warning, if unreadable."""
     factors = {unit.lower(): factor for unit, factor in scale.items()}
@@ -387,7 +400,8 @@ def _to_base(obis: str, text: str, scale: dict[str, int], warnings: list[str]) -
 
 
 def _version(values: Mapping[str, str], crc: int | None) -> str:
-    """What the telegram proves: 1-3:0.2.8, an e-MUCS 0-0:96.1.4, a CRC ("4+"), or nothing ("2.2")."""
+    """What the telegram proves: 1-3:0.2.8, an e-MUCS 0-0:96.1.4, a CRC ("4+"), or nothing
+    ("2.2")."""
     if VERSION in values:
         raw = values[VERSION]
         return f"{raw[0]}.{raw[1]}" if re.fullmatch(r"[0-9]{2}", raw) else raw
@@ -422,7 +436,8 @@ def _capacity(values: Mapping[str, str], warnings: list[str]) -> CapacityTariff 
     return CapacityTariff(current, peak, _history(values.get(PEAK_DEMAND_HISTORY), warnings))
 
 
-def _peak(obis: str, parts: tuple[str, ...], warnings: list[str], end: str | None = None) -> DemandPeak | None:
+def _peak(obis: str, parts: tuple[str, ...], warnings: list[str],
+          end: str | None = None) -> DemandPeak | None:
     """(time, power) -> a DemandPeak; None, with a warning, when the power is unreadable."""
     converted = _to_base(obis, parts[-1], _POWER_SCALE, warnings)
     if converted is None:
@@ -446,15 +461,16 @@ def _history(value: str | None, warnings: list[str]) -> tuple[DemandPeak, ...]:
     while parts and _OBIS_START.fullmatch(parts[0]):  # the captured objects' codes
         parts.pop(0)
     if not count.isdigit() or len(parts) != 3 * int(count):
-        warnings.append(f"{PEAK_DEMAND_HISTORY}: {count!r} months announced, {len(parts)} values sent; "
-                        "the history is read as far as it goes")
+        warnings.append(f"{PEAK_DEMAND_HISTORY}: {count!r} months announced, {len(parts)} "
+                        "values sent; the history is read as far as it goes")
     peaks = (_peak(PEAK_DEMAND_HISTORY, (parts[i + 1], parts[i + 2]), warnings, end=parts[i])
              for i in range(0, len(parts) - 2, 3))
     return tuple(peak for peak in peaks if peak is not None)
 
 
 def parse_telegram(data: bytes | str, *, require_crc: bool = False) -> Telegram:
-    """Check and decode one telegram, from its '/' to the end of its '!' line (blanks around allowed).
+    """Check and decode one telegram, from its '/' to the end of its '!' line (blanks around
+    allowed).
 
     Raises :class:`ChecksumError` when the CRC does not match (a CRC of 1 to 4 hex digits is
     accepted: some meters drop a leading zero), :class:`MissingCrcError` when a telegram that must
@@ -494,12 +510,13 @@ def parse_telegram(data: bytes | str, *, require_crc: bool = False) -> Telegram:
     raw_values, garbled, warnings = _parse_lines(header, body)
     values = {obis: raw[1:-1] if raw.count("(") == 1 else raw for obis, raw in raw_values.items()}
     if crc is None and (require_crc or _promises_crc(values)):
+        why = "its line has sent CRCs" if require_crc else "its version line says DSMR 4 or later"
         raise MissingCrcError(
-            f"telegram {header!r} has no CRC after '!' although "
-            f"{'its line has sent CRCs' if require_crc else 'its version line says DSMR 4 or later'}: "
+            f"telegram {header!r} has no CRC after '!' although {why}: "
             "the CRC was lost or garbled on the line, so its bytes cannot be trusted; drop it")
     if b"/" in text[line_end:]:
-        raise TelegramError(f"a second '/' after the end of telegram {header!r}: two telegrams run together")
+        raise TelegramError(f"a second '/' after the end of telegram {header!r}: two telegrams "
+                            "run together")
     timestamp = None
     if TIMESTAMP in values:
         try:
@@ -507,8 +524,8 @@ def parse_telegram(data: bytes | str, *, require_crc: bool = False) -> Telegram:
         except TelegramError as exc:
             warnings.append(f"{TIMESTAMP}: {exc}")
     capacity = _capacity(values, warnings)
-    return Telegram(header, values, crc, _version(values, crc), timestamp, tuple(warnings), capacity,
-                    tuple(garbled))
+    return Telegram(header, values, crc, _version(values, crc), timestamp, tuple(warnings),
+                    capacity, tuple(garbled))
 
 
 def _value_line(line: str) -> bool:
@@ -528,8 +545,8 @@ def _parse_lines(header: str, body: str) -> tuple[dict[str, str], list[str], lis
         if not line:
             continue
         if "/" in line and not _value_line(line):
-            raise TelegramError(f"a second '/' inside telegram {header!r} (line {number}, {line[:40]!r}): "
-                                "two telegrams run together")
+            raise TelegramError(f"a second '/' inside telegram {header!r} (line {number}, "
+                                f"{line[:40]!r}): two telegrams run together")
         if last is not None and _CONTINUATION.fullmatch(line):
             values[last] += line
             continue
@@ -540,7 +557,8 @@ def _parse_lines(header: str, body: str) -> tuple[dict[str, str], list[str], lis
             if code := _OBIS_START.match(line):
                 garbled.append(code[1])
         elif match[1] in values:
-            warnings.append(f"line {number} kept out: {match[1]} sent twice, the first value is kept")
+            warnings.append(f"line {number} kept out: {match[1]} sent twice, the first value is "
+                            "kept")
             garbled.append(match[1])
         else:
             last = match[1]
@@ -549,7 +567,8 @@ def _parse_lines(header: str, body: str) -> tuple[dict[str, str], list[str], lis
 
 
 def encode_telegram(header: str, values: Mapping[str, str], *, crc: bool = True) -> bytes:
-    """Build a telegram: `header`, an empty line, one line per OBIS code, '!', the CRC, CRLF line ends.
+    """Build a telegram: `header`, an empty line, one line per OBIS code, '!', the CRC, CRLF line
+    ends.
 
     `values` is read like :attr:`Telegram.values`: a value is wrapped in parentheses unless it
     already starts with '(' (several values). ``crc=False`` builds a DSMR 2.2-style telegram.
@@ -557,7 +576,8 @@ def encode_telegram(header: str, values: Mapping[str, str], *, crc: bool = True)
     """
     if not _HEADER.fullmatch(header):
         raise TelegramError(
-            f"bad identification line {header!r}: expected '/', a 3-letter maker code, printable text")
+            f"bad identification line {header!r}: expected '/', a 3-letter maker code, "
+            "printable text")
     lines = [header, ""]
     for obis, value in values.items():
         line = obis + (value if value.startswith("(") else f"({value})")

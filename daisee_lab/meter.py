@@ -16,7 +16,7 @@ import re
 import termios
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -64,6 +64,7 @@ DSMR_LINES = {
     "2.2": Line(9600, serial.SEVENBITS, serial.PARITY_EVEN),   # DSMR 2.2 and 3.0
 }
 _LINES = {"tic": TIC_LINES, "dsmr": DSMR_LINES}
+_Framed = tuple[tic.Frame | dsmr.Telegram, bytes]  # a frame or telegram and its raw bytes
 _READ_TIMEOUT = 0.1  # seconds a read may block: keeps detection deadlines and close() prompt
 SILENCE_SECONDS = 15.0
 """Seconds without a byte after which an open meter line reports itself silent (`on_status`)."""
@@ -146,7 +147,7 @@ class Meter:
 
     def __next__(self) -> tic.Frame | dsmr.Telegram:
         while not self._pending:
-            if self._serial is None:
+            if self._serial is None or self._framer is None:
                 raise MeterError(f"the meter on {self.port} is closed: open it again")
             try:
                 chunk = self._serial.read(max(1, self._serial.in_waiting))
@@ -204,7 +205,8 @@ class Meter:
             if not frames:
                 port.close()
                 continue
-            found = frames[0][0].mode if self.protocol == "tic" else name
+            first = frames[0][0]
+            found = first.mode if isinstance(first, tic.Frame) else name
             if self.requested_mode not in ("auto", found):
                 port.close()
                 raise MeterError(
@@ -235,7 +237,7 @@ class Meter:
         except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             raise MeterError(_explain_open_error(self.port, exc)) from exc
 
-    def _listen(self, port: serial.SerialBase, framer: _Framer) -> list:
+    def _listen(self, port: serial.SerialBase, framer: _Framer) -> Sequence[_Framed]:
         """Feed `framer` until it yields frames or `detect_timeout` passes."""
         deadline = time.monotonic() + self.detect_timeout
         try:
@@ -253,7 +255,8 @@ class Meter:
 
     def _reconnect(self, cause: Exception) -> None:
         """Reopen a vanished port with exponential backoff; `MeterError` when time is up."""
-        self._serial.close()
+        if self._serial is not None:
+            self._serial.close()
         self._pending.clear()
         delay = self.reconnect_delay
         give_up_at = math.inf if self.reconnect_timeout is None else (
@@ -298,7 +301,7 @@ class _Framer:
         self.start, self.end = b"\x02", b"\x03"
         self._buffer = bytearray()
 
-    def feed(self, chunk: bytes) -> list[tuple[tic.Frame | dsmr.Telegram, bytes]]:
+    def feed(self, chunk: bytes) -> Sequence[_Framed]:
         """Decode `chunk`; return (frame, raw bytes) for each frame it completes."""
         if isinstance(self.decoder, dsmr.DsmrDecoder):
             return self.decoder.feed_raw(chunk.translate(_SEVEN_BITS) if self.seven_bits else chunk)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
@@ -177,7 +177,8 @@ class Recorder:
                f"VALUES ({', '.join('?' * len(values[0]))})")
         try:
             with self._db:  # one transaction: committed, or rolled back on an error
-                ids = [self._db.execute(sql, row).lastrowid for row in values]
+                ids = [cast(int, self._db.execute(sql, row).lastrowid)  # an INSERT sets it
+                       for row in values]
         except sqlite3.Error as exc:
             raise RecorderError(f"cannot write to {str(self.path)!r}: {exc}") from exc
         return ids
@@ -237,11 +238,12 @@ class Recorder:
 
         columns = list(zip(*rows)) or [()] * len(_COLUMNS)
         data = {}
-        for name, values in zip(_COLUMNS, columns, strict=True):
+        for name, stored in zip(_COLUMNS, columns, strict=True):
+            values: Sequence = stored
             if name in _JSON_COLUMNS:
-                values = [None if text is None else json.loads(text) for text in values]
+                values = [None if text is None else json.loads(text) for text in stored]
             elif name == "raw":
-                values = [bytes(blob) for blob in values]
+                values = [bytes(blob) for blob in stored]
             data[name] = pd.Series(values, dtype=object)
         frame = pd.DataFrame(data)
         for name in ("received_at", "meter_time"):

@@ -190,7 +190,7 @@ class MeterSimulator:
         self.link = None if link is None else Path(link)
         self.pty_path: str | None = None
         self._master: int | None = None
-        self._idle_attrs: list | None = None
+        self._idle_attrs: list = []  # the pty's settings while nobody reads it (start() sets them)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._error: BaseException | None = None
@@ -246,14 +246,15 @@ class MeterSimulator:
                              "use a standard-mode simulator")
         if any(m.utcoffset() is None for m in moments):
             raise MeterError(f"moments={list(moments)!r}: give timezone-aware datetimes")
-        wanted, found = sorted(set(moments)), {}
-        for frame in self.frames():
-            for decoded in tic.decode_frames(frame):
+        wanted, found = sorted(set(moments)), dict[datetime, Reading]()
+        frames = self.frames()
+        while len(found) < len(wanted):
+            for decoded in tic.decode_frames(next(frames)):
                 reading = decoded.reading()
-                while len(found) < len(wanted) and reading.meter_time >= wanted[len(found)]:
+                while (len(found) < len(wanted) and reading.meter_time is not None
+                       and reading.meter_time >= wanted[len(found)]):
                     found[wanted[len(found)]] = reading
-            if len(found) == len(wanted):
-                return [found[m] for m in moments]
+        return [found[m] for m in moments]
 
     def start(self) -> MeterSimulator:
         """Open the pty (and the symlink) and start streaming in a background thread."""
@@ -261,14 +262,15 @@ class MeterSimulator:
             raise MeterError(f"the simulator is already running on {self.port}")
         master, slave = os.openpty()
         tty.setraw(slave)           # no echo, no CR/LF translation: bytes pass as they are
-        self._idle_attrs, self.pty_path = termios.tcgetattr(slave), os.ttyname(slave)
+        pty = os.ttyname(slave)
+        self._idle_attrs, self.pty_path = termios.tcgetattr(slave), pty
         os.close(slave)             # readers open it by path; the pty lives while master is open
         os.set_blocking(master, False)
         if self.frame_seconds:  # packet mode: the master is told when the reader flushes
             fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
         if self.link:
             try:
-                self._make_link()
+                self._make_link(self.link, pty)
             except OSError as exc:
                 os.close(master)
                 self.pty_path = None
@@ -278,18 +280,20 @@ class MeterSimulator:
         self._master = master
         self._stopping.clear()
         stream = self._stream_compressed if self.frame_seconds else self._stream
-        self._thread = threading.Thread(target=stream, name="meter-simulator", daemon=True)
+        self._thread = threading.Thread(target=stream, args=(master,), name="meter-simulator",
+                                        daemon=True)
         self._thread.start()
         return self
 
-    def _make_link(self) -> None:
-        """Point :attr:`link` at the pty, atomically (readers never see it missing); on an
-        error, leave nothing behind."""
-        staging = self.link.with_name(f".{self.link.name}.{os.getpid()}")
+    @staticmethod
+    def _make_link(link: Path, pty: str) -> None:
+        """Point `link` at `pty`, atomically (readers never see it missing); on an error, leave
+        nothing behind."""
+        staging = link.with_name(f".{link.name}.{os.getpid()}")
         try:
             staging.unlink(missing_ok=True)
-            staging.symlink_to(self.pty_path)
-            staging.replace(self.link)
+            staging.symlink_to(pty)
+            staging.replace(link)
         except OSError:
             if staging.is_symlink():
                 staging.unlink()
@@ -302,8 +306,9 @@ class MeterSimulator:
         self._stopping.set()
         self._thread.join()
         self._thread = None
-        os.close(self._master)
-        self._master = None
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
         if self.link and self.link.is_symlink() and os.readlink(self.link) == self.pty_path:
             self.link.unlink()
         if self._error is not None:
@@ -321,9 +326,9 @@ class MeterSimulator:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _stream(self) -> None:
-        """Write the frames at the line's character rate x speed; bytes nobody reads are lost."""
-        master = self._master
+    def _stream(self, master: int) -> None:
+        """Write the frames to the pty's `master` at the line's character rate x speed; bytes
+        nobody reads are lost."""
         hangup = select.poll()
         hangup.register(master, select.POLLHUP)
         began = time.monotonic()
@@ -334,7 +339,7 @@ class MeterSimulator:
             while not self._stopping.wait(WRITE_PERIOD_SECONDS):
                 unread = bool(hangup.poll(0))  # POLLHUP: no reader has the pty open
                 if unread and not idle:
-                    self._idle()
+                    self._idle(master)
                 idle = unread
                 yield time.monotonic() - began
 
@@ -344,15 +349,14 @@ class MeterSimulator:
                     os.write(master, chunk)
                 except BlockingIOError:
                     pass  # the pty's buffer is full: nobody is reading, as on a real line
-        except BaseException as exc:  # reported by stop(), never lost in the thread
+        except BaseException as exc:  # noqa: BLE001 - reported by stop(), never lost in the thread
             self._error = exc
 
-    def _stream_compressed(self) -> None:
+    def _stream_compressed(self, master: int) -> None:
         """Write every frame whole, as fast as the reader takes the bytes (compressed time):
         once a reader has the pty open and has flushed its input (the master, in packet mode,
         reads a FLUSHREAD status) or has had it open for `UNFLUSHED_START` seconds, and only
         while it has it open."""
-        master = self._master
         poller = select.poll()
         frames, chunk = self.frames(), memoryview(b"")
         opened: float | None = None  # when the reader's opening was seen (monotonic seconds)
@@ -365,7 +369,7 @@ class MeterSimulator:
                 events = sum(event for _, event in poller.poll(WRITE_PERIOD_SECONDS * 1000))
                 if events & select.POLLHUP:  # nobody has the pty open
                     if opened is not None:
-                        self._idle()
+                        self._idle(master)
                     opened, flushed = None, False
                     self._stopping.wait(WRITE_PERIOD_SECONDS)
                     continue
@@ -384,17 +388,17 @@ class MeterSimulator:
                     chunk = chunk[os.write(master, chunk):]
                 except BlockingIOError:
                     pass  # the reader's buffer is full: wait until it takes some
-        except BaseException as exc:  # reported by stop(), never lost in the thread
+        except BaseException as exc:  # noqa: BLE001 - reported by stop(), never lost in the thread
             self._error = exc
 
-    def _idle(self) -> None:
+    def _idle(self, master: int) -> None:
         """Put the pty's settings back to the idle ones once the last reader has closed it.
 
         Linux ptys keep 8N1 whatever is asked, and refuse (EINVAL) a tcsetattr whose only
         change is 7E1; with the idle settings (38400 baud) back, the next reader's 7E1 request
         is again a real change.
         """
-        termios.tcsetattr(self._master, termios.TCSANOW, self._idle_attrs)
+        termios.tcsetattr(master, termios.TCSANOW, self._idle_attrs)
 
 
 class _Linky:
@@ -425,7 +429,7 @@ class _Linky:
         hour = self.utc.astimezone(PARIS).hour
         return 2 if self.sim.tariff == "hchp" and 6 <= hour < 22 else 1
 
-    def groups(self) -> list[tuple[str, ...]]:
+    def groups(self) -> list[tuple]:
         """The groups of the frame that starts now, for `tic.encode_frame`."""
         load_w, pv_w = self.sim.profile(self.utc.astimezone(PARIS))
         self.import_w, self.export_w = max(load_w - pv_w, 0.0), max(pv_w - load_w, 0.0)
@@ -437,10 +441,11 @@ class _Linky:
         if self.day_max is None or self.day_max[1].date() != now.date() or va > self.day_max[0]:
             self.day_max = (va, now)
         if self.sim.mode == "historic":
-            return self._historic(va, amps)
-        return self._standard(now, va, phase_va, volts, amps)
+            return self._historic(va, amps, self.day_max)
+        return self._standard(now, va, phase_va, volts, amps, self.day_max)
 
-    def _historic(self, va: int, amps: list[int]) -> list[tuple[str, ...]]:
+    def _historic(self, va: int, amps: list[int],
+                  day_max: tuple[int, datetime]) -> list[tuple]:
         hchp = self.sim.tariff == "hchp"
         off_peak, peak = (int(wh) for wh in self.indexes)
         indexes = ([("HCHC", f"{off_peak:09d}"), ("HCHP", f"{peak:09d}")] if hchp
@@ -453,14 +458,14 @@ class _Linky:
         else:
             groups += [(f"IINST{n}", f"{a:03d}") for n, a in enumerate(amps, 1)]
             groups += [(f"IMAX{n}", "060") for n in (1, 2, 3)]
-            groups += [("PMAX", f"{self.day_max[0]:05d}")]
+            groups += [("PMAX", f"{day_max[0]:05d}")]
         groups += [("PAPP", f"{round(va, -1):05d}"), ("HHPHC", "A"), ("MOTDETAT", "000000")]
         if self.sim.phases == 3:
             groups.append(("PPOT", "00"))
         return groups
 
     def _standard(self, now: datetime, va: int, phase_va: list[int], volts: list[int],
-                  amps: list[int]) -> list[tuple[str, ...]]:
+                  amps: list[int], day_max: tuple[int, datetime]) -> list[tuple]:
         hchp, tri, producer = self.sim.tariff == "hchp", self.sim.phases == 3, self.sim.producer
         index = self.tariff_index()
         suffixes = ("1", "2", "3") if tri else ("1",)
@@ -482,7 +487,7 @@ class _Linky:
                    ("SINSTS", f"{va:05d}")]
         if tri:
             groups += [(f"SINSTS{s}", f"{p:05d}") for s, p in zip(suffixes, phase_va, strict=True)]
-        groups.append(("SMAXSN", self.day_max[1], f"{self.day_max[0]:05d}"))
+        groups.append(("SMAXSN", day_max[1], f"{day_max[0]:05d}"))
         if producer:
             groups.append(("SINSTI", f"{round(self.export_w / 0.95):05d}"))
         ten_minutes = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0)

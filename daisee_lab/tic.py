@@ -200,6 +200,7 @@ def _parse_group(raw: bytes) -> Group | Rejected | None:
     if len(raw) > MAX_GROUP_BYTES:
         return Rejected(raw, "too long", f"group longer than {MAX_GROUP_BYTES} bytes")
     horodate = None
+    valid: tuple[str, ...]  # the checksums that would be right (historic: method 1, 2)
     if "\t" in body:
         mode, fields = "standard", body.split("\t")
         if len(fields) not in (3, 4) or len(fields[-1]) != 1:
@@ -543,7 +544,7 @@ def _season_warnings(groups: Iterable[Group]) -> list[str]:
     if degraded:
         warnings.append(f"meter clock degraded (lowercase season letter in {', '.join(degraded)})")
     for g in groups:
-        if g.time is not None:
+        if g.time is not None and g.horodate is not None:
             expected = timedelta(hours=2 if g.horodate[0] in "Ee" else 1)
             if g.time.utcoffset() != expected:
                 warnings.append(f"{g.label}: season letter {g.horodate[0]!r} disagrees with "
@@ -576,8 +577,8 @@ def _reading(frame: Frame) -> Reading:
 
     def per_phase(prefix: str, single: str) -> tuple[int, ...]:
         labels = [prefix + n for n in _PHASE3] if phases == 3 else [single]
-        found = [_int(values, label) for label in labels]
-        return tuple(found) if None not in found else ()
+        found = [number for label in labels if (number := _int(values, label)) is not None]
+        return tuple(found) if len(found) == len(labels) else ()
 
     historic = mode == "historic"
     power_label = "PAPP" if historic else ("SINSTS" if "SINSTS" in values else "SINST1")

@@ -96,7 +96,7 @@ def decode_stge(hex_str: str) -> dict[str, object]:
     """Every field of the standard-mode status register STGE (8 hex digits), by name."""
     if not isinstance(hex_str, str) or not _HEX8.fullmatch(hex_str):
         raise TicError(f"STGE {hex_str!r}: expected 8 hexadecimal digits")
-    word, status = int(hex_str, 16), {}
+    word, status = int(hex_str, 16), dict[str, object]()
     for name, bit, width, labels in _STGE_FIELDS:
         code = (word >> bit) & ((1 << width) - 1)
         if labels is None:

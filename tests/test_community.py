@@ -395,7 +395,8 @@ def test_bad_windows_and_tables_are_refused_by_name(truth, call, message):
         call(truth["frame"])
 
 
-def test_recorded_real_telegram_readings_give_energy_per_slot_on_the_meter_clock(tmp_path, testdata):
+def test_recorded_real_telegram_readings_give_energy_per_slot_on_the_meter_clock(tmp_path,
+                                                                                  testdata):
     # A real DSMR 5.0 telegram (import 6825 Wh, export 2444 Wh at 2017-01-02 19:20:02 local),
     # then an hour of readings from the same meter drawing 600 W and injecting 180 W.
     text = (testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()

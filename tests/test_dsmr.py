@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -42,7 +42,7 @@ def telegram(name: str):
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def test_all_ten_published_files_are_here():
@@ -69,14 +69,16 @@ def test_crc_field_matches_crc_of_slash_to_bang(name):
 
 EXPECTED = {
     "dsmr42_kaifa_crc6796.txt": dict(
-        header="/KFM5KAIFA-METER", version="4.2", crc=0x6796, meter_id="3960221976967177082151037881335713",
+        header="/KFM5KAIFA-METER", version="4.2", crc=0x6796,
+        meter_id="3960221976967177082151037881335713",
         time="2016-11-13T20:57:57+01:00", import_wh=1_581_123 + 1_435_706, export_wh=0,
         registers={"1-0:1.8.1": 1_581_123, "1-0:1.8.2": 1_435_706}, power_w=2027, export_power_w=0,
         voltages=(), currents=(0, 6, 2), phases=3, tariff="0002"),
     "dsmr50_iskra_crc6EEE.txt": dict(
         header="/ISk5\\2MT382-1000", version="5.0", crc=0x6EEE, meter_id="K8EG004046395507",
         time="2017-01-02T19:20:02+01:00", import_wh=4426 + 2399, export_wh=2444,
-        registers={"1-0:1.8.1": 4426, "1-0:2.8.1": 2444, "1-0:2.8.2": 0}, power_w=244, export_power_w=0,
+        registers={"1-0:1.8.1": 4426, "1-0:2.8.1": 2444, "1-0:2.8.2": 0}, power_w=244,
+        export_power_w=0,
         voltages=(230.0, 230.0, 229.0), currents=(0.48, 0.44, 0.86), phases=3, tariff="0002"),
     "dsmr50_iskra_two_mbus_crc56DD.txt": dict(
         header="/ISK5\\2M550T-1012", version="5.0", crc=0x56DD, meter_id="E0044007382246019",
@@ -225,7 +227,8 @@ def test_fluvius_gas_and_water_and_warmtelink_heat():
     devices = telegram("fluvius_v171_be_crc3AD7.txt").mbus()
     assert (devices[1].device_type, devices[1].equipment_id, devices[1].value) == (
         "003", "7FLO2119033733", Decimal("112.384"))
-    assert (devices[2].device_type, devices[2].value, devices[2].unit) == ("007", Decimal("872.234"), "m3")
+    assert (devices[2].device_type, devices[2].value, devices[2].unit) == (
+        "007", Decimal("872.234"), "m3")
     heat = telegram("dsmr50_warmtelink_unpadded_crc_B9F.txt").mbus()[1]
     assert (heat.device_type, heat.value, heat.unit) == ("004", Decimal("240.860"), "GJ")
     assert heat.equipment_id == "621848012D2C0B0C"
@@ -252,7 +255,8 @@ def test_a_flipped_byte_fails_the_crc(name):
     assert caught.value.expected == sent
     assert caught.value.computed == crc16_arc(bytes(data[:data.index(b"!") + 1]))
     assert caught.value.computed != sent
-    assert f"{sent:04X}" in str(caught.value) and f"{caught.value.computed:04X}" in str(caught.value)
+    message = str(caught.value)
+    assert f"{sent:04X}" in message and f"{caught.value.computed:04X}" in message
     assert isinstance(caught.value, DsmrError) and isinstance(caught.value, DaiseeError)
 
 
@@ -298,10 +302,11 @@ def test_unparseable_and_repeated_lines_are_kept_out_with_a_warning():
                           "line 6 kept out: 1-0:1.8.1 sent twice, the first value is kept")
     assert t.garbled == ("1-0:1.8.1",)
     r = t.reading()
-    assert r.import_wh is None and r.power_w is None  # issue 18: never a partial (or doubtful) total
+    assert r.import_wh is None and r.power_w is None  # issue 18: never a partial or doubtful total
     assert r.warnings[2:] == ("1-0:1.8.2: cannot read 'abc*kWh' as one of kWh, Wh; left out",
                               "no equipment identifier (0-0:96.1.1): meter_id is empty",
-                              "register 1-0:1.8.1, 1-0:1.8.2 missing or invalid: import_wh not computed",
+                              "register 1-0:1.8.1, 1-0:1.8.2 missing or invalid: "
+                              "import_wh not computed",
                               "1-0:1.7.0: cannot read '01.5*MW' as one of kW, W; left out")
 
 
@@ -327,10 +332,11 @@ def test_a_bad_meter_time_is_a_warning():
 
 def test_kwh_become_exact_wh_without_floats():
     # float(1.005) * 1000 truncates to 1004; the decimal string gives 1005 exactly
-    values = {"1-0:1.8.1": "000001.005*kWh", "1-0:1.8.2": "123456.789*kWh", "1-0:2.8.1": "000000.001*kWh",
-              "1-0:2.8.2": "000000.000*kWh"}
+    values = {"1-0:1.8.1": "000001.005*kWh", "1-0:1.8.2": "123456.789*kWh",
+              "1-0:2.8.1": "000000.001*kWh", "1-0:2.8.2": "000000.000*kWh"}
     r = parse_telegram(encode_telegram("/ABC5", values)).reading()
-    assert r.registers == {"1-0:1.8.1": 1005, "1-0:1.8.2": 123_456_789, "1-0:2.8.1": 1, "1-0:2.8.2": 0}
+    assert r.registers == {"1-0:1.8.1": 1005, "1-0:1.8.2": 123_456_789, "1-0:2.8.1": 1,
+                           "1-0:2.8.2": 0}
     assert r.import_wh == 123_457_794 and r.export_wh == 1
 
 
@@ -377,7 +383,8 @@ def test_the_repeated_hour_keeps_its_two_passes_apart():
     assert second.astimezone(LOCAL_TIME).fold == 1 and first.astimezone(LOCAL_TIME).fold == 0
 
 
-@pytest.mark.parametrize("text", ["", "2310290230", "231029023000X", "231329023000W", "230230120000S"])
+@pytest.mark.parametrize("text", ["", "2310290230", "231029023000X", "231329023000W",
+                                  "230230120000S"])
 def test_bad_timestamps_raise(text):
     with pytest.raises(TelegramError, match="bad DSMR time stamp"):
         parse_timestamp(text)
@@ -416,10 +423,10 @@ def test_encode_refuses_what_would_not_parse_back(header, values, message):
 @pytest.mark.parametrize("files", [WITH_CRC, NO_CRC], ids=["crc", "no_crc"])
 def test_decoder_on_files_with_noise_in_random_chunks(files):
     rng = random.Random(20240601)
-    noise = [b"", b"\x00\xff\xfe", b"AT+OK\r\n", b"/garbage without end ", b"!!\r\n", b"/ABC5\r\n\r\n",
-             bytes(rng.randrange(256) for _ in range(300))]
+    noise = [b"", b"\x00\xff\xfe", b"AT+OK\r\n", b"/garbage without end ", b"!!\r\n",
+             b"/ABC5\r\n\r\n", bytes(rng.randrange(256) for _ in range(300))]
     stream, expected = bytearray(), []
-    for round_ in range(3):
+    for _ in range(3):
         for name in files:
             stream += rng.choice(noise) + raw(name)
             expected.append(telegram(name))
@@ -490,7 +497,8 @@ def test_decoder_never_raises_on_arbitrary_bytes(data, sizes):
 
 @settings(deadline=None)
 @given(st.sampled_from([WITH_CRC, NO_CRC]).flatmap(
-    lambda files: st.lists(st.tuples(st.sampled_from(files), st.binary(max_size=80)), min_size=1, max_size=5)),
+    lambda files: st.lists(st.tuples(st.sampled_from(files), st.binary(max_size=80)), min_size=1,
+                           max_size=5)),
        st.randoms(use_true_random=False))
 def test_decoder_yields_exactly_the_telegrams_around_any_noise_without_bang(items, rng):
     stream = b"".join(noise.replace(b"!", b"") + raw(name) for name, noise in items)
@@ -502,9 +510,9 @@ def test_decoder_yields_exactly_the_telegrams_around_any_noise_without_bang(item
     assert got == [telegram(name) for name, _ in items]
 
 
-OBIS_CODES = ["1-3:0.2.8", "0-0:96.1.4", "0-0:1.0.0", "0-0:96.1.1", "1-0:1.8.0", "1-0:1.8.1", "1-0:2.8.2",
-              "1-0:1.7.0", "1-0:2.7.0", "1-0:32.7.0", "1-0:31.7.0", "0-0:96.14.0", "0-1:24.1.0", "0-1:96.1.0",
-              "0-1:24.2.1", "0-2:24.3.0", "0-3:96.1.1", "0-0:98.1.0"]
+OBIS_CODES = ["1-3:0.2.8", "0-0:96.1.4", "0-0:1.0.0", "0-0:96.1.1", "1-0:1.8.0", "1-0:1.8.1",
+              "1-0:2.8.2", "1-0:1.7.0", "1-0:2.7.0", "1-0:32.7.0", "1-0:31.7.0", "0-0:96.14.0",
+              "0-1:24.1.0", "0-1:96.1.0", "0-1:24.2.1", "0-2:24.3.0", "0-3:96.1.1", "0-0:98.1.0"]
 value_text = st.text(alphabet="0123456789.*kWhVASm3 -:", max_size=16)
 groups = st.lists(value_text, min_size=2, max_size=7).map(lambda g: "".join(f"({x})" for x in g))
 value = st.one_of(value_text, groups)
@@ -523,7 +531,8 @@ def test_any_well_framed_telegram_round_trips_and_converts_without_raising(value
         return
     t = parse_telegram(data)
     assert t.values == values
-    assert t.crc is None or t.crc == crc16_arc(encode_telegram("/XYZ5 fuzz", values).split(b"!")[0] + b"!")
+    body = encode_telegram("/XYZ5 fuzz", values).split(b"!")[0] + b"!"
+    assert t.crc is None or t.crc == crc16_arc(body)
     r = t.reading()
     assert r.protocol == "dsmr" and all(isinstance(wh, int) for wh in r.registers.values())
     assert set(t.mbus()) <= {1, 2, 3}

@@ -30,11 +30,12 @@ def raw(name: str) -> bytes:
 
 
 def smarty_frame() -> bytes:
-    return bytes.fromhex((DSMR / "smarty_lux_encrypted_key_D491470F.hex").read_text().replace("\n", ""))
+    text = (DSMR / "smarty_lux_encrypted_key_D491470F.hex").read_text()
+    return bytes.fromhex(text.replace("\n", ""))
 
 
-edits = st.lists(st.tuples(st.sampled_from(["set", "drop", "repeat"]), st.integers(0, 10**6), st.integers(0, 255)),
-                 min_size=1, max_size=4)
+edits = st.lists(st.tuples(st.sampled_from(["set", "drop", "repeat"]), st.integers(0, 10**6),
+                           st.integers(0, 255)), min_size=1, max_size=4)
 
 
 def corrupt(data: bytes, changes) -> bytes:
@@ -64,7 +65,7 @@ def assert_checks_on_its_own(telegram, data: bytes, crc_required: bool) -> None:
     text = data.strip()
     if telegram.crc is not None:
         assert crc16_arc(text[:text.index(b"!") + 1]) == telegram.crc
-    if telegram.version not in ("2.2",):  # 4+, 4.2, 5.0...: a DSMR 4 or later telegram carries its CRC
+    if telegram.version not in ("2.2",):  # 4+, 4.2, 5.0...: DSMR 4 or later carries its CRC
         assert telegram.crc is not None
 
 
@@ -75,7 +76,8 @@ def assert_whole_totals(telegram) -> None:
     for direction, total in (("1", reading.import_wh), ("2", reading.export_wh)):
         if total is None:
             continue
-        codes = {(m[1], m[2], int(m[3])): key for key in telegram.values if (m := TARIFF.fullmatch(key))}
+        codes = {(m[1], m[2], int(m[3])): key for key in telegram.values
+                 if (m := TARIFF.fullmatch(key))}
         channel = min(ch for ch, way, _ in codes if way == direction)
         numbers = {n for ch, _, n in codes if ch == channel and n >= 1}
         mine = {n: key for (ch, way, n), key in codes.items() if ch == channel and way == direction}
@@ -89,7 +91,8 @@ def assert_whole_totals(telegram) -> None:
 
 @FUZZ
 @given(st.sampled_from(WITH_CRC + NO_CRC), edits)
-def test_a_corrupted_telegram_raises_only_dsmr_errors_and_never_gives_a_partial_total(name, changes):
+def test_a_corrupted_telegram_raises_only_dsmr_errors_and_never_gives_a_partial_total(name,
+                                                                                      changes):
     data = corrupt(raw(name), changes)
     try:
         telegram = parse_telegram(data)
@@ -105,7 +108,8 @@ def test_a_corrupted_telegram_raises_only_dsmr_errors_and_never_gives_a_partial_
     st.tuples(st.sampled_from(files), edits | st.just(())), min_size=1, max_size=4)),
     st.lists(st.integers(1, 200), max_size=30))
 def test_a_corrupted_stream_gives_telegrams_that_check_alone_whatever_the_chunks(items, sizes):
-    stream = b"".join(corrupt(raw(name), changes) if changes else raw(name) for name, changes in items)
+    stream = b"".join(corrupt(raw(name), changes) if changes else raw(name)
+                      for name, changes in items)
     whole, pieces = DsmrDecoder(), DsmrDecoder()
     got = feed(pieces, stream, sizes)
     assert got == whole.feed_raw(stream)

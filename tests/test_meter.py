@@ -215,7 +215,7 @@ def test_a_link_that_cannot_be_made_is_a_clear_error_and_leaks_no_pty(tmp_path, 
     assert (tmp_path / "a-folder" / "mine").read_text() == "kept"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder"]  # no staging link left
     with pytest.raises(MeterError, match="not running"):
-        sim.port
+        _ = sim.port
     sim.link = None  # it can start again, without the link
     with sim:
         assert os.path.exists(sim.port)

@@ -19,7 +19,8 @@ SMARTY_KEY = bytes.fromhex("D491470F47126332B07D1923B3504188")
 
 
 def smarty_frame(testdata) -> bytes:
-    return bytes.fromhex((testdata / "dsmr" / "smarty_lux_encrypted_key_D491470F.hex").read_text().replace("\n", ""))
+    text = (testdata / "dsmr" / "smarty_lux_encrypted_key_D491470F.hex").read_text()
+    return bytes.fromhex(text.replace("\n", ""))
 
 
 @contextmanager

@@ -47,7 +47,10 @@ class MeterProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daisee_lab.classroom.meter_process", port, protocol,
              str(key_file or "")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        first = self.process.stdout.readline()
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None  # both are pipes
+        self._stdin, self._stdout = stdin, stdout
+        first = stdout.readline()
         try:
             self.address = json.loads(first)["address"]
         except (ValueError, KeyError, TypeError):
@@ -58,19 +61,19 @@ class MeterProcess:
 
     def attach(self, seat: dict) -> None:
         """Give the meter process its seat's data: it starts reporting."""
-        self.process.stdin.write(json.dumps(seat) + "\n")
-        self.process.stdin.flush()
+        self._stdin.write(json.dumps(seat) + "\n")
+        self._stdin.flush()
 
     def close(self) -> list[dict]:
         """Stop the meter process; return the lines it printed (one per slot reported)."""
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self._stdin.close()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.terminate()
                 self.process.wait(timeout=10)
-        self.reports = [json.loads(line) for line in self.process.stdout if line.strip()]
+        self.reports = [json.loads(line) for line in self._stdout if line.strip()]
         return self.reports
 
 

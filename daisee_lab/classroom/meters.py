@@ -159,6 +159,7 @@ class SerialMeter:
             if self._snapshots and slot < max(self._snapshots):
                 raise ClassroomError(f"no reading kept for slot {slot}: this meter joined later")
             reading = self.wait_for_reading()
+            assert reading.import_wh is not None  # signing_problem refuses a reading without one
             now = (reading.import_wh, reading.export_wh or 0)
             if self._snapshots:
                 last = max(self._snapshots)

@@ -31,6 +31,7 @@ def total_energy_kwh(answer: object) -> tuple[bool, str]:
     """The total energy drawn by the Tempo household of ``linky_historic_tempo``, in kWh."""
     (frame,) = tic.decode_frames(samples.load("linky_historic_tempo"))
     reading = frame.reading()
+    assert reading.import_wh is not None  # the sample's frame has all its indexes
     right_kwh = reading.import_wh / 1000
     if not isinstance(answer, (int, float)):
         return False, "answer with a number of kWh"

@@ -36,8 +36,10 @@ def self_sufficiency(answer: object) -> tuple[bool, str]:
     self_consumption = 1 - day.export_wh[i].sum() / day.production_wh[i].sum()
     if abs(answer - self_consumption) < 1e-3:
         return False, ("that is its self-consumption (the share of its PV it used); "
-                       "self-sufficiency is the share of its use it covered: 1 - import / consumption")
-    return False, "1 - (Wh drawn from the grid, import_wh) / (Wh used, consumption_wh), over the day"
+                       "self-sufficiency is the share of its use it covered: "
+                       "1 - import / consumption")
+    return False, ("1 - (Wh drawn from the grid, import_wh) / (Wh used, consumption_wh), "
+                   "over the day")
 
 
 @checker("3.2")

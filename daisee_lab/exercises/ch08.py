@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from daisee_lab.exercises import checker
 from daisee_lab.units import PARIS
@@ -11,7 +12,7 @@ READING_8_1 = (4_200_000, 0)  # the import and export indexes (Wh) exercise 8.1 
 LAST_8_2 = (10, 5_000, 0)  # exercise 8.2: the registry's last reading (slot, import, export)
 CASES_8_2 = ("relayed", "an hour late", "older slot", "other chain")
 ACCEPTED = "accepted"
-SIMULATOR_8_3 = {"seed": 5, "producer": True}  # the meter of exercise 8.3
+SIMULATOR_8_3: dict[str, Any] = {"seed": 5, "producer": True}  # the meter of exercise 8.3
 SLOT_8_3 = datetime(2025, 6, 21, 12, 15, tzinfo=PARIS)  # the slot of exercise 8.3 starts then
 
 
@@ -127,7 +128,10 @@ def _exported_in_slot() -> tuple[int, int, int]:
 
     start, end = MeterSimulator(**SIMULATOR_8_3).readings_at(
         [SLOT_8_3, SLOT_8_3 + timedelta(minutes=15)])
-    return start.export_wh, end.export_wh, end.import_wh - start.import_wh
+    indexes = (start.export_wh, end.export_wh, start.import_wh, end.import_wh)
+    export_start, export_end, import_start, import_end = (
+        wh for wh in indexes if wh is not None)  # a producer's standard frames carry all four
+    return export_start, export_end, import_end - import_start
 
 
 @checker("8.3")
