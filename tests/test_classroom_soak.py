@@ -7,16 +7,14 @@ the clearing kernel and the grid's prices."""
 import os
 import subprocess
 import sys
-import threading
 import time
 
-import numpy as np
 import pytest
+from bill_checks import check_bill
+from polling import wait_until
 
 from daisee_lab.classroom import Classroom
-from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 from daisee_lab.settlement import clear_double_auction
-from daisee_lab.settlement.reference import settle as reference_settle
 
 LEARNERS, SLOTS, HOSTILE = 30, 10, (7, 19)
 
@@ -46,7 +44,8 @@ while True:
     for method, params in (("anvil_setBalance", [me.account.address, "0xffffffff"]),
                            ("anvil_impersonateAccount", [me.auction.grid]),
                            ("evm_increaseTime", [3600]), ("anvil_mine", []),
-                           ("eth_sendTransaction", [{"from": me.auction.grid, "to": me.account.address}]),
+                           ("eth_sendTransaction", [{"from": me.auction.grid,
+                                                     "to": me.account.address}]),
                            ("eth_sendRawTransaction", ["0x02" + "ab" * 40])):
         answer = rpc(method, params)
         if "error" not in answer:
@@ -98,16 +97,11 @@ def test_thirty_learner_processes_two_hostile_ten_slots(tmp_path):
                         "--code", seat.code, "--keep", str(keep)])
             processes.append(subprocess.Popen(command, stdout=subprocess.PIPE,
                                               stderr=subprocess.PIPE, text=True, env=env))
-        joined = threading.Event()
-        for _ in range(3000):  # every learner seated (30 processes start in 1 to 2 min)
-            if all(seat.joined for seat in room.seats):
-                joined.set()
-                break
-            if any(p.poll() is not None for p in processes):
-                break
-            joined.wait(0.1)
-        assert joined.is_set(), [p.communicate(timeout=30) for p in processes
-                                 if p.poll() is not None]
+        wait_until(lambda: all(seat.joined for seat in room.seats)  # 30 start in 1 to 2 min
+                   or any(p.poll() is not None for p in processes), timeout=300,
+                   what="every learner seated, or a learner's process ended")
+        assert all(seat.joined for seat in room.seats), [
+            p.communicate(timeout=30) for p in processes if p.poll() is not None]
         seated = time.monotonic()
         results = room.run()
         print(f"seated in {seated - started:.0f} s, ran in {time.monotonic() - seated:.0f} s")
@@ -144,20 +138,8 @@ def test_thirty_learner_processes_two_hostile_ten_slots(tmp_path):
             billed = results[results.slot == slot].set_index("learner")
             for i in honest:
                 seat = room.seats[i]
-                me, meter = seat.address, seat.meter.address
-                before, after = readings[(meter, slot - 1)], readings[(meter, slot)]
-                used = np.array([[after[0] - before[0], after[1] - before[1]]])
-                bought = int(bids.filled[bids.trader == me].sum())
-                delivered = sum(e.args.deliveredWh for e in shown if e.args.seller == me)
-                auction = (sum(-(-int(f) * price // 1000) for f in bids.filled[bids.trader == me])
-                           - sum(int(f) * price // 1000 for f in asks.filled[asks.trader == me])
-                           + sum(e.args.charge for e in shown if e.args.seller == me)
-                           + sum(c[1] for c in sealed if c[0] == me and any(c[2])))
-                rest = used[0, 0] - used[0, 1] - bought + delivered
-                grid = reference_settle(np.array([[max(rest, 0)]]), np.array([[max(-rest, 0)]]),
-                                        GRID_BUY, GRID_SELL, "none").payments[0, 0]
-                row = billed.loc[seat.name]
-                assert (row.auction_ueur, row.grid_ueur) == (auction, grid), (slot, seat.name)
-                assert row.bill_ueur == auction + grid
+                before, after = (readings[(seat.meter.address, s)] for s in (slot - 1, slot))
+                check_bill(billed.loc[seat.name], (after[0] - before[0], after[1] - before[1]),
+                           seat.address, bids, asks, shown, sealed, price)
         assert results[results.learner.isin([room.seats[i].name for i in honest])
                        ].traded_wh.sum() > 0

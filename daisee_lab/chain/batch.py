@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 
 from daisee_lab.chain.chain import Chain, Contract, TransactionReverted
 from daisee_lab.chain.gas import GasRecord
@@ -37,7 +38,7 @@ class Batch:
         self.chain_id = chain.w3.eth.chain_id
         self.lock = threading.RLock()  # one batch at a time: nonces are numbered here
         self._nonce: int | None = None
-        self._pending: list[tuple[tuple[str, str], dict, bytes]] = []
+        self._pending: list[tuple[tuple[str, str], dict, HexBytes]] = []
         self.sent = 0  # transactions sent, over the batch's life
 
     def reset(self) -> None:

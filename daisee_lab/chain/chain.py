@@ -17,15 +17,17 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from collections.abc import Iterator
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
+from eth_typing import ChecksumAddress
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import RPCEndpoint, TxParams
 
 from daisee_lab.chain.compiler import Artifact, compile_contracts, contracts_dir
 from daisee_lab.chain.gas import GasRecord, GasReport
@@ -183,6 +185,7 @@ class Chain:
             raise ChainError(f"{name} is abstract or an interface: it cannot be deployed")
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         receipt = self._send(factory.constructor(*args), sender, value, name, "constructor")
+        assert receipt.contract_address is not None  # a constructor's receipt names it
         return Contract(self, name, receipt.contract_address, art.abi)
 
     def at(self, name: str, address: str) -> Contract:
@@ -225,7 +228,7 @@ class Chain:
         call = {k: tx[k] for k in ("from", "to", "value") if k in tx}
         call["data"] = tx.get("data", tx.get("input"))
         try:
-            self.w3.eth.call(call, block - 1)
+            self.w3.eth.call(cast(TxParams, call), block - 1)
         except REVERT_EXCEPTIONS as exc:
             return decode_revert(exc, self._errors)
         return Revert("empty", "", {}, "reverted in the block (out of gas?) but not on replay")
@@ -271,7 +274,7 @@ class Chain:
     # --- time and state --------------------------------------------------------------------
 
     def _rpc(self, method: str, params: list) -> Any:
-        response = self.w3.provider.make_request(method, params)
+        response = self.w3.provider.make_request(RPCEndpoint(method), params)
         if "error" in response:
             raise ChainError(f"{method} failed on {self.rpc_url}: {response['error']}")
         return response["result"]
@@ -325,7 +328,7 @@ class Contract:
 
     def __init__(self, chain: Chain, name: str, address: str, abi: list):
         self.chain, self.contract_name, self.address, self.abi = chain, name, address, abi
-        self.web3 = chain.w3.eth.contract(address=address, abi=abi)
+        self.web3 = chain.w3.eth.contract(address=cast(ChecksumAddress, address), abi=abi)
         self._functions = {e["name"]: e for e in abi if e.get("type") == "function"}
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ COLUMNS = ["slot", "learner", "import_wh", "export_wh", "bought_wh", "sold_wh", 
            "traded_wh", "price", "volume_wh"]
 
 
-def auction_flows(trader: str, bids: pd.DataFrame, asks: pd.DataFrame, price: int,
+def auction_flows(trader: str | None, bids: pd.DataFrame, asks: pd.DataFrame, price: int,
                   deliveries: pd.DataFrame, commitments: Sequence) -> dict[str, int]:
     """One trader's on-chain flows in a cleared slot: Wh bought, sold and delivered, and µ€ net
     paid (bids, minus sales, plus shortfall charges and forfeited deposits)."""

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import aiohttp
 import rlp
@@ -129,7 +130,8 @@ class Guard:
                 return
             ready.set()
             self._loop.run_forever()
-            self._loop.run_until_complete(self._runner.cleanup())
+            if self._runner is not None:  # set by _start
+                self._loop.run_until_complete(self._runner.cleanup())
             self._loop.close()
 
         self._thread = threading.Thread(target=serve, name="classroom guard", daemon=True)
@@ -216,7 +218,7 @@ class Guard:
     def _check_transaction(self, door: Door, params: object) -> str | None:
         """Why a learner's raw transaction is refused, or None."""
         try:
-            (raw,) = params
+            (raw,) = cast("list[str]", params)  # anything else is refused below
             data = bytes.fromhex(raw.removeprefix("0x"))
             signer = Account.recover_transaction(data).lower()
             fields = _decode(data)

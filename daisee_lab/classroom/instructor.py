@@ -36,11 +36,13 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
 import segno
 from eth_account import Account
+from web3.types import RPCEndpoint
 
 from daisee_lab.chain import Chain, TransactionReverted
 from daisee_lab.chain.anvil import Anvil, AnvilError, _port_taken, free_port
@@ -55,8 +57,8 @@ from daisee_lab.classroom.schedule import (DELIVERY_SECONDS, REVEAL_SECONDS, Cla
                                            Phase, Schedule)
 from daisee_lab.contracts import deploy_auction, public_id_bytes
 from daisee_lab.errors import DaiseeError
-from daisee_lab.meter import DEFAULT_START
-from daisee_lab.settlement import clear_double_auction
+from daisee_lab.simulator import DEFAULT_START
+from daisee_lab.settlement import Clearing, clear_double_auction
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
 from daisee_lab.units import MAX_MEMBERS, MAX_ORDERS, MAX_PRICE, SLOT_SECONDS
 
@@ -108,7 +110,7 @@ class Classroom:
         self.guard: Guard | None = None
         self.seats: list[Seat] = []
         self.results = pd.DataFrame(columns=COLUMNS)
-        self.clearings: dict[int, object] = {}  # slot: the kernel's Clearing submitted
+        self.clearings: dict[int, Clearing] = {}  # slot: the kernel's Clearing submitted
         self.failures: list[tuple[str, str]] = []  # (seat, what went wrong), also in room.log
         self.absent: set[int] = set()  # traders not waited for, until they act again
         self.silent: set[int] = set()  # learners' own meters not waited for, until they report
@@ -139,7 +141,7 @@ class Classroom:
     @property
     def url(self) -> str:
         """The room's address, as learners reach it (the join desk and guarded endpoint)."""
-        return f"http://{self.advertise}:{self.guard.port}"
+        return f"http://{self.advertise}:{self._opened()[1].port}"
 
     def open(self) -> Classroom:
         """Start anvil on loopback, deploy, make the seats and their join codes, and open the
@@ -154,22 +156,23 @@ class Classroom:
         if port and _port_taken(self.host, port):
             raise AnvilError(f"port {port} on {self.host} is already taken: choose "
                              "another with --port or stop what listens there")
-        self.anvil = Anvil(None, "127.0.0.1", accounts=1, log=self.out_dir / "anvil.log")
-        self.anvil.start()
+        self.anvil = anvil = Anvil(None, "127.0.0.1", accounts=1,
+                                   log=self.out_dir / "anvil.log")
+        anvil.start()
         try:
             if saved:
-                state.resume(self, saved)
+                state.resume(self, saved, anvil.url)
             else:
-                self._deploy()
-            self.guard = Guard(self.anvil.url, self.host, port or free_port(self.host),
-                               [self.auction.credit.address, self.auction.market.address,
-                                self.ledger.address],
-                               on_join=self.seat_learner, on_refusal=self.report).start()
+                self._deploy(anvil.url)
+            self.guard = guard = Guard(
+                anvil.url, self.host, port or free_port(self.host),
+                [self.auction.credit.address, self.auction.market.address, self.ledger.address],
+                on_join=self.seat_learner, on_refusal=self.report).start()
             for seat in self.seats:
-                if seat.joined:
-                    self.guard.admit(seat.token, seat.name, seat.address)
-                if seat.own_meter:
-                    self.guard.admit(seat.meter_token, f"{seat.name}'s meter", seat.own_meter)
+                if seat.token and seat.address:
+                    guard.admit(seat.token, seat.name, seat.address)
+                if seat.meter_token and seat.own_meter:
+                    guard.admit(seat.meter_token, f"{seat.name}'s meter", seat.own_meter)
             write_pages(self.out_dir, self.url, self.seats)
             state.save(self)
         except BaseException:
@@ -178,8 +181,8 @@ class Classroom:
         (self.out_dir / "running").write_text(f"{self.url}\n")
         return self
 
-    def _deploy(self) -> None:
-        self.chain = chain = Chain(self.anvil.url)
+    def _deploy(self, url: str) -> None:
+        self.chain = chain = Chain(url)
         self.first_block = chain.w3.eth.block_number
         self.operator, self.registrar, self.relay = (Account.create() for _ in range(3))
         self.grid = Account.create().address
@@ -230,11 +233,11 @@ class Classroom:
             seat.code, seat.address, seat.token = None, address, secrets.token_urlsafe(18)
             if meter:
                 seat.own_meter, seat.meter_token = meter, secrets.token_urlsafe(18)
-                self.guard.admit(seat.meter_token, f"{seat.name}'s meter", meter)
+                self._opened()[1].admit(seat.meter_token, f"{seat.name}'s meter", meter)
             else:
                 self._meters[self.seats.index(seat)] = ProfileMeter(seat.seed, seat.producer,
                                                                     self.schedule)
-            self.guard.admit(seat.token, seat.name, address)
+            self._opened()[1].admit(seat.token, seat.name, address)
         self.report(seat.name, f"joined as {address}", failure=False)
         return self.seat_data(seat)
 
@@ -243,7 +246,7 @@ class Classroom:
         endpoint for it, the contracts, the grid's prices, its meter and the schedule."""
         return {
             "format": "daisee-lab classroom 2", "learner": seat.name, "address": seat.address,
-            "rpc": f"{self.url}/rpc/{seat.token}", "chain_id": self.chain.w3.eth.chain_id,
+            "rpc": f"{self.url}/rpc/{seat.token}", "chain_id": self._opened()[0].w3.eth.chain_id,
             "contracts": {"credit": self.auction.credit.address,
                           "auction": self.auction.market.address,
                           "ledger": self.ledger.address},
@@ -279,7 +282,7 @@ class Classroom:
         """The room at a glance, for the instructor's terminal: the address to project, the
         schedule, and each seat's join code (hand each to its learner alone)."""
         slots = "until stopped" if self.slots is None else f"{self.slots} slots"
-        lines = [f"room {self.url} (chain id {self.chain.w3.eth.chain_id}); {slots} of "
+        lines = [f"room {self.url} (chain id {self._opened()[0].w3.eth.chain_id}); {slots} of "
                  f"{self.slot_seconds:g} s, first chain slot {self.schedule.first_slot}",
                  f"project {self.out_dir / 'joins' / 'index.html'}; hand out the codes "
                  f"({self.out_dir / 'joins' / 'codes.html'}), one to each learner:"]
@@ -301,7 +304,8 @@ class Classroom:
         if learner.account.address not in seats:
             raise ClassroomError(f"{learner.name} ({learner.account.address}) has no seat in "
                                  "this room: pace it with one of its own learners")
-        answer = self.chain.w3.provider.make_request("anvil_setBlockTimestampInterval", [1])
+        answer = self._opened()[0].w3.provider.make_request(
+            RPCEndpoint("anvil_setBlockTimestampInterval"), [1])
         if "error" in answer:
             raise ClassroomError(f"the node cannot pace its clock by blocks: {answer['error']}")
         self.reader, self._reader_seat = learner, seats.index(learner.account.address)
@@ -310,8 +314,7 @@ class Classroom:
         """Run the slots (all of them, or until :meth:`stop`, a ``stop`` file in `out_dir`, or
         Ctrl-C); return the results. If anvil dies, raise :class:`ClassroomError`; the results
         billed so far are in :attr:`results_path` in every case."""
-        if self.chain is None:
-            raise ClassroomError("the classroom is not open: use `with Classroom(...) as room:`")
+        self._opened()
         schedule = self.schedule
         slot = self._current if self._current is not None else schedule.first_slot - 1
         try:
@@ -335,7 +338,8 @@ class Classroom:
         in)."""
         self._current = c
         state.save(self)
-        self.chain.advance_time(max(0, c * SLOT_SECONDS - self.chain.timestamp))
+        chain = self._opened()[0]
+        chain.advance_time(max(0, c * SLOT_SECONDS - chain.timestamp))
         if self.schedule.trades(c) and not self.auction.market.rounds(c)[2]:
             self._clear(c)
         try:
@@ -347,8 +351,7 @@ class Classroom:
         self._phase(Phase(c, "commit"), self.schedule.commit_seconds)
         if self._stopping():
             return
-        self.chain.advance_time(max(0, (c + 1) * SLOT_SECONDS - REVEAL_SECONDS
-                                    - self.chain.timestamp))
+        chain.advance_time(max(0, (c + 1) * SLOT_SECONDS - REVEAL_SECONDS - chain.timestamp))
         try:
             if c - 1 not in self._billed:
                 self._bill(c - 1)
@@ -384,7 +387,7 @@ class Classroom:
             listener(phase)
         deadline = time.monotonic() + seconds
         self._advance.clear()
-        reader = set() if self.reader is None else {self._reader_seat}
+        reader: set[int] = set() if self.reader is None else {self._reader_seat}
         while True:
             duties = self._duties(phase)  # (flagged set, seats concerned, seats done)
             ready = self._reader_ready(phase, duties)
@@ -453,16 +456,18 @@ class Classroom:
     def _log_refused(self) -> None:
         """Log every transaction of a learner (or of its own meter) that the chain refused since
         the last look, with its seat and the decoded reason."""
-        w3, latest = self.chain.w3, self.chain.w3.eth.block_number
+        chain = self._opened()[0]
+        w3, latest = chain.w3, chain.w3.eth.block_number
         senders = {s.address: s.name for s in self.seats if s.joined}
         senders.update({s.own_meter: f"{s.name}'s meter" for s in self.seats if s.own_meter})
         names = {self.auction.credit.address: "EnergyCredit",
                  self.auction.market.address: "AuctionMarket", self.ledger.address: "ledger"}
         for number in range(max(self._scanned, self.first_block) + 1, latest + 1):
-            for tx in w3.eth.get_block(number, full_transactions=True).transactions:
+            block = w3.eth.get_block(number, full_transactions=True)
+            for tx in cast("list[dict]", block["transactions"]):  # full: dicts, not hashes
                 seat = senders.get(tx["from"])
                 if seat and w3.eth.get_transaction_receipt(tx["hash"])["status"] == 0:
-                    why = self.chain.why_reverted(tx, number)
+                    why = chain.why_reverted(tx, number)
                     self.report(seat, f"a call to {names.get(tx['to'], tx['to'])} refused on "
                                       f"chain: {why.message}")
         self._scanned = latest
@@ -541,6 +546,12 @@ class Classroom:
                 f"{self.phase.slot if self.phase else '-'}: the "
                 f"{self.results.slot.nunique()} slots billed are kept in {self.results_path}; "
                 f"see {self.out_dir / 'anvil.log'}") from cause
+
+    def _opened(self) -> tuple[Chain, Guard]:
+        """The room's chain and learners' endpoint; :class:`ClassroomError` if not open."""
+        if self.chain is None or self.guard is None:
+            raise ClassroomError("the classroom is not open: use `with Classroom(...) as room:`")
+        return self.chain, self.guard
 
     def _write(self) -> None:
         if self.chain is not None:

@@ -27,10 +27,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from requests.exceptions import RequestException
 from web3.logs import DISCARD
 
@@ -66,7 +68,7 @@ class Learner:
         self.grid_buy, self.grid_sell = (int(info["grid"][k]) for k in ("buy", "sell"))
         contracts = info["contracts"]
         market = chain.at("AuctionMarket", contracts["auction"])
-        if not chain.w3.eth.get_code(market.address):
+        if not chain.w3.eth.get_code(cast(ChecksumAddress, market.address)):
             raise ClassroomError(f"no classroom market at {market.address} on {chain.rpc_url}: "
                                  "the session has ended; ask the instructor for a new code")
         self.auction = Auction(chain, chain.at("EnergyCredit", contracts["credit"]), market,
@@ -351,7 +353,7 @@ def join(source: str | Path | Mapping, code: str | None = None, meter=None,
     own = meter if isinstance(meter, MeterProcess) else None
     if code is not None:
         account = Account.create()
-        info = _ask_for_seat(str(source), code, account.address, own and own.address)
+        info = _ask_for_seat(str(source), code, account.address, own.address if own else None)
         kept = {"account_key": account.key.to_0x_hex(), "seat": info}
         if keep is not None:
             path = Path(keep)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daisee_lab.errors import DaiseeError
-from daisee_lab.meter import DEFAULT_START
+from daisee_lab.simulator import DEFAULT_START
 from daisee_lab.units import SLOT_SECONDS
 
 REVEAL_SECONDS = 300  # chain seconds of the reveal window, before a slot starts

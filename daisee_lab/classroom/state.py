@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from eth_account import Account
+from web3.types import RPCEndpoint
 
 from daisee_lab.chain import Chain
 from daisee_lab.classroom.joins import Seat
@@ -59,7 +60,7 @@ def save(room: Classroom) -> None:
         "settings": {"slots": room.slots, "slot_seconds": room.slot_seconds,
                      "credits": room.credits, "grid_buy": room.grid_buy,
                      "grid_sell": room.grid_sell},
-        "keys": {name: getattr(room, name).key.to_0x_hex() for name in KEYS},
+        "keys": {name: _hex(getattr(room, name).key) for name in KEYS},
         "grid": room.grid, "first_block": room.first_block,
         "contracts": {"credit": room.auction.credit.address,
                       "auction": room.auction.market.address,
@@ -71,7 +72,8 @@ def save(room: Classroom) -> None:
         "indexes": {str(i): list(v) for i, v in room._indexes.items()},
         "seats": [_seat_json(s) for s in room.seats],
     }
-    chain_state = room.chain.w3.provider.make_request("anvil_dumpState", [])["result"]
+    chain_state = room.chain.w3.provider.make_request(RPCEndpoint("anvil_dumpState"),
+                                                      [])["result"]
     for name, text in ((CHAIN_FILE, json.dumps(chain_state)),
                        (STATE_FILE, json.dumps(state, indent=1))):
         part = room.out_dir / f".{name}.part"
@@ -81,17 +83,20 @@ def save(room: Classroom) -> None:
 
 
 def _seat_json(seat: Seat) -> dict:
-    return {name: seat.meter.key.to_0x_hex() if name == "meter_key" else getattr(seat, name)
+    return {name: _hex(seat.meter.key) if name == "meter_key" else getattr(seat, name)
             for name in SEAT_FIELDS}
 
 
-def resume(room: Classroom, saved: dict) -> None:
-    """Put `room`, whose anvil has just started, back where the `saved` session was: its
-    chain, settings, accounts, contracts, seats and the clock's progress."""
-    assert room.anvil is not None  # started by Classroom.open
-    room.chain = chain = Chain(room.anvil.url)
+def _hex(key: bytes) -> str:
+    return "0x" + bytes(key).hex()
+
+
+def resume(room: Classroom, saved: dict, url: str) -> None:
+    """Put `room`, whose anvil has just started at `url`, back where the `saved` session was:
+    its chain, settings, accounts, contracts, seats and the clock's progress."""
+    room.chain = chain = Chain(url)
     chain_state = json.loads((room.out_dir / CHAIN_FILE).read_text())
-    loaded = chain.w3.provider.make_request("anvil_loadState", [chain_state])
+    loaded = chain.w3.provider.make_request(RPCEndpoint("anvil_loadState"), [chain_state])
     if "error" in loaded:
         raise ClassroomError(f"anvil cannot load the saved chain: {loaded['error']}")
     chain.advance_time(1)  # blocks go on from the saved time, not the wall clock's
