@@ -31,13 +31,14 @@ from daisee_lab.meter import TIC_LINES, MeterError
 from daisee_lab.reading import Reading
 from daisee_lab.units import PARIS
 
-__all__ = ["DEFAULT_START", "Faults", "MAX_SIMULATOR_SPEED", "MeterSimulator",
+__all__ = ["DEFAULT_START", "Faults", "MAX_SIMULATOR_SPEED", "MeterSimulator", "PRODUCER_PV_PEAK_W",
            "ResidentialProfile", "SIMULATOR_PHASES", "SIMULATOR_TARIFFS", "UNFLUSHED_START",
            "WRITE_PERIOD_SECONDS"]
 
 SIMULATOR_PHASES = (1, 3)  # a Linky is single-phase or three-phase
 SIMULATOR_TARIFFS = ("base", "hchp")  # the simulator's tariff options: base, off-peak 22:00-06:00
 MAX_SIMULATOR_SPEED = 1000  # a simulated day in 86 s; beyond it a reader cannot keep up
+PRODUCER_PV_PEAK_W = 3000  # a simulated producer's rooftop (ResidentialProfile's pv_peak_w)
 WRITE_PERIOD_SECONDS = 0.01
 """How long the streaming thread sleeps between two looks at the line. In real time it wakes
 this often and writes the bytes due since it began, so bytes leave in bursts of about rate x
@@ -185,7 +186,7 @@ class MeterSimulator:
                 f"meter_id={meter_id!r}: a Linky's id (ADCO/ADSC) is 12 letters or digits")
         self.meter_id = meter_id or "".join(
             random.Random(f"{seed}:meter-id").choices("0123456789", k=12))
-        self.profile = profile or ResidentialProfile(seed, 3000 if producer else 0)
+        self.profile = profile or ResidentialProfile(seed, PRODUCER_PV_PEAK_W if producer else 0)
         self.line = TIC_LINES[mode]
         self.link = None if link is None else Path(link)
         self.pty_path: str | None = None

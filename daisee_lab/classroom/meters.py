@@ -26,21 +26,21 @@ from datetime import timedelta
 from daisee_lab.classroom.schedule import ClassroomError, Schedule
 from daisee_lab.meter import MeterError, open_meter
 from daisee_lab.reading import Reading
-from daisee_lab.simulator import ResidentialProfile
+from daisee_lab.simulator import PRODUCER_PV_PEAK_W, ResidentialProfile
 from daisee_lab.units import MAX_INDEX_WH, SLOT_SECONDS
 
 log = logging.getLogger(__name__)
-PV_PEAK_W = 3000  # a producer's rooftop, as the meter simulator's
 STEPS = 15  # integration steps per slot: one simulated minute each
 
 
 class ProfileMeter:
-    """A simulated meter: the household of `seed` (with `PV_PEAK_W` of PV if `producer`) over
-    the simulated day of `schedule`, fifteen simulated minutes per chain slot."""
+    """A simulated meter: the household of `seed` (with `PRODUCER_PV_PEAK_W` of PV if
+    `producer`) over the simulated day of `schedule`, fifteen simulated minutes per chain slot:
+    the same household a :class:`~daisee_lab.simulator.MeterSimulator` of that seed has."""
 
     def __init__(self, seed: int, producer: bool, schedule: Schedule):
         self.seed, self.producer, self.schedule = seed, producer, schedule
-        self.profile = ResidentialProfile(seed, PV_PEAK_W if producer else 0)
+        self.profile = ResidentialProfile(seed, PRODUCER_PV_PEAK_W if producer else 0)
         rng = random.Random(f"{seed}:classroom-indexes")
         base = schedule.first_slot - 2
         start = (float(rng.randint(1_000_000, 20_000_000)),
