@@ -127,8 +127,6 @@ def signed_slot(meter, key: LocalAccount, registry: str, chain_id: int,
 def _serve(port: str, protocol: str, key_file: str) -> None:
     """The meter process: see the module's docstring."""
     from daisee_lab.chain import Chain, TransactionReverted
-    from daisee_lab.classroom.learner import CONTRACTS
-    from daisee_lab.classroom.sender import Sender, revert_decoder
     from daisee_lab.contracts import Auction
 
     key = _key(key_file)
@@ -146,7 +144,7 @@ def _serve(port: str, protocol: str, key_file: str) -> None:
                       chain.at("AuctionMarket", contracts["auction"]), None,
                       seat["grid"]["account"])
     market, chain_id = auction.market, int(seat["chain_id"])
-    sender = Sender(chain, key, revert_decoder(chain, CONTRACTS))
+    sender = chain.batch(key)  # the contracts above are compiled: their reverts are named
     schedule = Schedule.from_json(seat["schedule"])
     end = schedule.slots and schedule.first_slot + schedule.slots
     reported: set[int] = set()
