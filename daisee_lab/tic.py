@@ -29,10 +29,12 @@ history (issue 18):
   standard frames), else from the times the caller passes to `TicDecoder.feed` (`at`); with
   neither (historic frames fed without `at`), only a backward move is caught. The first
   reading of a meter has nothing to compare to and is taken as it is; if
-  `REANCHOR_READINGS` flagged readings in a row agree with each other, they win: the last of
-  them is taken as the new reference, with a warning (the earlier reference was the wrong one,
-  or the meter was reset).
+  `tic_index.REANCHOR_READINGS` flagged readings in a row agree with each other, they win: the
+  last of them is taken as the new reference, with a warning (the earlier reference was the
+  wrong one, or the meter was reset).
 * An index above `daisee_lab.units.MAX_INDEX_WH` is an invalid register.
+
+The index check lives in :mod:`daisee_lab.tic_index`.
 """
 
 from __future__ import annotations
@@ -44,17 +46,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from daisee_lab.reading import Reading
+from daisee_lab.tic_index import _IndexCheck
 from daisee_lab.tic_labels import (
     _HEX8,
     _INDEX_FAMILIES,
     _PHASE3,
-    _PLAUSIBLE_FACTOR,
     HORODATE_YEARS,
     TicError,
     _int,
     _phases,
     _registers,
-    _subscribed,
     decode_stge,
     encode_horodate,
     parse_horodate,
@@ -72,9 +73,6 @@ __all__ = [
 STX, ETX, EOT, LF, CR = 0x02, 0x03, 0x04, 0x0A, 0x0D
 MAX_GROUP_BYTES = 256  # the longest real group (PJOURF+1) is about 115 bytes
 LEARN_GROUPS = 8  # historic groups whose vote fixes a stream's checksum method (a frame has 10+)
-REANCHOR_READINGS = 3  # flagged readings in a row that agree replace the reference index
-CLOCK_SLACK_S = 1  # added to an elapsed time: the meter's clock counts whole seconds
-_TRACKED_METERS = 8  # meters whose last index a decoder keeps (a line has one; noise makes more)
 _NOISE = bytes(b for b in range(256) if b != 0x09 and not 0x20 <= b <= 0x7E)
 _LABEL = re.compile(r"[A-Z0-9+\-]{1,9}")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
@@ -450,93 +448,6 @@ def _import_wh(registers: dict[str, int], mode: str, warnings: list[str]) -> int
         reason = "indexes of several tariff options" if totals else "no total energy index"
     warnings.append(f"{reason}: import_wh not computed")
     return None
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """A meter's valid indexes at one frame, and when: its clock (DATE), the caller's `at`."""
-
-    registers: dict[str, int]
-    meter_time: datetime | None
-    at: float | None
-
-    def elapsed(self, before: _Snapshot) -> float | None:
-        """Seconds since `before`, by the meter's clock, else the caller's; None if unknown."""
-        if self.meter_time is not None and before.meter_time is not None:
-            seconds = (self.meter_time - before.meter_time).total_seconds()
-        elif self.at is not None and before.at is not None:
-            seconds = self.at - before.at
-        else:
-            return None
-        return seconds if seconds >= 0 else None
-
-
-@dataclass
-class _Track:
-    """What a decoder remembers of one meter: its last plausible indexes, the flagged readings
-    in a row that agree with each other, and its subscribed power."""
-
-    reference: _Snapshot
-    pending: list[_Snapshot] = field(default_factory=list)
-    subscribed: tuple[int, str] | None = None
-
-
-def _implausible(before: _Snapshot, now: _Snapshot,
-                 subscribed: tuple[int, str] | None) -> tuple[tuple[str, str], ...]:
-    """(label, reason) for each index of `now` that went backwards from `before`, or forwards
-    by more than twice the subscribed power allows over the elapsed time (if known)."""
-    elapsed, flags = now.elapsed(before), []
-    for label, wh in now.registers.items():
-        last = before.registers.get(label)
-        if last is None:
-            continue
-        if wh < last:
-            flags.append((label, f"{label} = {wh} Wh: below {last} Wh, the last plausible "
-                                 "index: an index never goes backwards"))
-        elif elapsed is not None and subscribed is not None:
-            va, source = subscribed
-            allowed = 1 + _PLAUSIBLE_FACTOR * va * (elapsed + CLOCK_SLACK_S) / 3600
-            if wh - last > allowed:
-                flags.append((label, f"{label} = {wh} Wh: {wh - last} Wh more than {last} Wh, "
-                              f"the last plausible index, {elapsed:g} s earlier; twice the "
-                              f"subscribed {va} VA ({source}) allows {int(allowed)} Wh"))
-    return tuple(flags)
-
-
-class _IndexCheck:
-    """The index check of a stream decoder (see the module's docstring), per meter id."""
-
-    def __init__(self) -> None:
-        self._meters: dict[str, _Track] = {}
-
-    def check(self, frame: Frame, at: float | None) -> tuple[tuple[tuple[str, str], ...],
-                                                             tuple[str, ...]]:
-        """(flags, notes) for `frame`, received at `at`; remembers its plausible indexes."""
-        values = frame.values
-        meter_id = values.get("ADCO" if frame.mode == "historic" else "ADSC")
-        registers = _registers(values, frame.mode, [])
-        if not meter_id or not registers:
-            return (), ()
-        now = _Snapshot(registers, frame.horodates.get("DATE"), at)
-        track = self._meters.get(meter_id)
-        if track is None:
-            if len(self._meters) >= _TRACKED_METERS:
-                del self._meters[next(iter(self._meters))]
-            self._meters[meter_id] = _Track(now, subscribed=_subscribed(values, frame.mode))
-            return (), ()
-        track.subscribed = _subscribed(values, frame.mode) or track.subscribed
-        flags = _implausible(track.reference, now, track.subscribed)
-        if not flags:
-            track.reference, track.pending = now, []
-            return (), ()
-        agrees = track.pending and not _implausible(track.pending[-1], now, track.subscribed)
-        track.pending = [*track.pending, now] if agrees else [now]
-        if len(track.pending) < REANCHOR_READINGS:
-            return flags, ()
-        track.reference, track.pending = now, []
-        return (), (f"index re-anchored: {REANCHOR_READINGS} readings in a row agree with each "
-                    f"other, not with the last plausible one ({'; '.join(r for _, r in flags)})"
-                    ": that one was wrong, or the meter was reset",)
 
 
 def _season_warnings(groups: Iterable[Group]) -> list[str]:
