@@ -20,7 +20,8 @@ This module is pure, no I/O and no clock: :func:`parse_telegram` checks and deco
 byte stream without ever raising on what it is fed, :meth:`Telegram.reading` converts one to the
 project's units, :func:`encode_telegram` builds one.
 
-The module is in three parts, all reached from here: :mod:`daisee_lab.dsmr_telegram` (one
+The module is in parts, all reached from here: :mod:`daisee_lab.dsmr_values` (errors, CRC, time
+stamps, numbers and units, the capacity tariff), :mod:`daisee_lab.dsmr_telegram` (one
 telegram), :mod:`daisee_lab.dsmr_crypto` (encrypted frames) and this stream decoder; the OBIS
 codes read are named in :mod:`daisee_lab.dsmr_obis`.
 """
@@ -34,21 +35,23 @@ from daisee_lab import dlms
 from daisee_lab.dsmr_crypto import _check_key, _decrypted, _telegram_start, decrypt_telegram
 from daisee_lab.dsmr_telegram import (
     _HEADER_TEXT,
+    MbusReading,
+    Telegram,
+    _value_line,
+    encode_telegram,
+    parse_telegram,
+)
+from daisee_lab.dsmr_values import (
     LOCAL_TIME,
     CapacityTariff,
     ChecksumError,
     DecryptionError,
     DemandPeak,
     DsmrError,
-    MbusReading,
     MissingCrcError,
-    Telegram,
     TelegramError,
-    _value_line,
     crc16_arc,
     decode_id,
-    encode_telegram,
-    parse_telegram,
     parse_timestamp,
 )
 

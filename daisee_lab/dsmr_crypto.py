@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from daisee_lab import dlms
-from daisee_lab.dsmr_telegram import DecryptionError, Telegram, TelegramError, parse_telegram
+from daisee_lab.dsmr_telegram import Telegram, parse_telegram
+from daisee_lab.dsmr_values import DecryptionError, TelegramError
 
 __all__ = ["decrypt_telegram"]
 
