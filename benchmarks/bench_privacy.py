@@ -61,7 +61,8 @@ def public_gas(n, cons, prod):
     first = chain.timestamp // SLOT_SECONDS - SLOTS - 2
     community.settle_energy(cons, prod, first)
     records = chain.gas.to_dataframe()
-    settles = records[records.function == "settle"].gas_used.to_numpy()[1:]  # [0] anchors the meters
+    # settles[0] anchors the meters
+    settles = records[records.function == "settle"].gas_used.to_numpy()[1:]
     return settles.sum() / (n * SLOTS)
 
 
@@ -71,8 +72,12 @@ def committed_gas(n, cons, prod):
     first = chain.timestamp // SLOT_SECONDS - 2 * SLOTS - 2
     batched = community.settle_energy(cons, prod, first).receipt.gas_used / (n * SLOTS)
     victim = community.households[0]
-    cheat = (lambda leaf: replace(leaf, payment_ueur=leaf.payment_ueur + 1)
-             if leaf.meter == victim.meter and leaf.slot == first + SLOTS else leaf)
+
+    def cheat(leaf):
+        """The operator cheats: the victim's leaf of the first slot, one µ€ dearer."""
+        return (replace(leaf, payment_ueur=leaf.payment_ueur + 1)
+                if leaf.meter == victim.meter and leaf.slot == first + SLOTS else leaf)
+
     one = [community.settle_energy(cons[:, t:t + 1], prod[:, t:t + 1], first + SLOTS + t,
                                    alter=cheat) for t in range(SLOTS)]
     per_slot = sum(b.receipt.gas_used for b in one) / (n * SLOTS)

@@ -140,7 +140,7 @@ def main():
     for method, window in (("none", None), ("mmr", None), ("bill_sharing", None),
                            ("bill_sharing", 96), ("sdr", None)):
         (seconds, floor_s), _ = best(
-            repeat, lambda: kernels.settle(cons, prod, BUY, SELL, method, window), floor)
+            repeat, lambda m=method, w=window: kernels.settle(cons, prod, BUY, SELL, m, w), floor)
         ratios.append(f"{method}{' daily' if window else ''} {seconds / floor_s:.2f}x")
     print("kernel / floor by method: " + ", ".join(ratios))
 
