@@ -252,8 +252,9 @@ def _meter_record(args: argparse.Namespace) -> int:
 
 
 def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
-    from daisee_lab.meter import (MAX_SIMULATOR_SPEED, SIMULATOR_PHASES, SIMULATOR_TARIFFS,
-                                  TIC_LINES, MeterSimulator)
+    from daisee_lab.meter import TIC_LINES
+    from daisee_lab.simulator import (MAX_SIMULATOR_SPEED, SIMULATOR_PHASES, SIMULATOR_TARIFFS,
+                                      MeterSimulator)
 
     given = _defaults(MeterSimulator)
     simulate.add_argument("--mode", choices=tuple(TIC_LINES), default=given["mode"],
@@ -285,7 +286,7 @@ def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
 
 
 def _meter_simulate(args: argparse.Namespace) -> int:
-    from daisee_lab.meter import MeterSimulator
+    from daisee_lab.simulator import MeterSimulator
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly: remove the link
     faults = {"bit_flip": args.bit_flip, "drop": args.drop, "eot": args.eot}

@@ -297,7 +297,7 @@ def test_meter_read_decrypts_a_smarty_telegram_with_its_key_only(testdata, capsy
 def test_record_skips_a_refused_reading_and_keeps_recording(tmp_path, monkeypatch, capsys):
     """A long-running recorder never dies from one bad input: a reading the database refuses is
     reported on one line and the next ones are stored."""
-    from daisee_lab.meter import MeterSimulator
+    from daisee_lab.simulator import MeterSimulator
     from daisee_lab.recorder import Recorder, RefusedRow
 
     record, calls = Recorder.record, []

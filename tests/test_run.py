@@ -22,7 +22,7 @@ import pytest
 from daisee_lab import community, settlement, tic
 from daisee_lab.chain import Chain
 from daisee_lab.cli import main
-from daisee_lab.meter import PARIS
+from daisee_lab.units import PARIS
 from daisee_lab.recorder import Recorder
 from daisee_lab.run import (FUNDS_UEUR, MeterMismatch, MeterPlan, RunArgumentError, RunError,
                             SettlementMismatch, run_day)

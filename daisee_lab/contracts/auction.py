@@ -49,7 +49,9 @@ class SealedOrder:
 
 class Auction:
     """A deployed AuctionMarket: its `credit` token, `market` (also the registry of its member
-    households, the only traders), `operator` and `grid` account. Use :func:`deploy_auction`.
+    households, the only traders), `operator` and `grid` account. Use :func:`deploy_auction`,
+    or build one for an auction already deployed; a trader's own view has no `operator` (None),
+    and then the operator's transactions (:meth:`register`, :meth:`fund`) are not its to send.
 
     A round for delivery slot ``s``: :meth:`commit` until ``s·900 - reveal_seconds``,
     :meth:`reveal` until ``s·900``, then :meth:`clear` with the clearing computed off chain
@@ -57,8 +59,8 @@ class Auction:
     :meth:`settle_delivery` for each sale.
     """
 
-    def __init__(self, chain: Chain, credit: Contract, market: Contract, operator: LocalAccount,
-                 grid: str):
+    def __init__(self, chain: Chain, credit: Contract, market: Contract,
+                 operator: LocalAccount | None, grid: str):
         self.chain, self.credit, self.market = chain, credit, market
         self.operator, self.grid = operator, grid
         self.chain_id = chain.w3.eth.chain_id

@@ -4,7 +4,7 @@
 
 1. **community**: :func:`daisee_lab.community.make_households` and
    :func:`~daisee_lab.community.profiles` give seeded households (some with PV) and their day.
-2. **meters**: each household gets a :class:`~daisee_lab.meter.MeterSimulator` on its own
+2. **meters**: each household gets a :class:`~daisee_lab.simulator.MeterSimulator` on its own
    pseudo-terminal, in its own process (simulators are CPU-bound). Producers speak TIC standard
    mode (import EAST and export EAIT), consumers historic mode (no export), the largest consumer
    on three phases. A meter's power is constant over each slot, so its indexes grow by exactly

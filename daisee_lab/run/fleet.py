@@ -22,11 +22,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from daisee_lab import community, tic
-from daisee_lab.meter import MeterError, MeterSimulator, open_meter
+from daisee_lab.meter import MeterError, open_meter
 from daisee_lab.reading import Reading
 from daisee_lab.recorder import Recorder
 from daisee_lab.run.common import (FRAME_SECONDS, LEAD, MAX_HOUSEHOLDS, STALL_SECONDS, MeterPlan,
                                    RunError)
+from daisee_lab.simulator import MeterSimulator
 from daisee_lab.units import PARIS, SLOT_SECONDS
 
 __all__ = ["anchors_of", "energy_of", "plan_meters", "record_meters"]
