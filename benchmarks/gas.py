@@ -25,8 +25,9 @@ from eth_account import Account
 from eth_utils import keccak
 
 from daisee_lab.chain import Chain
-from daisee_lab.contracts import SLOT_SECONDS, deploy_auction, deploy_community, make_members
+from daisee_lab.contracts import deploy_auction, deploy_community, make_members
 from daisee_lab.settlement import clear_double_auction
+from daisee_lab.units import SLOT_SECONDS
 
 SIZES = (10, 50, 200)
 TARGET = 15_000
@@ -48,16 +49,16 @@ def settle_gas(households, seed=0, slots=SLOTS):
     imports = rng.integers(1_000_000, 60_000_000, households)  # Wh, meters a few years old
     producers = rng.random(households) < 0.4
     exports = np.where(producers, rng.integers(100_000, 9_000_000, households), 0)
-    start = chain.timestamp // SLOT_SECONDS - slots - 2
-    gas = []
-    for t in range(slots + 1):
-        slot = start + t
-        receipt = community.settle_slot(slot, community.sign_readings(
-            slot, imports.tolist(), exports.tolist()))
-        if t:  # the first settlement only anchors the indexes
-            gas.append(receipt.gas_used)
-        imports = imports + rng.integers(0, 900, households)  # Wh per 15 minutes
-        exports = exports + np.where(exports > 0, rng.integers(0, 1_200, households), 0)
+    consumption, production = [], []
+    for _ in range(slots):  # Wh per 15 minutes
+        consumption.append(rng.integers(0, 900, households))
+        production.append(np.where(producers, rng.integers(0, 1_200, households), 0))
+    gas: list[int] = []
+    # the first settlement (one slot before) only anchors the indexes: not measured
+    community.settle_energy(np.array(consumption).T, np.array(production).T,
+                            chain.timestamp // SLOT_SECONDS - slots - 1,
+                            start_wh=(imports.tolist(), exports.tolist()),
+                            on_slot=lambda slot, receipt: gas.append(receipt.gas_used))
     return float(np.mean(gas))
 
 

@@ -21,8 +21,8 @@ import platform
 import time
 from tempfile import TemporaryDirectory
 
-from daisee_lab.community import SLOT_SECONDS
 from daisee_lab.run import LEAD, run_day
+from daisee_lab.units import SLOT_SECONDS
 
 TARGET = 20.0  # seconds for the default day, once set up (issue 13)
 

@@ -22,14 +22,13 @@ import pytest
 from daisee_lab import community, settlement, tic
 from daisee_lab.chain import Chain
 from daisee_lab.cli import main
-from daisee_lab.units import PARIS
 from daisee_lab.recorder import Recorder
 from daisee_lab.run import (FUNDS_UEUR, MeterMismatch, MeterPlan, RunArgumentError, RunError,
                             SettlementMismatch, run_day)
 from daisee_lab.run import arguments, checks, fleet, market
 from daisee_lab.settlement import reference
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL
-from daisee_lab.units import MIN_ORDER_WH
+from daisee_lab.units import MIN_ORDER_WH, PARIS
 
 NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
 
