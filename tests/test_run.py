@@ -28,7 +28,7 @@ from daisee_lab.run import (FUNDS_UEUR, MeterMismatch, MeterPlan, RunArgumentErr
 from daisee_lab.run import arguments, checks, fleet, market
 from daisee_lab.settlement import reference
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL
-from daisee_lab.units import MIN_ORDER_WH, PARIS
+from daisee_lab.units import MIN_ORDER_WH, PARIS, day_slots
 
 NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
 
@@ -402,3 +402,24 @@ def recorded(out: Path) -> int:
             return db.execute("SELECT count(*) FROM readings").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_a_clearing_the_auction_contract_refuses_fails_the_run_naming_the_slot(tmp_path,
+                                                                               monkeypatch):
+    """The contract verifies the kernel's clearing: one Wh more than the books clear to, in the
+    first slot, and the run stops with a SettlementMismatch that names that slot."""
+    real = settlement.clear_double_auction_slots
+
+    def one_wh_more(*orders):
+        clearing = real(*orders)
+        clearing.volume[0] += 1
+        return clearing
+
+    monkeypatch.setattr(settlement, "clear_double_auction_slots", one_wh_more)
+    day = next_summer_day()
+    with pytest.raises(SettlementMismatch, match=r"slot \d+: the contract refused the "
+                       r"kernel's clearing") as caught:
+        run_day(households=2, date=day, method="auction", slots=range(48, 50),
+                out=tmp_path / "auction", progress=False)
+    assert len(caught.value.mismatches) == 1
+    assert caught.value.mismatches[0].startswith(f"slot {day_slots(day)[48]}: ")
