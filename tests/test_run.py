@@ -242,6 +242,13 @@ def test_a_meters_indexes_are_its_anchor_plus_the_energy_counted_since():
     assert rows.tolist() == [[1_000, 50], [1_010, 50], [1_030, 55]]
 
 
+def test_a_slots_demand_and_surplus_are_its_net_imports_and_net_exports():
+    # slot 0: h0 nets +300, h1 -500; slot 1: h0 -50, h1 +10 (a meter's own export nets first)
+    demand, surplus = checks.demand_and_surplus(np.array([[300, 0], [0, 10]]),
+                                                np.array([[0, 50], [500, 0]]))
+    assert demand.tolist() == [300, 10] and surplus.tolist() == [500, 50]
+
+
 def test_a_payment_on_chain_one_micro_euro_off_the_kernels_is_named():
     """h0 imports 300 Wh and h1 exports 500 in slot 100, mid-market rate: the price is
     (194 000 + 40 000) / 2 = 117 000 µ€/kWh; h0 pays 300 x 117 = 35 100 µ€, h1 gets those and

@@ -12,8 +12,8 @@ from daisee_lab.run.common import MeterMismatch, MeterPlan, SettlementMismatch
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
 from daisee_lab.units import PARIS, SLOT_SECONDS
 
-__all__ = ["bills_table", "check_auction", "check_community", "check_meters", "gas_table",
-           "slots_table"]
+__all__ = ["bills_table", "check_auction", "check_community", "check_meters",
+           "demand_and_surplus", "gas_table", "slots_table"]
 
 
 def check_community(kernel: settlement.Settlement, on_chain: dict, plans: list[MeterPlan],
@@ -109,8 +109,7 @@ def slots_table(slots: np.ndarray, imports, exports, kernel, grid_bill: np.ndarr
                  method: str) -> pd.DataFrame:
     """One row per slot: the community's demand and surplus, what it traded inside and with
     the grid (Wh), its prices (µ€/kWh), and the grid bill and rounding (µ€)."""
-    net = imports.astype(np.int64) - exports
-    demand, surplus = np.maximum(net, 0).sum(axis=0), np.maximum(-net, 0).sum(axis=0)
+    demand, surplus = demand_and_surplus(imports, exports)
     times = pd.to_datetime(slots * SLOT_SECONDS, unit="s", utc=True)
     if method == "auction":
         price = np.maximum(kernel.price, 0)
@@ -127,3 +126,10 @@ def slots_table(slots: np.ndarray, imports, exports, kernel, grid_bill: np.ndarr
         "grid_sell": GRID_SELL, "buy_price": buy_price, "sell_price": sell_price,
         "grid_bill_ueur": grid_bill, "rounding_ueur": rounding,
         "baseline_grid_bill_ueur": baseline.grid_bill})
+
+
+def demand_and_surplus(imports, exports) -> tuple[np.ndarray, np.ndarray]:
+    """The community's demand and surplus per slot (Wh): its households' net imports and net
+    exports (households x slots in, one value per slot out)."""
+    net = imports.astype(np.int64) - exports
+    return np.maximum(net, 0).sum(axis=0), np.maximum(-net, 0).sum(axis=0)

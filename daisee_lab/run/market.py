@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from daisee_lab import contracts, settlement
 from daisee_lab.chain import Chain, Receipt
+from daisee_lab.run.checks import demand_and_surplus
 from daisee_lab.run.common import FUNDS_UEUR, SettlementMismatch
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
 from daisee_lab.units import MIN_ORDER_WH, SLOT_SECONDS, buyer_pays, seller_gets
@@ -66,8 +67,7 @@ def chain_community(chain: Chain, members: list[contracts.Member], imports, expo
     household and slot (µ€) and each slot's grid bill and rounding, read from the chain."""
     market = contracts.deploy_community(chain, chain.accounts[0], members, GRID_BUY, GRID_SELL,
                                         method)
-    net = imports.astype(np.int64) - exports
-    demand, surplus = np.maximum(net, 0).sum(axis=0), np.maximum(-net, 0).sum(axis=0)
+    demand, surplus = demand_and_surplus(imports, exports)
     # The grid account prepays the community's net export: what the day's costs it, rounded up.
     export_cost = buyer_pays(np.maximum(surplus - demand, 0), GRID_SELL)
     market.fund({m.account: FUNDS_UEUR for m in members}
