@@ -388,9 +388,11 @@ def _classroom_join(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_arguments(stop: argparse.ArgumentParser) -> None:
-    stop.add_argument("--out", type=folder_to_write, default="classroom",
-                      help="the folder serve writes to (default: %(default)s)")
+def _stop_arguments(parser: argparse.ArgumentParser) -> None:
+    from daisee_lab.classroom import stop
+
+    parser.add_argument("--out", type=folder_to_write, default=_defaults(stop)["out_dir"],
+                        help="the folder serve writes to (default: %(default)s)")
 
 
 def _classroom_stop(args: argparse.Namespace) -> int:
