@@ -13,6 +13,8 @@ from mkdocs.structure.files import File, Files
 import mkdocs_griffe
 import mkdocs_hooks
 
+pytestmark = pytest.mark.slow  # builds chapters with mkdocs: seconds each
+
 CELL = ('<div class="jp-Cell jp-CodeCell celltag_solution"><div class="in"><div>x = 1</div>'
         '</div></div>')
 DOWNLOAD = ('<p class="chapter-download"><a href="../02-a.ipynb" download>Download this chapter '
