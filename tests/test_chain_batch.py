@@ -88,3 +88,12 @@ def test_a_reset_batch_asks_the_node_for_the_nonce_again(chain, fixture):
     batch.send(fixture, "store", 3)
     (receipt,) = batch.wait()
     assert receipt["status"] == 1 and fixture.stored() == 3
+
+
+def test_a_learners_batch_passes_the_rooms_guard():
+    """A learner's transactions go in batches through the room's guard, which refuses one
+    asking for more gas than its limit: the batch's fixed limit must be under it."""
+    from daisee_lab.chain.batch import GAS_LIMIT
+    from daisee_lab.classroom.guard import MAX_GAS
+
+    assert GAS_LIMIT <= MAX_GAS

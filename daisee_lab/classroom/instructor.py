@@ -60,11 +60,11 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.simulator import DEFAULT_START
 from daisee_lab.settlement import Clearing, clear_double_auction
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourced there
-from daisee_lab.units import MAX_MEMBERS, MAX_ORDERS, MAX_PRICE, SLOT_SECONDS
+from daisee_lab.units import MAX_DEPOSIT, MAX_MEMBERS, MAX_ORDERS, MAX_PRICE, SLOT_SECONDS
 
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
 CREDITS = 20_000_000  # µ€ per learner: 20 €
-MAX_CREDITS = 2**64 - 1  # µ€ per learner, at most: a 64-bit amount
+MAX_CREDITS = MAX_DEPOSIT  # µ€ per learner, at most: a whole wallet fits one deposit
 POLL_SECONDS = 0.1
 WAIT_SLOTS = 96  # the first slot traded is a chain day ahead: learners may join for that long
 
