@@ -25,6 +25,8 @@ from daisee_lab.meter import MeterSimulator
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.units import MIN_ORDER_WH
 
+pytestmark = pytest.mark.slow  # a classroom on anvil in each test: seconds to a minute
+
 LEARNERS, SLOTS, CREDITS = 20, 10, 20_000_000
 GONE, LEAVER = 1, 2  # seats: one vanishes mid-round, one leaves the market after a bad order
 K = 4  # in chain slot first + K they act, so their orders for first + K + 1 go wrong
