@@ -21,6 +21,8 @@ from daisee_lab.settlement import AuctionError
 
 from conftest import TEST_CONTRACTS
 
+pytestmark = pytest.mark.slow  # hostile learners against a room on anvil
+
 ADMIN = [("anvil_impersonateAccount", "operator"), ("anvil_setStorageAt", "storage"),
          ("anvil_setBalance", "balance"), ("evm_increaseTime", [10**6]), ("evm_mine", []),
          ("evm_snapshot", []), ("debug_traceCall", [{}, "latest"]),
