@@ -6,6 +6,8 @@ import pytest
 from daisee_lab.classroom import Classroom, ClassroomError, join
 from daisee_lab.settlement import clear_double_auction
 
+pytestmark = pytest.mark.slow  # rooms on anvil, stopped and resumed
+
 SLOTS = 4
 
 
