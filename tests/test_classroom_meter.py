@@ -22,6 +22,8 @@ from daisee_lab.simulator import MeterSimulator
 from daisee_lab.tic import PARIS, encode_frame
 from daisee_lab.units import MAX_INDEX_WH
 
+pytestmark = pytest.mark.slow  # a learner's meter in its own process, signing on anvil
+
 SLOTS = 3
 
 
