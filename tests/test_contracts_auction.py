@@ -18,6 +18,8 @@ from daisee_lab.settlement.auction_reference import clear_double_auction as refe
 
 from conftest import CHAIN_EXAMPLES, TEST_CONTRACTS, run_chain_machine
 
+pytestmark = pytest.mark.slow  # its tests send transactions to a chain: seconds each
+
 GRID_BUY = 250_000  # µ€/kWh
 
 
