@@ -19,6 +19,8 @@ from daisee_lab.settlement.reference import settle
 
 from conftest import CHAIN_EXAMPLES, TEST_CONTRACTS, run_chain_machine
 
+pytestmark = pytest.mark.slow  # its tests send transactions to a chain: seconds each
+
 BUY, SELL = 250_000, 100_000  # µ€/kWh
 
 
