@@ -10,6 +10,8 @@ from daisee_lab.contracts import (SLOT_SECONDS, Community, deploy_community, mak
                                   public_id_bytes, sign_reading)
 from daisee_lab.units import DEFAULT_POWER_VA
 
+pytestmark = pytest.mark.slow  # its tests send transactions to a chain: seconds each
+
 BUY, SELL = 250_000, 100_000  # µ€/kWh
 
 
