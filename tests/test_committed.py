@@ -18,6 +18,8 @@ from daisee_lab.committed import (Leaf, MerkleTree, deploy_committed, hash_pair,
 from daisee_lab.contracts import make_members
 from daisee_lab.settlement import settle
 
+pytestmark = pytest.mark.slow  # its tests send transactions to a chain: seconds each
+
 BUY, SELL, PENALTY, BOND = 250_000, 100_000, 10_000_000, 30_000_000
 BOND_DEFAULT = 100_000_000  # deploy_committed's
 
