@@ -10,6 +10,8 @@ from daisee_lab.contracts import (AuctionDay, ClearingRefused, ContractsError, d
                                   deploy_community, make_members)
 from daisee_lab.settlement import clear_double_auction_slots
 
+pytestmark = pytest.mark.slow  # its tests send transactions to a chain: seconds each
+
 GRID_BUY, GRID_SELL = 250_000, 100_000  # µ€/kWh
 
 
