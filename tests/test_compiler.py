@@ -13,6 +13,8 @@ from daisee_lab.chain import compiler
 from daisee_lab.chain.compiler import (SOLC_VERSION, CompilerError, collect_sources,
                                        compile_contracts, find_solc)
 
+pytestmark = pytest.mark.slow  # runs solc and builds the wheel
+
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / "node_modules"
 
