@@ -30,6 +30,8 @@ from daisee_lab.settlement import reference
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 from daisee_lab.units import MIN_ORDER_WH, PARIS, day_slots
 
+pytestmark = pytest.mark.slow  # runs the main job: meters, recorder, settlement and chain
+
 NOON = range(46, 54)  # 11:30 to 13:30 local time in summer: the producer exports
 
 
