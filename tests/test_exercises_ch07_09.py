@@ -9,6 +9,8 @@ import pytest
 
 from daisee_lab.exercises import check
 
+pytestmark = pytest.mark.slow  # the checkers deploy contracts: seconds each
+
 
 @pytest.fixture(scope="module")
 def meter_log_lab(tmp_path_factory):
