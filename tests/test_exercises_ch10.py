@@ -14,6 +14,8 @@ from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # the checkers deploy contracts: seconds each
+
 CHAPTER = REPO / "book" / "10-attack-and-defend.ipynb"
 RIGHT_10_1 = {"yesterday": "InvalidSignature", "elsewhere": "InvalidSignature",
              "twice": "StaleReading", "stranger": "UnknownMeter"}
