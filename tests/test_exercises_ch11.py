@@ -11,6 +11,8 @@ from daisee_lab.contracts import deploy_community
 from daisee_lab.contracts import make_members
 from daisee_lab.exercises import ch11, check
 
+pytestmark = pytest.mark.slow  # the checkers deploy contracts: seconds each
+
 
 def settled_slots(n, seed, slots, funded=True):
     """A community of `n` households (profiles of ch11.DAY) settled slot by slot with
