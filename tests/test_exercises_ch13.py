@@ -8,6 +8,8 @@ import pytest
 from daisee_lab.classroom import Classroom, join
 from daisee_lab.exercises import check
 
+pytestmark = pytest.mark.slow  # a room on anvil
+
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
