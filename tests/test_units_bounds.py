@@ -12,6 +12,8 @@ from daisee_lab.chain.compiler import collect_sources, contracts_dir, find_solc,
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # compiles the contracts
+
 # The bounds of an auction: the contract declares each as a constant of the same name.
 AUCTION_BOUNDS = ("MAX_PRICE", "MIN_ORDER_WH", "MAX_ORDER_WH", "MAX_ORDERS",
                   "MAX_ORDERS_PER_TRADER", "MAX_MEMBERS", "MAX_COMMITS", "MAX_DEPOSIT")
