@@ -39,6 +39,7 @@ def test_toolchain_prints_balances_and_a_gas_table(capsys):
         assert function in table
 
 
+@pytest.mark.slow  # runs the main job
 def test_run_says_each_stage_as_it_ends_then_where_the_report_is_and_how_to_open_it(tmp_path,
                                                                                   capsys):
     out = tmp_path / "day"
@@ -52,6 +53,7 @@ def test_run_says_each_stage_as_it_ends_then_where_the_report_is_and_how_to_open
                                              f"{page.resolve().as_uri()})"]
 
 
+@pytest.mark.slow  # runs the main job
 def test_run_with_a_french_key_settles_off_chain_and_writes_its_report(tmp_path):
     out = tmp_path / "acc"
     done = run("run", "--method", "acc_dynamic_default", "--households", "2", "--slots", "2",
@@ -66,6 +68,7 @@ def test_run_with_a_french_key_settles_off_chain_and_writes_its_report(tmp_path)
     assert sorted(path.name for path in out.glob("*.csv")) == ["bills.csv", "slots.csv"]
 
 
+@pytest.mark.slow  # runs the main job
 def test_run_refuses_an_option_it_does_not_have():
     done = run("run", "--speed", "1200")  # the meters' time is compressed: no speed to choose
     assert done.returncode == 2
