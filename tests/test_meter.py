@@ -304,6 +304,7 @@ def wait_until_the_buffer_is_full(meter, deadline_s: float = 10.0) -> None:
         time.sleep(WRITE_PERIOD_SECONDS)
 
 
+@pytest.mark.slow  # processes on pseudo-terminals, seconds
 def test_compressed_time_starts_for_a_reader_that_does_not_flush():
     with MeterSimulator("historic", seed=6, frame_seconds=60) as sim:
         first = sim.render(1)
@@ -363,6 +364,7 @@ def test_dsmr_telegram_read_through_open_meter(testdata):
             assert meter.raw == telegram
 
 
+@pytest.mark.slow  # processes on pseudo-terminals, seconds
 def test_vanished_port_is_reopened_with_backoff(tmp_path):
     link = tmp_path / "ttyLINKY"
     statuses = []
@@ -459,6 +461,7 @@ def simulate_process(*args: str):
         proc.stderr.close()
 
 
+@pytest.mark.slow  # processes on pseudo-terminals, seconds
 def test_cli_read_shows_live_values_from_cli_simulate(tmp_path):
     link = tmp_path / "linky"
     with simulate_process("--mode", "standard", "--link", str(link)) as (sim, port):
@@ -474,6 +477,7 @@ def test_cli_read_shows_live_values_from_cli_simulate(tmp_path):
     assert "meter: connected: tic standard mode, 9600 baud 7E1" in done.stderr
 
 
+@pytest.mark.slow  # processes on pseudo-terminals, seconds
 def test_cli_record_killed_with_sigkill_loses_no_committed_row(tmp_path):
     db = tmp_path / "meter.db"
     with simulate_process("--mode", "historic", "--speed", "8") as (_, port):
