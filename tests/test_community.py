@@ -68,6 +68,7 @@ def test_bad_households_and_windows_are_refused_by_name(make, message):
 
 # --- profiles ---------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a year of profiles
 def test_a_year_of_consumption_sums_to_the_annual_kwh_exactly(year, homes):
     assert year.consumption_wh.dtype == np.int64
     assert year.consumption_wh.shape == (len(homes), 365 * 96)
@@ -117,6 +118,7 @@ def test_same_seed_same_arrays_different_seed_different(homes):
     assert not np.array_equal(first.production_wh, other.production_wh)
 
 
+@pytest.mark.slow  # a year of profiles
 def test_a_window_is_a_slice_of_its_year_across_dst_and_new_year(year, homes):
     spring = profiles(homes, date(2025, 3, 29), 3, seed=11)  # 30 March: 23 hours in Paris
     assert spring.slots.size == 96 + 92 + 96
