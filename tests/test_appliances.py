@@ -10,6 +10,7 @@ from daisee_lab.appliances import (OCCUPANCY_STATES, ApplianceError, simulate_da
                                    simulate_days)
 
 
+@pytest.mark.slow  # simulates days
 def test_same_seed_same_day_and_seeds_differ():
     a, b, c = simulate_day(7), simulate_day(7), simulate_day(8)
     pd.testing.assert_series_equal(a.power_va, b.power_va)
