@@ -62,6 +62,7 @@ def street_size():
     return int(table[table.recall < ch12.LEVEL].households.min())
 
 
+@pytest.mark.slow  # recall for every street size
 def test_12_2_right_size_passes(street_size):
     assert 2 < street_size < len(ch12.STREET)
     assert check("12.2", street_size) and check("12.2", np.int64(street_size))
