@@ -3,9 +3,12 @@ empty runs its whole time, so a learner who joins after the clock started still 
 
 import threading
 
+import pytest
 from polling import holds_for
 
 from daisee_lab.classroom import Classroom, join
+
+pytestmark = pytest.mark.slow  # a room on anvil over two 30 s slots
 
 
 def test_a_learner_who_joins_after_the_clock_started_still_trades(tmp_path):
