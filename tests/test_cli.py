@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 import daisee_lab
 import daisee_lab.chain.demo  # imported before capsys swaps sys.stdout, as in a full run
 from daisee_lab.cli import main
