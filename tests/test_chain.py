@@ -118,8 +118,8 @@ def test_decode_revert_handles_each_shape():
         TransactionFailed("execution reverted: too big"): ("reason", "too big"),
         TransactionFailed("execution reverted: " + repr(bytes.fromhex(payload))): (
             "custom", "TooLarge(value=2000, limit=1000)"),
-        ContractLogicError("execution reverted: too big",
-                           data="0x08c379a0" + f"{32:064x}{7:064x}" + b"too big".hex().ljust(64, "0")):
+        ContractLogicError("execution reverted: too big", data="0x08c379a0"
+                           + f"{32:064x}{7:064x}" + b"too big".hex().ljust(64, "0")):
             ("reason", "too big"),
         ContractCustomError("0x" + payload, data="0x" + payload): (
             "custom", "TooLarge(value=2000, limit=1000)"),

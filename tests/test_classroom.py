@@ -21,7 +21,7 @@ from daisee_lab.classroom import (Classroom, ClassroomError, Dashboard, Phase, S
                                   stop)
 from daisee_lab.cli import main
 from daisee_lab.contracts import MAX_PRICE
-from daisee_lab.meter import MeterSimulator
+from daisee_lab.simulator import MeterSimulator
 from daisee_lab.settlement import clear_double_auction
 from daisee_lab.units import MIN_ORDER_WH
 

@@ -28,7 +28,7 @@ def test_a_stopped_room_resumes_where_it_was_and_its_learners_come_back(tmp_path
     again = Classroom(3, tmp_path, port=None, slots=SLOTS, slot_seconds=60, seed=2)
     with again:
         assert again.resumed and again.url == url and again.schedule.first_slot == first
-        assert [s.address for s in again.seats] == [l.account.address for l in learners]
+        assert [s.address for s in again.seats] == [one.account.address for one in learners]
         results = again.run()
         for learner in learners:
             assert learner.wait(timeout=60) and learner.failure is None
@@ -42,12 +42,13 @@ def test_a_stopped_room_resumes_where_it_was_and_its_learners_come_back(tmp_path
             _, _, cleared, price, volume = again.auction.market.rounds(slot)
             assert cleared and (volume, price) == (kernel.volume, max(kernel.price, 0))
             assert (asks.escrow == 0).all()
-        after = [o for l in learners for o in l.orders_placed if o.slot >= first + 2]
-        assert after and all(l.opened(o) is not None for l in learners for o in l.orders_placed), \
-            [(l.name, l.errors) for l in learners]
+        after = [o for one in learners for o in one.orders_placed if o.slot >= first + 2]
+        placed = [(one, o) for one in learners for o in one.orders_placed]
+        assert after and all(one.opened(o) is not None for one, o in placed), \
+            [(one.name, one.errors) for one in learners]
         credit = again.auction.credit
-        assert credit.totalSupply() == sum(credit.balanceOf(l.account.address)
-                                           for l in learners) + credit.balanceOf(
+        assert credit.totalSupply() == sum(credit.balanceOf(one.account.address)
+                                           for one in learners) + credit.balanceOf(
             again.auction.market.address)
     with pytest.raises(ClassroomError, match="cannot reach a JSON-RPC node"):
         join(tmp_path / "seat-0.json")  # the room is closed for good now
