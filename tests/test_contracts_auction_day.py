@@ -88,6 +88,9 @@ def test_a_day_refuses_orders_of_the_wrong_shape(fresh):
     with pytest.raises(ContractsError, match=r"shape \(slots, members\) = \(2, 3\)"):
         AuctionDay(day.auction, day.traders, day.members, day.slots,
                    [side[:1] for side in orders], day.index_in, day.index_out)
+    with pytest.raises(ContractsError, match="one or more consecutive slots"):
+        AuctionDay(day.auction, day.traders, day.members, [day.slots[0], day.slots[0] + 2],
+                   orders, day.index_in, day.index_out)
     with pytest.raises(ContractsError, match="one trader per member"):
         AuctionDay(day.auction, day.traders[:2], day.members, day.slots, orders, day.index_in,
                    day.index_out)

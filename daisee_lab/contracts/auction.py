@@ -223,6 +223,9 @@ class AuctionDay:
                  index_in: np.ndarray, index_out: np.ndarray):
         self.auction, self.members = auction, list(members)
         self.traders, self.slots = list(traders), [int(s) for s in slots]
+        if not self.slots or self.slots != list(range(self.slots[0],
+                                                      self.slots[0] + len(self.slots))):
+            raise ContractsError(f"slots must be one or more consecutive slots, got {slots!r}")
         if len(self.traders) != len(self.members):
             raise ContractsError(f"give one trader per member ({len(self.members)}), got "
                                  f"{len(self.traders)}")
