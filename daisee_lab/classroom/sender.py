@@ -1,6 +1,6 @@
-"""Old names of :class:`daisee_lab.chain.batch.Batch`, kept only until their last callers
-(``classroom/meter_process.py``, ``benchmarks/classroom.py``) call ``chain.batch(account)``;
-then this module goes. Nothing here sends a transaction itself."""
+"""Old names of :class:`daisee_lab.chain.batch.Batch`, kept only until their last caller,
+``benchmarks/classroom.py``, calls ``chain.batch(account)``; then this module goes. Nothing
+here sends a transaction itself."""
 
 from __future__ import annotations
 
