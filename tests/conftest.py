@@ -34,10 +34,15 @@ settings.load_profile(PROFILE)
 
 
 def pytest_collection_modifyitems(items):
-    """Files with a test marked slow run first: under ``-n 2 --dist loadfile`` a long file
-    started last would keep one worker busy after the other has finished everything else."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)  # stable: each file's order is kept
+    """Long files run first: under ``-n 2 --dist loadfile`` a long file started last would keep
+    one worker busy after the other has finished everything else. First the files with a test
+    that takes minutes (``@pytest.mark.slow(minutes=True)``), then those with a slow test."""
+    rank: dict[Path, int] = {}
+    for item in items:
+        mark = item.get_closest_marker("slow")
+        if mark is not None:
+            rank[item.path] = min(rank.get(item.path, 2), 0 if mark.kwargs.get("minutes") else 1)
+    items.sort(key=lambda item: rank.get(item.path, 2))  # stable: each file's order is kept
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import REPO
 
-pytestmark = pytest.mark.slow  # builds the site, running every chapter: a few minutes
+pytestmark = pytest.mark.slow(minutes=True)  # builds the site, running every chapter
 
 # `make test` finds or installs one (tests/chromium.sh) and passes its path on.
 CHROMIUM = os.environ.get("DAISEE_CHROMIUM") or shutil.which("chromium")
