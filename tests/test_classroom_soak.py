@@ -81,7 +81,7 @@ while True:
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=True)
 def test_thirty_learner_processes_two_hostile_ten_slots(tmp_path):
     room = Classroom(LEARNERS, tmp_path / "room", port=None, slots=SLOTS, slot_seconds=6,
                      seed=30)
