@@ -237,32 +237,31 @@ def _sums_serial(cons, production, code, k1, k2, c_sums, n_sums, r_sums, extreme
 def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums, extremes):
     """Chunk ``j``: consumption per slot; static/full: numerators min(c·S, k·P); simple: the
     consumption of consumers with a coefficient (in ``c_sums``, not the others') and the first
-    round at μ = P/10**6 (``_round_row``). One branch-free loop per key. ``extremes[j]``: the
+    round at μ = P/10**6 (``_first_round_4``). One branch-free loop per key. ``extremes[j]``: the
     chunk's least and largest consumption, from each row while it is still in cache."""
     i0, i1 = _chunk(cons.shape[0], c_sums.shape[0], j)
     cs, ns = c_sums[j], n_sums[j]
     low, high = np.int64(0), np.int64(0)
-    for i in range(i0, i1):
-        row = cons[i]
-        if row.shape[0]:
-            low, high = min(low, np.int64(row.min())), max(high, np.int64(row.max()))
-        if code == _STATIC:
-            _sum_capped(row, k1[i], production, cs, ns)
-        elif code == _FULL:
-            _sum_full(row, k2[i], production, cs, ns)
-        elif code == _SIMPLE:
-            continue  # four rows at a time, below
-        else:
-            _sum_plain(row, cs)
-    if code == _SIMPLE:
+    if code == _SIMPLE:  # four rows at a time: each slot's sums loaded once for four consumers
         i = i0
-        while i + 4 <= i1:  # each slot's three sums loaded once for four consumers
-            _first_round_4(cons[i], cons[i + 1], cons[i + 2], cons[i + 3], k1[i:i + 4],
-                           production, cs, ns, r_sums[j])
+        while i + 4 <= i1:
+            low, high = _first_round_4(cons[i], cons[i + 1], cons[i + 2], cons[i + 3],
+                                       k1[i:i + 4], production, cs, ns, r_sums[j], low, high)
             i += 4
         for i in range(i, i1):
-            _first_round_4(cons[i], cons[i], cons[i], cons[i], _ONE_ROW * k1[i], production, cs,
-                           ns, r_sums[j])
+            low, high = _first_round_4(cons[i], cons[i], cons[i], cons[i], _ONE_ROW * k1[i],
+                                       production, cs, ns, r_sums[j], low, high)
+    else:
+        for i in range(i0, i1):
+            row = cons[i]
+            if row.shape[0]:
+                low, high = min(low, np.int64(row.min())), max(high, np.int64(row.max()))
+            if code == _STATIC:
+                _sum_capped(row, k1[i], production, cs, ns)
+            elif code == _FULL:
+                _sum_full(row, k2[i], production, cs, ns)
+            else:
+                _sum_plain(row, cs)
     extremes[j, 0], extremes[j, 1] = low, high
 
 
@@ -283,16 +282,21 @@ def _first_round(c, k, p, cs, full, rest):
 
 
 @njit(cache=True, nogil=True)
-def _first_round_4(r0, r1, r2, r3, k, production, cs, full, rest):
+def _first_round_4(r0, r1, r2, r3, k, production, cs, full, rest, low, high):
     """dynamic_simple's first round for four consumers' rows (``k``: their four coefficients;
-    a lone row passes itself four times with coefficients (k, 0, 0, 0))."""
+    a lone row passes itself four times with coefficients (k, 0, 0, 0)); returns the least and
+    largest consumption seen, from ``low`` and ``high``."""
     k0, k1, k2, k3 = k[0], k[1], k[2], k[3]
     for t in range(r0.shape[0]):
         p = production[t]
-        a, b, c = _first_round(r0[t], k0, p, cs[t], full[t], rest[t])
-        a, b, c = _first_round(r1[t], k1, p, a, b, c)
-        a, b, c = _first_round(r2[t], k2, p, a, b, c)
-        cs[t], full[t], rest[t] = _first_round(r3[t], k3, p, a, b, c)
+        c0, c1, c2, c3 = np.int64(r0[t]), np.int64(r1[t]), np.int64(r2[t]), np.int64(r3[t])
+        low = min(low, min(min(c0, c1), min(c2, c3)))
+        high = max(high, max(max(c0, c1), max(c2, c3)))
+        a, b, c = _first_round(c0, k0, p, cs[t], full[t], rest[t])
+        a, b, c = _first_round(c1, k1, p, a, b, c)
+        a, b, c = _first_round(c2, k2, p, a, b, c)
+        cs[t], full[t], rest[t] = _first_round(c3, k3, p, a, b, c)
+    return low, high
 
 
 @njit(cache=True, nogil=True)
