@@ -25,9 +25,9 @@ import numpy as np
 from numba import njit, prange
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_settlement import best, machine  # noqa: E402
+from bench_settlement import best, machine
 
-from daisee_lab.settlement import allocation, allocation_reference  # noqa: E402
+from daisee_lab.settlement import allocation, allocation_reference
 
 FIELDS = ("allocated_wh", "complement_wh", "surplus_wh", "sold_wh")
 
@@ -96,7 +96,7 @@ def main():
         allocation.allocate(cons[:2, :4], prod[:4], key, None if coef is None else
                             (coef[:2] if coef.ndim == 1 else coef[:2, :4]))  # compile
         (kernel_s, floor_s), (result, _) = best(
-            args.repeat, lambda: allocation.allocate(cons, prod, key, coef),
+            args.repeat, lambda key=key, coef=coef: allocation.allocate(cons, prod, key, coef),
             lambda: memory_floor(cons, prod))
         corner_cons, corner_prod = cons[:300, :96], prod[:96]
         small = coefficients(key, 300, 96, rng) if coef is None or coef.ndim == 1 \

@@ -16,10 +16,9 @@ laptops; here one Python interpreter signs for everyone, on 2 cores shared with 
   endpoint (every transaction checked: its signer, its target, its gas; every call counted
   against the learner's rate limit), with the library's two transports side by side:
   ``Chain``'s contract methods (nonce, fee and gas estimate asked each time, one receipt
-  awaited per transaction) and the classroom's
-  :class:`~daisee_lab.classroom.sender.Sender` (nonces numbered locally, fixed gas, all sent,
-  then the receipts awaited). The ratio is the pipelining's gain; the target, 50 tx/s, is for
-  the Sender.
+  awaited per transaction) and :meth:`~daisee_lab.chain.Chain.batch` (nonces numbered locally,
+  fixed gas, all sent, then the receipts awaited), as the classroom sends. The ratio is the
+  pipelining's gain; the target, 50 tx/s, is for the batch.
 """
 
 import argparse
@@ -32,8 +31,6 @@ import time
 from tempfile import TemporaryDirectory
 
 from daisee_lab.classroom import Classroom, join
-from daisee_lab.classroom.learner import CONTRACTS
-from daisee_lab.classroom.sender import Sender, revert_decoder
 
 TARGET = 50.0  # tx/s
 
@@ -57,8 +54,7 @@ def in_threads(work, items):
 
 def burst(room, learners, count):
     """tx/s of ``count`` sealed orders per learner through the guarded endpoint, with the
-    Chain face and with the Sender."""
-    errors = revert_decoder(room.chain, CONTRACTS)
+    Chain face and with a batch."""
     rates = {}
     for transport in ("chain", "sender"):
         slot = room.chain.timestamp // 900 + 1000 * (1 + len(rates))  # its commit window is open
@@ -70,7 +66,7 @@ def burst(room, learners, count):
                 for sealed in hashes:
                     market.commit(slot, sealed, 1, sender=learner.account)
                 return
-            sender = Sender(learner.chain, learner.account, errors)
+            sender = learner.chain.batch(learner.account)
             for sealed in hashes:
                 sender.send(market, "commit", slot, sealed, 1)
             sender.wait()
@@ -117,7 +113,7 @@ def main(argv=None):
           f"{platform.python_version()}")
     print(f"room : {transactions} transactions in {seconds:.1f} s over {slots} slots: "
           f"{transactions / seconds:.1f} tx/s, waits included; {refused} refused")
-    print(f"burst: Chain face {rates['chain']:.1f} tx/s, Sender {rates['sender']:.1f} tx/s: "
+    print(f"burst: Chain face {rates['chain']:.1f} tx/s, batch {rates['sender']:.1f} tx/s: "
           f"x{rates['sender'] / rates['chain']:.2f} (target {TARGET:.0f})")
 
 

@@ -359,18 +359,3 @@ def summarize(reading: Reading) -> str:
     return (f"{reading.protocol} {reading.mode} {when} meter {reading.meter_id} "
             f"import {reading.import_wh} Wh export {export} power {power}")
 
-
-# temporary: removed at integration. Simulator names (and PARIS) that modules owned elsewhere
-# in issue 15 still import from here; new code imports daisee_lab.simulator (daisee_lab.units).
-_MOVED = {"DEFAULT_START", "Faults", "MAX_SIMULATOR_SPEED", "MeterSimulator",
-          "ResidentialProfile", "SIMULATOR_PHASES", "SIMULATOR_TARIFFS", "UNFLUSHED_START"}
-
-
-def __getattr__(name: str) -> object:  # temporary: removed at integration
-    if name in _MOVED:
-        from daisee_lab import simulator
-        return getattr(simulator, name)
-    if name == "PARIS":
-        from daisee_lab.units import PARIS
-        return PARIS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

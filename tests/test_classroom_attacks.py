@@ -242,8 +242,8 @@ def test_bounds_are_one_set_on_chain_and_in_the_kernel(room):
 def test_views_page_and_a_spamming_contract_is_capped(room, monkeypatch):
     """A contract sealing 300 orders in one transaction (attack 5, on chain, where no guard
     stands) is refused at the 17th; the paged reads equal the whole lists."""
-    from daisee_lab import contracts
     from daisee_lab.chain import Chain
+    from daisee_lab.contracts import auction as auction_driver
 
     chain = Chain(room.room.anvil.url, contract_dirs=[TEST_CONTRACTS])
     auction = room.room.auction
@@ -256,6 +256,6 @@ def test_views_page_and_a_spamming_contract_is_capped(room, monkeypatch):
         spammer.spam(slot, 300, sender=chain.accounts[0])
     assert caught.revert.args["most"] == units.MAX_COMMITS
     spammer.spam(slot, units.MAX_COMMITS, sender=chain.accounts[0])
-    monkeypatch.setattr(contracts, "PAGE", 3)
+    monkeypatch.setattr(auction_driver, "PAGE", 3)
     assert auction.commitments(slot) == [tuple(c) for c in auction.market.commitments(slot)]
     assert len(auction.commitments(slot)) == units.MAX_COMMITS

@@ -53,7 +53,8 @@ class CompilerNotFound(DaiseeError):
 
 def contracts_dir() -> Path:
     """The folder of the project's Solidity sources: the wheel's ``daisee_lab/solidity/`` (beside
-    ``contracts.py``, their Python faces), or the source tree's ``contracts/``."""
+    the ``daisee_lab.contracts`` package, their Python faces), or the source tree's
+    ``contracts/``."""
     packaged = _PACKAGE_DIR / "solidity"
     return packaged if packaged.is_dir() else _SOURCE_TREE / "contracts"
 

@@ -55,7 +55,7 @@ from daisee_lab.classroom.meters import ProfileMeter
 from daisee_lab.classroom.relay import relay_readings
 from daisee_lab.classroom.schedule import (DELIVERY_SECONDS, REVEAL_SECONDS, ClassroomError,
                                            Phase, Schedule)
-from daisee_lab.contracts import deploy_auction, public_id_bytes
+from daisee_lab.contracts import DEPOSIT_UEUR, deploy_auction, public_id_bytes
 from daisee_lab.errors import DaiseeError
 from daisee_lab.simulator import DEFAULT_START
 from daisee_lab.settlement import Clearing, clear_double_auction
@@ -63,7 +63,7 @@ from daisee_lab.tariffs import GRID_BUY, GRID_SELL  # µ€/kWh, dated and sourc
 from daisee_lab.units import MAX_DEPOSIT, MAX_MEMBERS, MAX_ORDERS, MAX_PRICE, SLOT_SECONDS
 
 GAS_MONEY = 100 * 10**18  # wei for each learner and the operator
-CREDITS = 20_000_000  # µ€ per learner: 20 €
+CREDITS = DEPOSIT_UEUR  # µ€ per learner: what a member deposits by default (20 €)
 MAX_CREDITS = MAX_DEPOSIT  # µ€ per learner, at most: a whole wallet fits one deposit
 POLL_SECONDS = 0.1
 WAIT_SLOTS = 96  # the first slot traded is a chain day ahead: learners may join for that long

@@ -43,7 +43,6 @@ from daisee_lab.classroom.schedule import ClassroomError, Phase, Schedule
 from daisee_lab.contracts import Auction, SealedOrder, commitment_hash
 from daisee_lab.units import MAX_ORDER_WH, MAX_ORDERS_PER_TRADER, MAX_PRICE, MIN_ORDER_WH
 
-CONTRACTS = ("EnergyCredit", "AuctionMarket", "MeterRegistry")  # the room's (the benchmark's)
 POLL_SECONDS = 0.25  # a room of 30 polling learners stays a small load on the node
 PATIENCE, RETRY_SECONDS = 120.0, 1.0  # a restarting room is called again every second
 NODE_ERRORS = (RequestException, ConnectionError, TimeoutError)

@@ -39,7 +39,7 @@ Bad arguments raise :class:`ContractsError`; a contract's refusal raises
 
 from __future__ import annotations
 
-from daisee_lab.contracts.auction import (PAGE, REVEAL_SECONDS, Auction, AuctionDay,
+from daisee_lab.contracts.auction import (DEFAULT_REVEAL_SECONDS, PAGE, Auction, AuctionDay,
                                           ClearingRefused, DayTrades, SealedOrder, catch_up,
                                           commitment_hash, deploy_auction)
 from daisee_lab.contracts.community import (DEPOSIT_UEUR, MARKET_METHODS, Community,
@@ -50,9 +50,9 @@ from daisee_lab.contracts.readings import (MAX_MEMBER_SEED, MAX_SLOT, READING_TY
 from daisee_lab.units import MAX_INDEX_WH, MAX_PRICE, SLOT_SECONDS  # bounds the contracts check
 
 __all__ = ["Auction", "AuctionDay", "ClearingRefused", "Community", "ContractsError",
-           "DEPOSIT_UEUR", "DayTrades", "MARKET_METHODS", "MAX_INDEX_WH",
+           "DEFAULT_REVEAL_SECONDS", "DEPOSIT_UEUR", "DayTrades", "MARKET_METHODS", "MAX_INDEX_WH",
            "MAX_MEMBER_SEED", "MAX_PRICE", "MAX_SLOT", "Member", "PAGE",
-           "READING_TYPES", "REVEAL_SECONDS", "SLOT_SECONDS", "SealedOrder",
+           "READING_TYPES", "SLOT_SECONDS", "SealedOrder",
            "SignedReading", "catch_up", "commitment_hash", "deploy_auction",
            "deploy_community", "make_members", "pool_totals", "public_id_bytes",
            "reading_typed_data", "sign_reading"]

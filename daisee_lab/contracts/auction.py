@@ -19,11 +19,11 @@ from daisee_lab.contracts.readings import (MAX_SLOT, ContractsError, Member, Sig
 from daisee_lab.units import (MAX_ORDER_WH, MAX_ORDERS, MAX_PRICE, MIN_ORDER_WH, SLOT_SECONDS,
                               buyer_pays)
 
-__all__ = ["PAGE", "REVEAL_SECONDS", "Auction", "AuctionDay", "ClearingRefused", "DayTrades",
-           "SealedOrder", "catch_up", "commitment_hash", "deploy_auction"]
+__all__ = ["DEFAULT_REVEAL_SECONDS", "PAGE", "Auction", "AuctionDay", "ClearingRefused",
+           "DayTrades", "SealedOrder", "catch_up", "commitment_hash", "deploy_auction"]
 
 PAGE = 500  # items per call of a paged view: a page stays far below a node's call gas limit
-REVEAL_SECONDS = 600  # the default reveal window: reveals open this long before the slot
+DEFAULT_REVEAL_SECONDS = 600  # deploy_auction's reveal window: reveals open this long before a slot
 
 
 def commitment_hash(market_address: str, slot: int, trader: str, is_bid: bool, price: int,
@@ -155,7 +155,7 @@ class Auction:
 
 
 def deploy_auction(chain: Chain, operator: LocalAccount, sellers: Sequence[Member],
-                   grid_buy: int, *, reveal_seconds: int = REVEAL_SECONDS,
+                   grid_buy: int, *, reveal_seconds: int = DEFAULT_REVEAL_SECONDS,
                    delivery_seconds: int = 3600,
                    max_orders: int = MAX_ORDERS, grid: str | None = None) -> Auction:
     """Deploy EnergyCredit and an AuctionMarket run by `operator`, registering the households

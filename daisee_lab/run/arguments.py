@@ -45,7 +45,8 @@ def check_arguments(households, day, method, rpc, out, seed, slots
                   f"the day's slots within range(0, {in_day}) (the slots of {day})")
     chain = _chain(rpc, households) if method in CHAIN_METHODS else None
     if method == "auction" and chain is not None:
-        commits_close = day_slots(day)[slots.start] * SLOT_SECONDS - contracts.REVEAL_SECONDS
+        commits_close = (day_slots(day)[slots.start] * SLOT_SECONDS
+                         - contracts.DEFAULT_REVEAL_SECONDS)
         if chain.timestamp > commits_close - COMMIT_SECONDS:
             now = datetime.fromtimestamp(chain.timestamp, UTC).isoformat(timespec="minutes")
             raise bad(f"date={day}: the auction takes orders before each slot, but the chain's "

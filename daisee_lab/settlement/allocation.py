@@ -248,9 +248,10 @@ def _sums_task(cons, production, code, k1, k2, j, c_sums, n_sums, r_sums, extrem
             low, high = _first_round_4(cons[i], cons[i + 1], cons[i + 2], cons[i + 3],
                                        k1[i:i + 4], production, cs, ns, r_sums[j], low, high)
             i += 4
-        for i in range(i, i1):
-            low, high = _first_round_4(cons[i], cons[i], cons[i], cons[i], _ONE_ROW * k1[i],
-                                       production, cs, ns, r_sums[j], low, high)
+        for lone in range(i, i1):
+            row = cons[lone]
+            low, high = _first_round_4(row, row, row, row, _ONE_ROW * k1[lone], production, cs,
+                                       ns, r_sums[j], low, high)
     else:
         for i in range(i0, i1):
             row = cons[i]
@@ -348,7 +349,7 @@ def _levels_block(cons, k, weight, production, slots, served, left, num, den, re
     first, last = slots[0], slots[slots.shape[0] - 1]
     for i in range(consumers):
         if i + _AHEAD < consumers:  # rows are far apart: ask for a later row's cells now
-            _prefetch(cons[i + _AHEAD], first)
+            _prefetch(cons[i + _AHEAD], first)  # type: ignore[call-arg]  # numba's intrinsic
             _prefetch(cons[i + _AHEAD], last)
         row = cons[i]
         for p in range(slots.shape[0]):
@@ -390,7 +391,7 @@ def _prefetch(typingctx, array, index):
 def _round_column(column, k, num, den):
     """Consumers at level num/den: the consumption of those served in full (c·den <= k·num)
     and the coefficients of the others (k = 0 counts in neither: c·den <= 0 only if c = 0)."""
-    served, left = 0, 0
+    served, left = np.int64(0), np.int64(0)
     for i in range(column.shape[0]):
         c = np.int64(column[i])
         full = c * den <= k[i] * num
