@@ -7,7 +7,6 @@ import re
 import select
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from daisee_lab.meter import MeterError, open_meter
 from daisee_lab.recorder import Recorder
 from daisee_lab.simulator import WRITE_PERIOD_SECONDS, Faults, MeterSimulator, ResidentialProfile
 from daisee_lab.units import PARIS
+from processes import assert_sqlite_intact, kill_9_after
 
 FAST = 8  # simulator speed for tests that only need frames to flow
 NOON = datetime(2025, 6, 21, 12, 0, tzinfo=PARIS)
@@ -477,28 +477,20 @@ def test_cli_read_shows_live_values_from_cli_simulate(tmp_path):
     assert "meter: connected: tic standard mode, 9600 baud 7E1" in done.stderr
 
 
+def _committed_row(line: str) -> int:
+    """The row id in the recorder's "committed row N: ..." line."""
+    assert line.startswith("committed row "), line
+    return int(line.split()[2].rstrip(":"))
+
+
 @pytest.mark.slow  # processes on pseudo-terminals, seconds
 def test_cli_record_killed_with_sigkill_loses_no_committed_row(tmp_path):
     db = tmp_path / "meter.db"
     with simulate_process("--mode", "historic", "--speed", "8") as (_, port):
         recorder = subprocess.Popen(cli("record", port, "--db", str(db)),
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        committed = []
-        try:
-            while len(committed) < 8:
-                line = recorder.stdout.readline()
-                assert line.startswith("committed row "), line
-                committed.append(int(line.split()[2].rstrip(":")))
-            recorder.send_signal(signal.SIGKILL)
-            recorder.wait(timeout=10)
-            committed += [int(line.split()[2].rstrip(":")) for line in recorder.stdout]
-        finally:
-            recorder.kill()
-            recorder.stdout.close()
-    assert recorder.returncode == -signal.SIGKILL
-    check = sqlite3.connect(db)
-    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    check.close()
+        committed = kill_9_after(recorder, 8, _committed_row)
+    assert_sqlite_intact(db)
     with Recorder(db) as rec:
         rows = rec.to_dataframe().set_index("id")
     assert set(committed) <= set(rows.index)

@@ -4,8 +4,6 @@ pandas, surviving kill -9."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from daisee_lab.errors import DaiseeError
 from daisee_lab.reading import Reading
 from daisee_lab.recorder import Recorder, RecorderError, RefusedRow
 from daisee_lab.units import MAX_INDEX_WH
+from processes import assert_sqlite_intact, kill_9_after
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
 T0 = datetime(2025, 6, 21, 10, 0, tzinfo=UTC)
@@ -196,26 +195,8 @@ def test_kill_9_loses_no_committed_row(tmp_path, batch):
     path = tmp_path / "killed.db"
     proc = subprocess.Popen([sys.executable, "-c", RECORDING_SCRIPT, str(path), str(batch)],
                             stdout=subprocess.PIPE, text=True)
-    reported = {}
-    try:
-        while len(reported) < 150:
-            line = proc.stdout.readline()
-            assert line, "the recording process stopped before being killed"
-            row_id, index = map(int, line.split())
-            reported[row_id] = index
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        for line in proc.stdout:  # lines already written before the kill: committed too
-            row_id, index = map(int, line.split())
-            reported[row_id] = index
-    finally:
-        proc.kill()
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
-
-    db = sqlite3.connect(path)
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    db.close()
+    reported = dict(kill_9_after(proc, 150, lambda line: tuple(map(int, line.split()))))
+    assert_sqlite_intact(path)
     with Recorder(path) as rec:
         df = rec.to_dataframe(meter_id="KILLME")
     stored = dict(zip(df["id"], df["import_wh"], strict=True))
