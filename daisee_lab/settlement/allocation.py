@@ -23,9 +23,8 @@ contiguously:
    function from below, so μ rises to the exact level in a few rounds (nine on a year of the
    benchmark). Only the slots still pending after pass 1's round are read again, once: their
    columns are copied a block of slots at a time into a (slots, consumers) block that stays in
-   cache, where each slot runs its own rounds. That copy reads a few bytes from each of 10,000
-   rows far apart in memory, so it asks for row i + 16's cells while copying row i
-   (``_prefetch``): the memory's latency, not its bandwidth, is what it waits for;
+   cache, where each slot runs its own rounds (that copy, a few bytes from each of 10,000 rows
+   far apart in memory, is most of this pass's time);
 3. each chunk's starting carry, from the chunks before it (128-bit products where needed);
 4. the allocation, one streaming pass writing allocated and complement.
 
@@ -37,10 +36,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from daisee_lab.settlement import allocation_reference as ref
 from daisee_lab.settlement.allocation_reference import (COEFFICIENT_SCALE, KEYS, MAX_ACC_WH,
@@ -52,7 +48,6 @@ _KEY_CODES = dict(zip(KEYS, range(4)))
 _S = COEFFICIENT_SCALE
 _PARALLEL_MIN = 1 << 20  # consumer-slots below which one thread beats waking the pool
 _BLOCK = 16  # dynamic_simple's rounds: pending slots per block (16 x 10,000 int32 fit in L2)
-_AHEAD = 16  # rows between a prefetch and its use in the gather of pending slots
 _ONE_ROW = np.array([1, 0, 0, 0], np.int64)  # a lone row's coefficients in _first_round_4
 # per-slot modes of dynamic_simple
 _NOTHING, _ALL_SERVED, _LEVEL = 0, 1, 2
@@ -346,11 +341,7 @@ def _levels_block(cons, k, weight, production, slots, served, left, num, den, re
     new is served in full. Sets num/den and, per chunk, ``rest`` at the final level."""
     consumers, chunks = cons.shape[0], rest.shape[0]
     block = np.empty((slots.shape[0], consumers), cons.dtype)
-    first, last = slots[0], slots[slots.shape[0] - 1]
     for i in range(consumers):
-        if i + _AHEAD < consumers:  # rows are far apart: ask for a later row's cells now
-            _prefetch(cons[i + _AHEAD], first)  # type: ignore[call-arg]  # numba's intrinsic
-            _prefetch(cons[i + _AHEAD], last)
         row = cons[i]
         for p in range(slots.shape[0]):
             block[p, i] = row[slots[p]]
@@ -367,24 +358,6 @@ def _levels_block(cons, k, weight, production, slots, served, left, num, den, re
                 rest[j, t] = r
                 served_p += f
                 left_p += r
-
-
-@intrinsic
-def _prefetch(typingctx, array, index):
-    """Hint the CPU to fetch ``array[index]``'s cache line (LLVM's ``llvm.prefetch``: a read,
-    kept in every cache level); no effect on results."""
-    def codegen(context, builder, signature, args):
-        arraytype = signature.args[0]
-        data = context.make_array(arraytype)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, arraytype, data, [args[1]],
-                                           wraparound=False)
-        i32 = ir.IntType(32)
-        hint = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32, i32]),
-            "llvm.prefetch.p0")
-        builder.call(hint, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-    return types.void(array, index), codegen
 
 
 @njit(cache=True, nogil=True)
