@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from daisee_lab.run import arguments, checks, fleet, market
 from daisee_lab.settlement import reference
 from daisee_lab.tariffs import GRID_BUY, GRID_SELL
 from daisee_lab.units import MIN_ORDER_WH, PARIS, day_slots
+from polling import wait_until
 
 pytestmark = pytest.mark.slow  # runs the main job: meters, recorder, settlement and chain
 
@@ -378,18 +378,15 @@ def test_ctrl_c_stops_the_meters_and_keeps_what_was_recorded(tmp_path):
     run = subprocess.Popen([sys.executable, "-m", "daisee_lab.cli", "run", "--households", "20",
                             "--out", str(out)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while recorded(out) < 4:
-        assert run.poll() is None and time.monotonic() < deadline, run.stderr.read()
-        time.sleep(0.2)
+    wait_until(lambda: recorded(out) >= 4 or run.poll() is not None, 60, "four readings recorded")
+    assert run.poll() is None, run.stderr.read()
     run.send_signal(signal.SIGINT)
     assert run.wait(30) == 130
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "interrupted"
     assert "meters" not in status["timings"]  # it was reading the meters
     assert recorded(out) >= 4
-    time.sleep(0.5)
-    assert not processes_naming(out), "a simulator outlived the run"
+    wait_until(lambda: not processes_naming(out), 10, "every simulator gone with the run")
 
 
 def processes_naming(path: Path) -> list[str]:
