@@ -22,7 +22,7 @@ Bar = Callable[[str, int, str], tqdm]  # a progress bar's maker: description, to
 
 
 def auction_orders(imports: np.ndarray, exports: np.ndarray,
-                    seed: int) -> tuple[np.ndarray, ...]:
+                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per slot (rows) and household (columns): buyers bid their net import, sellers ask their
     net export, each at a seeded price between the grid's feed-in and import prices; the other
     side's entries are 0 Wh (no order), and so is a need below the auction's smallest order

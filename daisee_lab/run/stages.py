@@ -131,11 +131,13 @@ class _Run:
         with self.stage("kernel"), self.bar("kernel", 2, "step") as bar:
             baseline = settlement.settle(imports, exports, GRID_BUY, GRID_SELL, "none")
             bar.update()
+            kernel: settlement.Settlement | settlement.Clearing  # what the report shows
             if method == "auction":
                 orders = auction_orders(imports, exports, seed)
-                kernel = settlement.clear_double_auction_slots(*orders)
+                kernel = clearing = settlement.clear_double_auction_slots(*orders)
             else:
-                kernel = settlement.settle(imports, exports, GRID_BUY, GRID_SELL, method)
+                kernel = settled = settlement.settle(imports, exports, GRID_BUY, GRID_SELL,
+                                                     method)
             bar.update()
 
         on_chain: dict[str, Any] = {"contracts": {}}
@@ -144,7 +146,7 @@ class _Run:
                 anchors = anchors_of(readings, plans, slots)
                 if method == "auction":
                     on_chain = chain_auction(chain, members, imports, exports, anchors, slots,
-                                             orders, kernel, self.bar)
+                                             orders, clearing, self.bar)
                 else:
                     on_chain = chain_community(chain, members, imports, exports, anchors,
                                                slots, method, self.bar)
@@ -154,16 +156,16 @@ class _Run:
             check_meters(readings, energy, profile, window, plans)
             bar.update()
             if method == "auction":
-                trades, rest = auction_payments(kernel, imports, exports)
-                check_auction(kernel, orders, trades, on_chain, plans, slots)
+                trades, rest = auction_payments(clearing, imports, exports)
+                check_auction(clearing, orders, trades, on_chain, plans, slots)
                 paid, chain_paid = trades + rest, on_chain["paid"] + rest.sum(axis=1)
                 grid_bill, rounding = rest.sum(axis=0), trades.sum(axis=0)
             else:
                 if chain is not None:
-                    check_community(kernel, on_chain, plans, slots)
-                paid = kernel.payments
+                    check_community(settled, on_chain, plans, slots)
+                paid = settled.payments
                 chain_paid = on_chain["paid"].sum(axis=1) if chain is not None else None
-                grid_bill, rounding = kernel.grid_bill, kernel.rounding
+                grid_bill, rounding = settled.grid_bill, settled.rounding
             bar.update()
 
         with self.stage("report"), self.bar("report", len(report_files.FIGURES) + 4,

@@ -16,7 +16,10 @@ pointers stop are the (k+1)-th units. Slots are independent: ``prange`` clears t
 (a single auction runs on the calling thread: starting threads would only cost time).
 """
 
+from fractions import Fraction
+
 import numpy as np
+import numpy.typing as npt
 from numba import njit, prange
 
 from .auction_reference import (NO_PRICE, RULES, SLOT_TRADE_DTYPE, TRADE_DTYPE, Clearing,
@@ -28,7 +31,9 @@ _MIDPOINT, _K_DOUBLE, _LAST_BID, _LAST_ASK, _MCAFEE, _PAY_AS_BID, _PAY_AS_OFFER,
 _BUFFER_ROWS = 1 << 21  # trade rows buffered per batch of slots
 
 
-def clear_double_auction(bid_prices, bid_qty, ask_prices, ask_qty, rule="midpoint", k=None):
+def clear_double_auction(bid_prices: npt.ArrayLike, bid_qty: npt.ArrayLike,
+                         ask_prices: npt.ArrayLike, ask_qty: npt.ArrayLike,
+                         rule: str = "midpoint", k: float | Fraction | None = None) -> Clearing:
     """Clear one double auction, exactly as :func:`.auction_reference.clear_double_auction`."""
     frac = check_rule(rule, k)
     bp, bq, ap, aq = check_orders(bid_prices, bid_qty, ask_prices, ask_qty, ndim=1)
@@ -38,7 +43,10 @@ def clear_double_auction(bid_prices, bid_qty, ask_prices, ask_qty, rule="midpoin
                     trades=result.trades)
 
 
-def clear_double_auction_slots(bid_prices, bid_qty, ask_prices, ask_qty, rule="midpoint", k=None):
+def clear_double_auction_slots(bid_prices: npt.ArrayLike, bid_qty: npt.ArrayLike,
+                               ask_prices: npt.ArrayLike, ask_qty: npt.ArrayLike,
+                               rule: str = "midpoint",
+                               k: float | Fraction | None = None) -> Clearing:
     """Clear one auction per row of 2-D (slots, orders) arrays, as the reference does."""
     frac = check_rule(rule, k)
     bp, bq, ap, aq = check_orders(bid_prices, bid_qty, ask_prices, ask_qty, ndim=2)
