@@ -1,5 +1,7 @@
 """`Chain`: deploy, call, transact, events, every revert shape, gas report, snapshots, time."""
 
+import re
+
 import pytest
 from eth_tester.exceptions import TransactionFailed
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
@@ -181,3 +183,11 @@ def test_time_travel_and_mining(chain, fixture):
 def test_unreachable_node_is_a_clear_error():
     with pytest.raises(ChainError, match="cannot reach a JSON-RPC node at http://127.0.0.1:9"):
         Chain("http://127.0.0.1:9", timeout=2)
+
+
+@pytest.mark.parametrize("url", ["localhost:8545", "ftp://127.0.0.1", "", "http://", "ws://x:1",
+                                 "http://[::1"])
+def test_a_url_chain_cannot_speak_to_is_named_before_any_connection(url):
+    with pytest.raises(ChainError, match=r"rpc_url must be a JSON-RPC node's URL \(http or "
+                                         r"https.*got " + re.escape(repr(url))):
+        Chain(url, timeout=2)

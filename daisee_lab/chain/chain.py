@@ -18,6 +18,7 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 from collections.abc import Iterator
 
 from eth_account import Account
@@ -40,6 +41,19 @@ if TYPE_CHECKING:
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_HD_PATH = "m/44'/60'/0'/0"  # anvil's and hardhat's accounts: DEV_HD_PATH/0, /1, ...
 Account.enable_unaudited_hdwallet_features()
+
+
+RPC_SCHEMES = ("http", "https")  # what Chain(rpc_url) speaks: web3's HTTPProvider
+
+
+def is_rpc_url(text: object) -> bool:
+    """Whether `text` is a URL :class:`Chain` can speak to: one of :data:`RPC_SCHEMES`, with a
+    host (it says nothing of whether a node answers there)."""
+    try:
+        parts = urlsplit(text) if isinstance(text, str) else None
+        return parts is not None and parts.scheme in RPC_SCHEMES and bool(parts.hostname)
+    except ValueError:  # such as an unclosed IPv6 bracket
+        return False
 
 
 class ChainError(DaiseeError):
@@ -124,6 +138,10 @@ class Chain:
             self._block_gas_limit = self.w3.eth.get_block("latest")["gasLimit"]
             count = accounts
         else:
+            if not is_rpc_url(rpc_url):
+                raise ChainError(f"rpc_url must be a JSON-RPC node's URL "
+                                 f"({' or '.join(RPC_SCHEMES)}, with a host, such as "
+                                 f"http://127.0.0.1:8545), got {rpc_url!r}")
             self.tester = None
             self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
             try:
