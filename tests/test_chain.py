@@ -180,6 +180,16 @@ def test_time_travel_and_mining(chain, fixture):
         chain.advance_time(-1)
 
 
+def test_advance_to_a_moment_moves_the_clock_only_forward(chain):
+    moment = chain.timestamp + 900
+    chain.advance_to(moment)
+    assert chain.timestamp == moment
+    block = chain.w3.eth.block_number
+    chain.advance_to(moment - 60)  # already past it: no block, no time
+    chain.advance_to(moment)
+    assert (chain.timestamp, chain.w3.eth.block_number) == (moment, block)
+
+
 def test_unreachable_node_is_a_clear_error():
     with pytest.raises(ChainError, match="cannot reach a JSON-RPC node at http://127.0.0.1:9"):
         Chain("http://127.0.0.1:9", timeout=2)

@@ -322,6 +322,12 @@ class Chain:
             self._rpc("evm_setNextBlockTimestamp", [self.timestamp + seconds])
             self._rpc("evm_mine", [])
 
+    def advance_to(self, moment: int) -> None:
+        """Move the chain's clock to `moment` (unix seconds) and mine a block there, unless the
+        latest block is at or after it already (then nothing happens)."""
+        if self.timestamp < moment:
+            self.advance_time(moment - self.timestamp)
+
     def mine(self, blocks: int = 1) -> None:
         """Mine `blocks` empty blocks."""
         if self.tester is not None:

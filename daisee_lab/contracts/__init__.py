@@ -40,7 +40,7 @@ Bad arguments raise :class:`ContractsError`; a contract's refusal raises
 from __future__ import annotations
 
 from daisee_lab.contracts.auction import (DEFAULT_REVEAL_SECONDS, PAGE, Auction, AuctionDay,
-                                          ClearingRefused, DayTrades, SealedOrder, catch_up,
+                                          ClearingRefused, DayTrades, SealedOrder,
                                           commitment_hash, deploy_auction)
 from daisee_lab.contracts.community import (DEPOSIT_UEUR, MARKET_METHODS, Community,
                                             deploy_community, pool_totals)
@@ -53,6 +53,6 @@ __all__ = ["Auction", "AuctionDay", "ClearingRefused", "Community", "ContractsEr
            "DEFAULT_REVEAL_SECONDS", "DEPOSIT_UEUR", "DayTrades", "MARKET_METHODS", "MAX_INDEX_WH",
            "MAX_MEMBER_SEED", "MAX_PRICE", "MAX_SLOT", "Member", "PAGE",
            "READING_TYPES", "SLOT_SECONDS", "SealedOrder",
-           "SignedReading", "catch_up", "commitment_hash", "deploy_auction",
+           "SignedReading", "commitment_hash", "deploy_auction",
            "deploy_community", "make_members", "pool_totals", "public_id_bytes",
            "reading_typed_data", "sign_reading"]

@@ -20,7 +20,7 @@ from daisee_lab.units import (MAX_ORDER_WH, MAX_ORDERS, MAX_PRICE, MIN_ORDER_WH,
                               buyer_pays)
 
 __all__ = ["DEFAULT_REVEAL_SECONDS", "PAGE", "Auction", "AuctionDay", "ClearingRefused",
-           "DayTrades", "SealedOrder", "catch_up", "commitment_hash", "deploy_auction"]
+           "DayTrades", "SealedOrder", "commitment_hash", "deploy_auction"]
 
 PAGE = 500  # items per call of a paged view: a page stays far below a node's call gas limit
 DEFAULT_REVEAL_SECONDS = 600  # deploy_auction's reveal window: reveals open this long before a slot
@@ -197,12 +197,6 @@ class DayTrades:
     paid: np.ndarray
 
 
-def catch_up(chain: Chain, moment: int) -> None:
-    """Move a development chain's clock to `moment` (unix seconds) unless it is there already."""
-    if chain.timestamp < moment:
-        chain.advance_time(moment - chain.timestamp)
-
-
 class AuctionDay:
     """A day of sealed-bid rounds in `auction`, one per delivery slot of `slots` (consecutive),
     for the orders of `members` (all registered, in the same order as `traders`, their
@@ -270,10 +264,10 @@ class AuctionDay:
         gives it: its row `t` is used); return the round and the books' fills, read from the
         chain. Raises :class:`ClearingRefused` if the contract refuses the clearing."""
         slot = self.slots[t]
-        catch_up(self.auction.chain, slot * SLOT_SECONDS - self.auction.market.revealSeconds())
+        self.auction.chain.advance_to(slot * SLOT_SECONDS - self.auction.market.revealSeconds())
         for order in self.sealed[t]:
             self.auction.reveal(order)
-        catch_up(self.auction.chain, slot * SLOT_SECONDS)
+        self.auction.chain.advance_to(slot * SLOT_SECONDS)
         try:
             self.auction.clear(slot, _Row(int(clearing.volume[t]), int(clearing.price[t])))
         except TransactionReverted as exc:
@@ -327,7 +321,7 @@ class AuctionDay:
                 self.deliver(t - 1)  # once slot t has started, slot t - 1 is over
             if step is not None:
                 step()
-        catch_up(self.auction.chain, (self.slots[-1] + 1) * SLOT_SECONDS)
+        self.auction.chain.advance_to((self.slots[-1] + 1) * SLOT_SECONDS)
         self.deliver(len(self.slots) - 1)
         return DayTrades(rounds, bid_fills, ask_fills, self.paid())
 

@@ -72,7 +72,7 @@ def chain_community(chain: Chain, members: list[contracts.Member], imports, expo
     export_cost = buyer_pays(np.maximum(surplus - demand, 0), GRID_SELL)
     market.fund({m.account: FUNDS_UEUR for m in members}
                 | {market.grid: max(int(export_cost.sum()), 1)})
-    contracts.catch_up(chain, (int(slots[-1]) + 1) * SLOT_SECONDS)
+    chain.advance_to((int(slots[-1]) + 1) * SLOT_SECONDS)
     bills, rounding = [], []
     with bar("chain", len(slots), "slot") as progress:
         def settled(slot: int, receipt: Receipt) -> None:
