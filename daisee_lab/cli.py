@@ -253,8 +253,8 @@ def _meter_record(args: argparse.Namespace) -> int:
 
 def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
     from daisee_lab.meter import TIC_LINES
-    from daisee_lab.simulator import (MAX_SIMULATOR_SPEED, SIMULATOR_PHASES, SIMULATOR_TARIFFS,
-                                      MeterSimulator)
+    from daisee_lab.simulator import (MAX_SIMULATOR_SPEED, PRODUCER_PV_PEAK_W, SIMULATOR_PHASES,
+                                      SIMULATOR_TARIFFS, MeterSimulator)
 
     given = _defaults(MeterSimulator)
     simulate.add_argument("--mode", choices=tuple(TIC_LINES), default=given["mode"],
@@ -263,9 +263,11 @@ def _simulate_arguments(simulate: argparse.ArgumentParser) -> None:
                           type=checked(int, lambda n: True,
                                        f"one of {', '.join(map(str, SIMULATOR_PHASES))}"),
                           help="the Linky's phases (default: %(default)s)")
-    simulate.add_argument("--producer", action="store_true", help="with 3 kWp of PV")
+    simulate.add_argument("--producer", action="store_true",
+                          help=f"with {PRODUCER_PV_PEAK_W / 1000:g} kWp of PV")
     simulate.add_argument("--tariff", choices=SIMULATOR_TARIFFS, default=given["tariff"],
-                          help="base, or hchp: off-peak 22:00-06:00 (default: %(default)s)")
+                          help="one price all day, or off-peak hours at night (default: "
+                          "%(default)s)")
     simulate.add_argument("--seed", type=whole(0), default=given["seed"],
                           help="same seed, same bytes (default: %(default)s)")
     simulate.add_argument("--speed", type=checked(
@@ -462,12 +464,33 @@ _ADVICE = {
 def explain_os_error(exc: OSError) -> str:
     """One line saying what the system refused, where, and what to do about it."""
     where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
-    if isinstance(exc, socket.gaierror):
+    request = getattr(exc, "request", None)  # requests' errors: the URL asked
+    where = where or str(getattr(request, "url", None) or "")
+    cause = _system_cause(exc)
+    if isinstance(cause, socket.gaierror):
         advice = "that host name does not resolve: check it and the network"
     else:
-        advice = _ADVICE.get(exc.errno or 0, f"{exc.strerror or exc or type(exc).__name__}")
+        advice = _ADVICE.get(cause.errno or 0, f"{exc.strerror or exc or type(exc).__name__}")
     line = f"{where}: {advice}" if where else str(advice)
     return " ".join(line.split())
+
+
+def _system_cause(exc: OSError) -> OSError:
+    """The system's refusal under `exc`: `exc` itself if it has an errno, else the first
+    exception with one among those it wraps (an HTTP library's error wraps the socket's a few
+    levels down, as cause, context or ``reason``); `exc` when there is none."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        error = pending.pop(0)
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno is not None:
+            return error
+        pending += [error.__cause__, error.__context__, getattr(error, "reason", None),
+                    *error.args]
+    return exc
 
 
 def _status(exit: SystemExit) -> int:

@@ -225,6 +225,23 @@ def test_an_os_error_is_explained_in_one_line(code, words):
     assert "\n" not in line and words in line and "/some/where" in line
 
 
+def test_a_node_gone_mid_run_is_explained_by_the_refusal_under_the_http_error():
+    """A JSON-RPC node that stops answering surfaces as requests' ConnectionError (errno None,
+    the socket's refusal three exceptions down): the line says where and what to do."""
+    import socket
+
+    import requests
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    with pytest.raises(requests.ConnectionError) as caught:
+        requests.post(url, json={}, timeout=10)
+    line = explain_os_error(caught.value)
+    assert line.startswith(f"{url}: nothing answers there") and "\n" not in line, line
+    assert "HTTPConnectionPool" not in line
+
+
 def test_an_os_error_at_run_time_is_one_line_and_a_traceback_only_with_debug(tmp_path, capsys,
                                                                            monkeypatch):
     import daisee_lab.book
