@@ -4,6 +4,7 @@ line reported through on_status (with a short threshold: no test waits 15 s)."""
 from __future__ import annotations
 
 import os
+import termios
 import threading
 import time
 import tty
@@ -16,6 +17,7 @@ from daisee_lab import dsmr
 from daisee_lab.meter import SILENCE_SECONDS, Meter, MeterError, open_meter
 
 SMARTY_KEY = bytes.fromhex("D491470F47126332B07D1923B3504188")
+SETTLE_SECONDS = 0.05  # from a port's set-up to its flush, pyserial runs a few system calls
 
 
 def smarty_frame(testdata) -> bytes:
@@ -25,13 +27,20 @@ def smarty_frame(testdata) -> bytes:
 
 @contextmanager
 def pty_meter(data: bytes, repeat: bool = True):
-    """A pty whose other end sends `data` (over and over if `repeat`); yields (port, master fd)."""
+    """A pty whose other end sends `data` (over and over if `repeat`) once the reader has opened
+    it; yields (port, master fd)."""
     master, slave = os.openpty()
     tty.setraw(slave)
     os.set_blocking(master, False)  # bytes nobody reads are lost, as on a real line
     stop = threading.Event()
+    raw = termios.tcgetattr(slave)
 
     def play():
+        # pyserial sets the line up, then flushes its input, as it opens a port: bytes sent
+        # before that are lost, and a test that sends its frames once would wait for ever
+        while termios.tcgetattr(slave) == raw and not stop.wait(0.002):
+            pass
+        stop.wait(SETTLE_SECONDS)
         position = 0
         while not stop.wait(0.002) and (repeat or position < len(data)):
             piece = data[position % len(data):position % len(data) + 64]
