@@ -66,9 +66,9 @@ def power_series(power, times=None) -> pd.Series:
     seconds since the epoch). Duplicate times keep the last value. Raises :class:`PrivacyError`
     for missing or negative values, naive timestamps, or mismatched lengths."""
     if isinstance(power, pd.Series) and times is None:
-        series = power.astype(float)
+        series = pd.Series(_floats(power), index=power.index)
     else:
-        values = np.asarray(power, dtype=float)
+        values = _floats(power)
         if times is None or len(times) != len(values) or values.ndim != 1:
             raise PrivacyError(f"give power as a time-indexed Series, or 1-D values with as many "
                                f"times ({None if times is None else len(times)}) as values "
@@ -80,14 +80,40 @@ def power_series(power, times=None) -> pd.Series:
     if not isinstance(series.index, pd.DatetimeIndex) or series.index.tz is None:
         raise PrivacyError("power needs timezone-aware timestamps (a meter's local time is "
                            "Europe/Paris): localise them first")
-    bad = series.isna() | (series < 0)
+    bad = ~np.isfinite(series) | (series < 0)
     if bad.any():
-        raise PrivacyError(f"power must be a non-negative number of VA; {int(bad.sum())} "
+        raise PrivacyError(f"power must be a finite, non-negative number of VA; {int(bad.sum())} "
                            f"samples are not, the first at {series.index[bad.argmax()]}")
     if series.empty:
         raise PrivacyError("power has no samples")
     series = series[~series.index.duplicated(keep="last")].sort_index()
     return series.rename("power_va")
+
+
+def _floats(values) -> np.ndarray:
+    """`values` as floats, or a :class:`PrivacyError` saying they are not numbers."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise PrivacyError(f"power must be a number of VA per sample: {exc}") from None
+
+
+def _duration(name: str, value) -> pd.Timedelta:
+    """`value` (``"15min"``, ``"1h"``, a Timedelta) as a pandas Timedelta, or a
+    :class:`PrivacyError` naming the argument."""
+    try:
+        return pd.Timedelta(value)
+    except (TypeError, ValueError):
+        raise PrivacyError(f"{name} must be a duration such as '1s', '15min' or '1h', got "
+                           f"{value!r}") from None
+
+
+def _events_frame(name: str, frame) -> pd.DataFrame:
+    """`frame` if it is a DataFrame of events (``time`` and ``delta_va`` columns)."""
+    if not isinstance(frame, pd.DataFrame) or not {"time", "delta_va"} <= set(frame.columns):
+        columns = list(frame.columns) if isinstance(frame, pd.DataFrame) else type(frame).__name__
+        raise PrivacyError(f"{name} needs the columns time and delta_va, has {columns}")
+    return frame
 
 
 def power_from_readings(readings: Sequence[Reading], start: datetime | None = None,
@@ -197,10 +223,7 @@ def match_events(detected: pd.DataFrame, truth: pd.DataFrame, *, tolerance_s: fl
     """Pair each true event with at most one detected event of the same sign within
     `tolerance_s` (nearest first); with `size_factor`, the sizes must also agree within that
     factor. Both frames need ``time`` and ``delta_va``."""
-    for name, frame in (("detected", detected), ("truth", truth)):
-        if not {"time", "delta_va"} <= set(frame.columns):
-            raise PrivacyError(f"{name} needs the columns time and delta_va, has "
-                               f"{list(frame.columns)}")
+    detected, truth = _events_frame("detected", detected), _events_frame("truth", truth)
     det_t = detected.time.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
     det_d = detected.delta_va.to_numpy(dtype=float)
     used = np.zeros(len(det_t), dtype=bool)
@@ -224,7 +247,7 @@ def detectable(truth: pd.DataFrame, threshold_va: float = THRESHOLD_VA,
                merge_s: float = 3.0) -> pd.DataFrame:
     """The true events a detector with `threshold_va` can be asked to find: switches less
     than `merge_s` apart show as one step (their sum), kept if at least the threshold."""
-    truth = truth.sort_values("time", kind="stable")
+    truth = _events_frame("truth", truth).sort_values("time", kind="stable")
     seconds = truth.time.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
     group = np.concatenate([[0], np.cumsum(np.diff(seconds) >= merge_s)])
     merged = pd.DataFrame({"time": truth.time.to_numpy(), "delta_va": truth.delta_va.to_numpy(
@@ -241,6 +264,7 @@ def cyclic_sizes(events: pd.DataFrame, *, cyclic_hours: int = 12,
                  size_tolerance: float = 0.15) -> list[tuple[float, float]]:
     """Size bands (VA, low and high) of switch-ons that recur in at least `cyclic_hours`
     different hours: the house's own cycles (a fridge), not people's."""
+    events = _events_frame("events", events)
     ons = events[events.delta_va > 0].sort_values("delta_va")
     bands: list[list[tuple[float, pd.Timestamp]]] = []
     members: list[tuple[float, pd.Timestamp]] = []
@@ -271,13 +295,15 @@ def infer_occupancy(events: pd.DataFrame, start, end, *, period: str = "15min",
                     cyclic_hours: int = 12) -> pd.Series:
     """``"awake"``, ``"asleep"`` or ``"away"`` for each `period` from `start` to `end` (local
     times), inferred from detected `events` (see the module docstring)."""
-    index = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=period, inclusive="left")
+    width, linger_ns = _duration("period", period).value, _duration("linger", linger).value
+    events = _events_frame("events", events)
+    index = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=pd.Timedelta(width),
+                          inclusive="left")
     if not len(index) or index.tz is None:
         raise PrivacyError("start and end must be timezone-aware, with at least one period "
                            "between them")
     people = np.sort(human_events(events, cyclic_hours=cyclic_hours).time.to_numpy(
         dtype="datetime64[ns]").astype(np.int64))
-    width, linger_ns = pd.Timedelta(period).value, pd.Timedelta(linger).value
     starts = index.as_unit("ns").asi8
     lo = np.searchsorted(people, starts - linger_ns, side="left")
     hi = np.searchsorted(people, starts + width + linger_ns, side="left")
@@ -296,7 +322,7 @@ def resample(power, rule: str = "15min") -> pd.Series:
     pandas frequency), each sample holding until the next: the energy is kept. Bins start on
     the first sample's floor."""
     series = power_series(power)
-    step = pd.Timedelta(rule)
+    step = _duration("rule", rule)
     if step < pd.Timedelta("1s"):
         raise PrivacyError(f"the finest resolution is 1 s, got {rule!r}")
     grid = pd.date_range(series.index[0].floor("s"), series.index[-1].floor("s"), freq="1s")

@@ -122,3 +122,24 @@ def test_bad_input_is_named():
         pv.power_from_readings([f.reading() for f in decode_frames(CAPTURE.read_bytes())])
     as_arrays = pv.power_series([5, 6], [1_700_000_000, 1_700_000_001])
     assert as_arrays.index.tz is not None and as_arrays.tolist() == [5.0, 6.0]
+
+
+def test_bad_values_durations_and_event_frames_are_named():
+    words = pd.Series("a lot", index=steps([1]).index)
+    with pytest.raises(pv.PrivacyError, match="number of VA"):
+        pv.detect_events(words)
+    with pytest.raises(pv.PrivacyError, match="non-negative"):
+        pv.detect_events(steps([1, float("inf")]))
+    with pytest.raises(pv.PrivacyError, match="rule.*'banana'"):
+        pv.resample(steps([1]), "banana")
+    events = pv.detect_events(steps([100, 2100, 100]))
+    start = events.time.iloc[0].floor("h")
+    with pytest.raises(pv.PrivacyError, match="period.*'xx'"):
+        pv.infer_occupancy(events, start, start + pd.Timedelta("1h"), period="xx")
+    with pytest.raises(pv.PrivacyError, match="linger"):
+        pv.infer_occupancy(events, start, start + pd.Timedelta("1h"), linger="soon")
+    no_sizes = pd.DataFrame({"time": events.time})
+    with pytest.raises(pv.PrivacyError, match="events needs the columns time and delta_va"):
+        pv.infer_occupancy(no_sizes, start, start + pd.Timedelta("1h"))
+    with pytest.raises(pv.PrivacyError, match="truth needs the columns time and delta_va"):
+        pv.event_survival(no_sizes, steps([1]))
