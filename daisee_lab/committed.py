@@ -44,6 +44,7 @@ from daisee_lab.units import MAX_INDEX_WH
 LEAF_TYPES = ["address", "uint32", "uint40", "uint40", "int256"]
 MIN_HOUSEHOLDS = 5  # k: totals are published in clear only for communities at least this big
 DISPUTE_SECONDS = 7 * 86_400  # a week to check one's statement
+MAX_SLOT = 2**32 - 1  # a leaf's slot is a uint32
 START_INDEX_WH = 1_000_000  # the meters' indexes before the first settled slot (simulations)
 
 
@@ -230,6 +231,12 @@ class CommittedCommunity:
         """
         cons, prod = self._energy(consumption_wh, production_wh)
         slots = cons.shape[1]
+        if (isinstance(first_slot, bool) or not isinstance(first_slot, (int, np.integer))
+                or not 1 <= first_slot <= MAX_SLOT - slots + 1):
+            raise CommittedError(f"first_slot must be an integer slot (unix seconds // 900) "
+                                 f"from 1 to {MAX_SLOT - slots + 1}, got {first_slot!r}")
+        first_slot = int(first_slot)
+        moved: dict[str, dict[int, tuple[int, int]]] = {h.account: {} for h in self.households}
         grid_buy, grid_sell = self.settlement.gridBuy(), self.settlement.gridSell()
         paid = settle(cons, prod, grid_buy, grid_sell, method="mmr").payments
         net = cons - prod
@@ -238,8 +245,8 @@ class CommittedCommunity:
         statements, roots, commitments = {}, {}, []
         for t in range(slots):
             slot = first_slot + t
-            leaves = [self._leaf(h, slot, int(cons[i, t]), int(prod[i, t]), int(paid[i, t]))
-                      for i, h in enumerate(self.households)]
+            leaves = [self._leaf(h, slot, int(cons[i, t]), int(prod[i, t]), int(paid[i, t]),
+                                 moved[h.account]) for i, h in enumerate(self.households)]
             if alter is not None:
                 leaves = [alter(leaf) for leaf in leaves]
             tree = MerkleTree([leaf.hash for leaf in leaves])
@@ -259,6 +266,8 @@ class CommittedCommunity:
         else:
             receipt = self.settlement.publishSealed(first_slot, root_list, commitments,
                                                     sender=self.operator)
+        for account, indexes in moved.items():  # the meters move only once the chain accepted
+            self.indexes[account].update(indexes)
         return Books(statements, roots, receipt)
 
     def _energy(self, consumption_wh, production_wh) -> tuple[np.ndarray, np.ndarray]:
@@ -275,16 +284,18 @@ class CommittedCommunity:
         return cons.astype(np.int64), prod.astype(np.int64)
 
     def _leaf(self, household: Member, slot: int, imported: int, exported: int,
-              payment: int) -> Leaf:
-        """The household's leaf, after moving its meter's indexes by the slot's energy."""
+              payment: int, moved: dict[int, tuple[int, int]]) -> Leaf:
+        """The household's leaf; its meter's indexes, moved by the slot's energy, go into
+        `moved` (kept once the publication succeeds)."""
         indexes = self.indexes[household.account]
-        before = indexes.get(slot - 1, (START_INDEX_WH, START_INDEX_WH))
+        before = moved.get(slot - 1, indexes.get(slot - 1, (START_INDEX_WH, START_INDEX_WH)))
         after = before[0] + imported, before[1] + exported
         if max(after) > MAX_INDEX_WH:
             raise CommittedError(f"{household.account}'s meter index would pass "
                                  f"{MAX_INDEX_WH} Wh")
-        indexes.setdefault(slot - 1, before)
-        indexes[slot] = after
+        if slot - 1 not in indexes:
+            moved.setdefault(slot - 1, before)
+        moved[slot] = after
         return Leaf(household.meter, slot, imported, exported, payment)
 
     def check(self, household: Member, statement: Statement) -> list[str]:

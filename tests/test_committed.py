@@ -13,8 +13,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from conftest import CHAIN_EXAMPLES
 
 from daisee_lab.chain import Chain
-from daisee_lab.committed import (Leaf, MerkleTree, deploy_committed, hash_pair, payment_ueur,
-                                  totals_commitment)
+from daisee_lab.committed import (CommittedError, Leaf, MerkleTree, deploy_committed, hash_pair,
+                                  payment_ueur, totals_commitment)
 from daisee_lab.contracts import make_members
 from daisee_lab.settlement import settle
 
@@ -185,6 +185,24 @@ def test_only_the_operator_publishes_and_only_over_slots(chain):
         community.settle_energy(*energy(5, 1, seed=6), first)
     with chain.expect_revert("BondLocked"):
         community.settlement.withdrawBond(1, sender=community.operator)
+
+
+def test_a_refused_publication_leaves_the_meters_as_they_were(chain):
+    community = community_of(chain, 5)
+    first = first_free(community)
+    home = community.households[0]
+    books = community.settle_energy(*energy(5, 2, seed=9), first)
+    before = [community.reading(home, slot) for slot in (first - 1, first, first + 1)]
+    with chain.expect_revert("SlotAlreadyPublished"):  # other energy for the same slots
+        community.settle_energy(*energy(5, 2, seed=10), first)
+    with pytest.raises(CommittedError, match="first_slot"):
+        community.settle_energy(*energy(5, 1, seed=10), -3)
+    with pytest.raises(CommittedError, match="first_slot"):
+        community.settle_energy(*energy(5, 1, seed=10), "12")
+    assert [community.reading(home, slot) for slot in (first - 1, first, first + 1)] == before
+    assert community.check(home, books.statement(home, first + 1)) == []
+    with pytest.raises(CommittedError, match="settle that slot first"):
+        community.reading(home, first + 2)
 
 
 def test_a_dispute_is_paid_what_is_left_of_the_bond(chain):
