@@ -1,6 +1,8 @@
 """`Chain`: deploy, call, transact, events, every revert shape, gas report, snapshots, time."""
 
+import http.server
 import re
+import threading
 
 import pytest
 from eth_tester.exceptions import TransactionFailed
@@ -191,8 +193,26 @@ def test_advance_to_a_moment_moves_the_clock_only_forward(chain):
 
 
 def test_unreachable_node_is_a_clear_error():
-    with pytest.raises(ChainError, match="cannot reach a JSON-RPC node at http://127.0.0.1:9"):
+    with pytest.raises(ChainError, match=re.escape(
+            "cannot reach a JSON-RPC node at http://127.0.0.1:9 (connection refused): check the "
+            "address and that the node is running")):
         Chain("http://127.0.0.1:9", timeout=2)
+
+
+def test_a_web_server_that_is_not_a_node_is_named_by_its_status():
+    """Not urllib3's pool text: the HTTP status a server that is no JSON-RPC node answers."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Silent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ChainError, match=r"\(HTTP status 501\): check the address"):
+            Chain(f"http://127.0.0.1:{server.server_port}", timeout=2)
+    finally:
+        server.shutdown()
+
+
+class _Silent(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test's output clean
+        pass
 
 
 @pytest.mark.parametrize("url", ["localhost:8545", "ftp://127.0.0.1", "", "http://", "ws://x:1",

@@ -291,7 +291,6 @@ def test_run_day_refuses_bad_arguments_before_starting(tmp_path, kwargs, message
 
 @pytest.mark.parametrize("args, message", [
     (["--slots", "97"], "slots=97: give a whole number from 1 to 96"),
-    (["--rpc", "http://127.0.0.1:9"], "rpc='http://127.0.0.1:9': cannot reach"),
     (["--method", "auction", "--date", "2026-06-21"], "the chain's clock"),
     (["--method", "acc_dynamic_simple", "--rpc", "http://127.0.0.1:8545"], "settles off chain"),
 ])
@@ -301,6 +300,16 @@ def test_bad_arguments_give_one_line_and_exit_2(tmp_path, capsys, args, message)
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and message in error and error.startswith("daisee-lab run: ")
     assert not out.exists()  # nothing was started
+
+
+def test_a_node_that_does_not_answer_is_a_runtime_failure_exit_1(tmp_path, capsys):
+    """The URL is well formed, so the argument is right; nothing answering there is a failure
+    of the moment (exit 1) with the cause and what to do, in one line and no traceback."""
+    out = tmp_path / "report"
+    assert main(["run", "--out", str(out), "--rpc", "http://127.0.0.1:9"]) == 1
+    error = capsys.readouterr().err
+    assert error == ("daisee-lab: error: cannot reach a JSON-RPC node at http://127.0.0.1:9 "
+                     "(connection refused): check the address and that the node is running\n")
 
 
 def test_an_unusable_report_folder_is_refused(tmp_path, capsys):

@@ -15,6 +15,7 @@ in a :meth:`Chain.batch` too.
 from __future__ import annotations
 
 import contextlib
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -58,6 +59,24 @@ def is_rpc_url(text: object) -> bool:
 
 class ChainError(DaiseeError):
     """A chain could not be reached, or was asked something it cannot do."""
+
+
+def _transport_cause(exc: BaseException) -> str:
+    """A few words for why a request to a node failed: the OS error under `exc` (requests and
+    urllib3 wrap it several times), else the HTTP status or the error's class name."""
+    error: BaseException | None = exc
+    while error is not None:
+        if isinstance(error, socket.gaierror):
+            return "its host name does not resolve"
+        if isinstance(error, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(error, TimeoutError):
+            return "no answer in time"
+        reason = getattr(error, "reason", None)
+        error = error.__cause__ or error.__context__ or (
+            reason if isinstance(reason, BaseException) else None)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return f"HTTP status {status}" if status else type(exc).__name__
 
 
 class TransactionReverted(ChainError):
@@ -147,7 +166,9 @@ class Chain:
             try:
                 count = len(self.w3.eth.accounts) or accounts
             except Exception as exc:  # noqa: BLE001 - any transport failure means unreachable
-                raise ChainError(f"cannot reach a JSON-RPC node at {rpc_url}: {exc}") from None
+                raise ChainError(f"cannot reach a JSON-RPC node at {rpc_url} "
+                                 f"({_transport_cause(exc)}): check the address and that the "
+                                 "node is running") from None
         self.accounts: list[LocalAccount] = [
             Account.from_mnemonic(DEV_MNEMONIC, account_path=f"{DEV_HD_PATH}/{i}")
             for i in range(count)]
