@@ -11,7 +11,9 @@ def test_every_sample_loads_and_matches_its_source(testdata):
         testdata / "tic" / "hist_tempo_bbr_pyteleinfo_captured_frame1.bin").read_bytes()
     assert samples.load("dsmr50_iskra") == (
         testdata / "dsmr" / "dsmr50_iskra_crc6EEE.txt").read_bytes()
-    assert len(samples.names()) == 5
+    assert len(samples.names()) == 6
+    assert samples.load("linky_historic_ten_frames") == (
+        testdata / "tic" / "pyteleinfo_captured_frames.bin").read_bytes()
 
 
 def test_unknown_sample_lists_the_known_ones():
