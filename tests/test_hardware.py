@@ -220,7 +220,7 @@ def test_the_drawing_has_the_rxd_activity_led():
                          "560 Ω", "standard-mode frame"]),
     ("dsmr-p1.md", ["DSMR 4.x 100 mA", "DSMR 5 and e-MUCS 250 mA", "5 mA", "2.2 kΩ",
                     "ftdi_eeprom", "invert_rxd", "Schmitt", "inverted: true",
-                    "Sibelga", "ORES", "Fluvius",
+                    "Sibelga", "ORES", "P1 and S1", "Fluvius",
                     "GUEK", "Creos", "32 hexadecimal digits", "Austria",
                     "capacity tariff", "1 January 2023", "2.5 kW", "1-0:1.4.0", "1-0:1.6.0",
                     "0-0:98.1.0", "Brussels", "Wallonia"]),
