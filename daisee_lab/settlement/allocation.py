@@ -28,6 +28,9 @@ contiguously:
 3. each chunk's starting carry, from the chunks before it (128-bit products where needed);
 4. the allocation, one streaming pass writing allocated and complement.
 
+Each slot's allocated total needs no pass: cumulative rounding telescopes, so it is
+floor(sum of n_i / D_t) (``_allocated_totals``).
+
 Divisions use the float-then-correct trick of :mod:`.kernels` (``_div``): x < 2**63 and
 x/D < 2**50 hold because every a_i <= ``MAX_ACC_WH``.
 """
@@ -94,10 +97,9 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
         carry = _start_carries(code, num, den, n_sums if code != _DEFAULT else c_sums)
     allocated = np.empty_like(cons)
     complement = np.empty_like(cons)
-    given = np.zeros(carry.shape, np.int64)  # per chunk: allocated Wh per slot
     (_allocate_parallel if parallel else _allocate_serial)(
-        cons, total, code, k1, k2, num, den, 1.0 / den, carry, allocated, complement, given)
-    given = given.sum(axis=0)
+        cons, total, code, k1, k2, num, den, 1.0 / den, carry, allocated, complement)
+    given = _allocated_totals(code, total, c_sums.sum(axis=0), n_sums.sum(axis=0), int(k1.sum()))
     sold = _share_among(prod, given)
     split = None
     if by_producer and prod.shape[0] > 1:
@@ -114,6 +116,20 @@ def _plain_fractions(code, production, consumption):
         short = production < consumption  # the production is shared pro rata
         return np.where(short, production, 1), np.where(short, consumption, 1)
     return production.copy(), np.full(production.shape, _S, np.int64)
+
+
+def _allocated_totals(code, production, consumption, numerators, weight):
+    """Each slot's allocated Wh, floor(sum of n_i / D) (every consumer's a_i with the carry
+    telescopes to it): static and dynamic_full, the numerators' sum over 10**6; dynamic_default,
+    P when it is shared (P < C), else C; dynamic_simple, the pool floor(K·P/10**6) at a level
+    (num/den = (K·P - 10**6·served)/(10**6·left), so served + floor(left·num/den) is that
+    floor), all the consumption of consumers with a coefficient when it is below the pool
+    (``consumption``: theirs only), nothing without production."""
+    if code in (_STATIC, _FULL):
+        return numerators // _S
+    if code == _DEFAULT:
+        return np.minimum(production, consumption)
+    return np.minimum(consumption, weight * production // _S)
 
 
 def _simple_levels(cons, production, k, with_k, full, rest, parallel):
@@ -376,63 +392,60 @@ def _round_column(column, k, num, den):
 # --- pass 4: allocation -------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True, nogil=True)
-def _allocate_parallel(cons, production, code, k1, k2, num, den, inv, carry, out, comp, given):
+def _allocate_parallel(cons, production, code, k1, k2, num, den, inv, carry, out, comp):
     for j in prange(carry.shape[0]):
-        _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp, given)
+        _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp)
 
 
 @njit(cache=True, nogil=True)
-def _allocate_serial(cons, production, code, k1, k2, num, den, inv, carry, out, comp, given):
+def _allocate_serial(cons, production, code, k1, k2, num, den, inv, carry, out, comp):
     for j in range(carry.shape[0]):
-        _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp, given)
+        _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp, given):
+def _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out, comp):
     """Chunk ``j``: x = carry + n_i, a_i = x // den, carry = x % den, per slot, rows in order.
 
     Static and simple share one formula, n = min(c·den, k·num): static has den = 10**6 and
     num = P; simple at a level has its level's num/den, all-served slots den = 1 and
     num = MAX_ACC_WH (so n = c when k > 0), empty slots num = 0."""
     i0, i1 = _chunk(cons.shape[0], carry.shape[0], j)
-    r, g = carry[j], given[j]
+    r = carry[j]
     for i in range(i0, i1):
         if code == _DEFAULT:
-            _rows_default(cons[i], num, den, inv, r, out[i], comp[i], g)
+            _rows_default(cons[i], num, den, inv, r, out[i], comp[i])
         elif code == _FULL:
-            _rows_full(cons[i], k2[i], production, den, inv, r, out[i], comp[i], g)
+            _rows_full(cons[i], k2[i], production, den, inv, r, out[i], comp[i])
         else:
-            _rows_capped(cons[i], k1[i], num, den, inv, r, out[i], comp[i], g)
+            _rows_capped(cons[i], k1[i], num, den, inv, r, out[i], comp[i])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rows_default(row, num, den, inv, r, o_row, c_row, g):
+def _rows_default(row, num, den, inv, r, o_row, c_row):
     for t in range(row.shape[0]):
         c = np.int64(row[t])
         a, rem = _div(r[t] + c * num[t], den[t], inv[t])
         r[t] = rem
         o_row[t] = a
         c_row[t] = c - a
-        g[t] += a
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rows_capped(row, k, num, den, inv, r, o_row, c_row, g):
+def _rows_capped(row, k, num, den, inv, r, o_row, c_row):
     for t in range(row.shape[0]):
         c = np.int64(row[t])
         a, rem = _div(r[t] + min(c * den[t], k * num[t]), den[t], inv[t])
         r[t] = rem
         o_row[t] = a
         c_row[t] = c - a
-        g[t] += a
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rows_full(row, k, production, den, inv, r, o_row, c_row, g):
+def _rows_full(row, k, production, den, inv, r, o_row, c_row):
     for t in range(row.shape[0]):
         c = np.int64(row[t])
         a, rem = _div(r[t] + min(c * den[t], np.int64(k[t]) * production[t]), den[t], inv[t])
         r[t] = rem
         o_row[t] = a
         c_row[t] = c - a
-        g[t] += a
