@@ -50,6 +50,7 @@ from daisee_lab.dsmr_values import (
     DsmrError,
     MissingCrcError,
     TelegramError,
+    _check_bytes,
     crc16_arc,
     decode_id,
     parse_timestamp,
@@ -64,6 +65,7 @@ _HEADER_LINE = re.compile(_HEADER_TEXT.encode("ascii") + rb"\r?\n")
 _HEADER_ARRIVING = re.compile(rb"/(?:[A-Za-z]{0,2}|[A-Za-z]{3}[ \"-.0-~]{0,124}\r?)")
 _CRC_LINE_BYTES = 8  # the '!' line ends within this many bytes: 4 hex digits, CR LF and slack
 _CRC_LINE = re.compile(rb"![^\n/]{0,%d}(\n)?" % _CRC_LINE_BYTES)  # stops at LF, '/' or the limit
+_MIN_TELEGRAM_BYTES = 64  # a header, a register line and the CRC line fit in less
 _WRONG_KEY_FRAMES = 3  # frames in a row that no key opens before a decoder says the key is wrong
 
 
@@ -104,6 +106,10 @@ class DsmrDecoder:
     """
 
     def __init__(self, max_telegram_bytes: int = 8192, *, key: bytes | None = None):
+        if (isinstance(max_telegram_bytes, bool) or not isinstance(max_telegram_bytes, int)
+                or max_telegram_bytes < _MIN_TELEGRAM_BYTES):
+            raise DsmrError(f"max_telegram_bytes must be an integer of at least "
+                            f"{_MIN_TELEGRAM_BYTES}, not {max_telegram_bytes!r}")
         self.max_telegram_bytes = max_telegram_bytes
         self.key = None if key is None else _check_key(key)
         self._first_block = None if self.key is None else dlms.FirstBlock(self.key)
@@ -120,8 +126,8 @@ class DsmrDecoder:
 
     def feed_raw(self, chunk: bytes) -> list[tuple[Telegram, bytes]]:
         """Like :meth:`feed`, with each telegram's bytes as received (for an encrypted one, its
-        frame)."""
-        self._buffer += chunk
+        frame). A `chunk` that is not bytes is a :class:`TelegramError`."""
+        self._buffer += _check_bytes(chunk, "a chunk")
         step = self._next_frame if self.key is not None else self._next_telegram
         found = []
         while (result := step()) is not None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from daisee_lab import dlms
 from daisee_lab.dsmr_telegram import Telegram, parse_telegram
-from daisee_lab.dsmr_values import DecryptionError, TelegramError
+from daisee_lab.dsmr_values import DecryptionError, TelegramError, _check_bytes
 
 __all__ = ["decrypt_telegram"]
 
@@ -46,7 +46,7 @@ def decrypt_telegram(frame: bytes, key: bytes) -> Telegram:
     """
     key = _check_key(key)
     try:
-        parsed = dlms.parse_frame(bytes(frame))
+        parsed = dlms.parse_frame(_check_bytes(frame, "an encrypted frame"))
     except dlms.DlmsError as exc:
         raise TelegramError(f"not an encrypted DSMR frame: {exc}") from None
     return _decrypted(parsed, key)

@@ -42,6 +42,7 @@ from daisee_lab.dsmr_values import (
     MissingCrcError,
     TelegramError,
     _capacity,
+    _check_bytes,
     _groups,
     _quantity,
     _to_base,
@@ -286,7 +287,7 @@ def parse_telegram(data: bytes | str, *, require_crc: bool = False) -> Telegram:
         except UnicodeEncodeError as exc:
             bad = exc.object[exc.start]
             raise TelegramError(f"a telegram is ASCII text; this one holds {bad!r}") from None
-    text = bytes(data).strip()
+    text = _check_bytes(data, "a telegram").strip()
     if not text.startswith(b"/"):
         raise TelegramError(f"a DSMR telegram starts with '/', this one starts with {text[:24]!r}")
     bang = text.find(b"!")
@@ -380,6 +381,9 @@ def encode_telegram(header: str, values: Mapping[str, str], *, crc: bool = True)
             "printable text")
     lines = [header, ""]
     for obis, value in values.items():
+        if not isinstance(obis, str) or not isinstance(value, str):
+            raise TelegramError(f"cannot encode {obis!r}: {value!r}: OBIS codes and values are "
+                                "text as the meter sends them, e.g. '1-0:1.8.1': '000004.426*kWh'")
         line = obis + (value if value.startswith("(") else f"({value})")
         match = _LINE.fullmatch(line)
         if not match or match[1] != obis:

@@ -69,6 +69,15 @@ class DecryptionError(DsmrError):
     """An encrypted frame does not open with the key given: the key is wrong (or not 16 bytes)."""
 
 
+def _check_bytes(data: object, what: str) -> bytes:
+    """`data` as bytes; a TelegramError naming `what` when it is not bytes-like."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TelegramError(f"{what} must be bytes as read from the P1 port, not "
+                            f"{type(data).__name__} (a file: open it in 'rb' mode; hex text: "
+                            "bytes.fromhex(...))")
+    return bytes(data)
+
+
 def _crc_table() -> tuple[int, ...]:
     table = []
     for byte in range(256):
@@ -102,7 +111,7 @@ def parse_timestamp(text: str) -> datetime:
     pass.
     Years 70-99 are 1970-1999: an empty M-Bus channel reports ``700101010000W``, the Unix epoch.
     """
-    match = _TIMESTAMP.fullmatch(text)
+    match = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise TelegramError(f"bad DSMR time stamp {text!r}: expected YYMMDDhhmmss then S or W")
     yy, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])

@@ -141,6 +141,13 @@ def group_checksum(label: str, data: str, mode: str, horodate: str | None = None
 
 # --------------------------------------------------------------------------------------- encoding
 
+def _check_bytes(data: object) -> None:
+    """Refuse what is not bytes: a str would decode to nothing, silently."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TicError(f"the decoder reads bytes as they come off the line, not "
+                       f"{type(data).__name__}: pass port.read(...) or a file opened in 'rb' mode")
+
+
 def _check_mode(mode: str) -> None:
     if mode not in ("historic", "standard"):
         raise TicError(f"mode {mode!r}: expected 'historic' or 'standard'")
@@ -335,12 +342,14 @@ class TicDecoder:
         self._at: float | None = None
 
     def feed(self, chunk: bytes, at: float | None = None) -> list[Frame]:
-        """Decode `chunk`; return every frame it completes. Never raises on bad bytes.
+        """Decode `chunk`; return every frame it completes. Never raises on bad bytes (a
+        `chunk` that is not bytes at all is a TicError).
 
         `at` is when `chunk` was received, in seconds on any steady clock (``time.monotonic()``):
         it times the frames it completes, for the index check of frames that carry no clock
         (historic mode). Leave it out for a capture or a simulator in compressed time.
         """
+        _check_bytes(chunk)
         self._at = at
         frames = []
         for byte in chunk:
@@ -421,6 +430,7 @@ def decode_groups(data: bytes) -> tuple[list[Group], list[Rejected]]:
     STX, ETX and EOT only end a group here; the last group is validated even without its CR.
     Historic groups are held to the checksum method most of them use (a tie: method 1).
     """
+    _check_bytes(data)
     splitter = _Splitter(DecoderStats())
     items = [splitter.close() if b in (STX, ETX, EOT) else splitter.push(b) for b in data]
     items.append(splitter.close())

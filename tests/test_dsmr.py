@@ -21,6 +21,7 @@ from daisee_lab.dsmr import (
     TelegramError,
     crc16_arc,
     decode_id,
+    decrypt_telegram,
     encode_telegram,
     parse_telegram,
     parse_timestamp,
@@ -284,6 +285,20 @@ def test_malformed_telegrams_raise_telegram_error(data, message):
 def test_non_latin1_text_raises_telegram_error():
     with pytest.raises(TelegramError, match="ASCII"):
         parse_telegram("/ISK5\r\n\r\n1-0:1.8.1(1€)\r\n!\r\n")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: parse_telegram(None), "a telegram must be bytes .* not NoneType"),
+    (lambda: parse_telegram(5), "not int"),  # bytes(5) would be five zero bytes
+    (lambda: DsmrDecoder().feed(raw("dsmr50_iskra_crc6EEE.txt").decode()), "a chunk .* not str"),
+    (lambda: decrypt_telegram("DB08", bytes(16)), "an encrypted frame .*bytes.fromhex"),
+    (lambda: encode_telegram("/ABC5", {"1-0:1.8.0": 5}), "values are text"),
+    (lambda: parse_timestamp(170102161005), "bad DSMR time stamp"),
+    (lambda: DsmrDecoder(max_telegram_bytes=-1), "at least 64, not -1"),
+])
+def test_arguments_of_the_wrong_kind_are_dsmr_errors(call, message):
+    with pytest.raises(DsmrError, match=message):
+        call()
 
 
 def test_str_input_and_surrounding_blanks_are_accepted():

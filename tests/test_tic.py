@@ -378,6 +378,14 @@ def test_encoder_refuses_bad_input():
     assert issubclass(TicError, DaiseeError)
 
 
+@pytest.mark.parametrize("decode", [TicDecoder().feed, decode_frames, decode_groups])
+def test_text_instead_of_bytes_is_a_clear_error_not_nothing(decode):
+    # iterating a str gives characters, never the byte STX: it used to decode to nothing at all
+    text = (TIC / "hist_hchp_wifinfo_mock_trame.bin").read_bytes().decode("ascii")
+    with pytest.raises(TicError, match="bytes.*not str.*'rb'"):
+        decode(text)
+
+
 def test_incomplete_tariff_option_gives_no_import():
     [frame] = decode_frames(encode_frame(
         [("ADCO", "123456789012"), ("OPTARIF", "HC.."), ("HCHC", "000000100")], "historic")
