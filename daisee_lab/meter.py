@@ -214,7 +214,8 @@ class Meter:
                     f"use mode {found!r} or 'auto'")
             if lines[found] != lines[name]:  # a pty decodes at any baud rate: use the right one
                 port.close()
-                port = self._open_line(lines[found])
+                port = self._open_line(lines[found])  # which flushes what the line held:
+                framer = _Framer(self.protocol, self.key, self.line_clock)  # no frame across it
             self._serial, self._framer, self.mode, self.line = port, framer, found, lines[found]
             self._last_byte, self._silent = time.monotonic(), False
             self._pending.extend(frames)

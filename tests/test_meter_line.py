@@ -13,7 +13,7 @@ from itertools import islice
 
 import pytest
 
-from daisee_lab import dsmr
+from daisee_lab import dsmr, tic
 from daisee_lab.meter import SILENCE_SECONDS, Meter, MeterError, open_meter
 
 SMARTY_KEY = bytes.fromhex("D491470F47126332B07D1923B3504188")
@@ -142,3 +142,46 @@ def test_a_historic_index_that_jumps_is_flagged_by_the_line_clock():
               open_meter(port, "tic", "historic", line_clock=line_clock) as meter):
             imports = [reading.import_wh for reading, _ in islice(meter.readings(), 3)]
         assert imports[:2] == [4_000_000, second]
+
+
+def test_a_frame_cut_by_the_reopening_of_the_port_is_not_completed_after_the_gap(testdata):
+    """Auto-detection listens at 9600 baud first; a pty carries a historic frame at any speed,
+    so the meter reopens the port at 1200 baud, and pyserial flushes what the line held. The
+    frame in progress must not be completed with the bytes that come after that gap."""
+    capture = (testdata / "tic" / "pyteleinfo_captured_frames.bin").read_bytes()
+    frames = [b"\x02" + frame for frame in capture.split(b"\x02")[1:]]
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    attrs = termios.tcgetattr(slave)
+
+    def after_set_up(data: bytes) -> None:
+        """Send `data` once the reader has set the line up again (opened or reopened it)."""
+        nonlocal attrs
+        while termios.tcgetattr(slave) == attrs:
+            time.sleep(0.002)
+        time.sleep(SETTLE_SECONDS)
+        attrs = termios.tcgetattr(slave)
+        os.write(master, data)
+
+    def play():
+        after_set_up(frames[0] + frames[1][:60])  # at 9600 baud: a frame, and half the next
+        # at 1200 baud: what the flush left, the end of a later frame, then whole frames
+        after_set_up(frames[4][60:] + b"".join(frames[5:]))
+
+    player = threading.Thread(target=play, daemon=True)
+    player.start()
+    try:
+        with open_meter(os.ttyname(slave), "tic", detect_timeout=10) as meter:
+            assert (meter.mode, next(meter).values) == ("historic", tic_values(frames[0]))
+            assert meter.raw == frames[0]
+            assert next(meter).values == tic_values(frames[5])
+            assert meter.raw == frames[5]
+    finally:
+        player.join()
+        os.close(master)
+        os.close(slave)
+
+
+def tic_values(frame: bytes) -> dict[str, str]:
+    [decoded] = tic.decode_frames(frame)
+    return decoded.values
