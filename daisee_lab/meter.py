@@ -215,7 +215,7 @@ class Meter:
             if lines[found] != lines[name]:  # a pty decodes at any baud rate: use the right one
                 port.close()
                 port = self._open_line(lines[found])  # which flushes what the line held:
-                framer = _Framer(self.protocol, self.key, self.line_clock)  # no frame across it
+                framer.interrupt()  # no frame across the gap
             self._serial, self._framer, self.mode, self.line = port, framer, found, lines[found]
             self._last_byte, self._silent = time.monotonic(), False
             self._pending.extend(frames)
@@ -301,6 +301,13 @@ class _Framer:
         self.line_clock = line_clock
         self.start, self.end = b"\x02", b"\x03"
         self._buffer = bytearray()
+
+    def interrupt(self) -> None:
+        """The line was flushed: drop the frame in progress (TIC; a DSMR telegram's next '/'
+        starts afresh anyway). The decoder keeps its counters and the stream's history."""
+        self._buffer.clear()
+        if isinstance(self.decoder, tic.TicDecoder):
+            self.decoder.interrupt()
 
     def feed(self, chunk: bytes) -> Sequence[_Framed]:
         """Decode `chunk`; return (frame, raw bytes) for each frame it completes."""

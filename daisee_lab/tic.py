@@ -360,8 +360,7 @@ class TicDecoder:
             elif not self._in_frame:
                 self.stats.skipped_bytes += 1
             elif byte == EOT:
-                self.stats.interrupted += 1
-                self._in_frame = False
+                self.interrupt()
             elif byte == ETX:
                 self._add(*self._splitter.close())
                 frame = self._end_frame()
@@ -370,6 +369,13 @@ class TicDecoder:
             else:
                 self._add(*self._splitter.push(byte))
         return frames
+
+    def interrupt(self) -> None:
+        """Drop the frame in progress, if any, as an EOT does: for a line that broke or was
+        flushed, whose next bytes must not complete it. The stream's history and counters stay."""
+        if self._in_frame:
+            self.stats.interrupted += 1
+            self._in_frame = False
 
     def _start_frame(self) -> None:
         self._in_frame = True

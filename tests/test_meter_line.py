@@ -176,6 +176,9 @@ def test_a_frame_cut_by_the_reopening_of_the_port_is_not_completed_after_the_gap
             assert meter.raw == frames[0]
             assert next(meter).values == tic_values(frames[5])
             assert meter.raw == frames[5]
+            # the decoder went on across the reopening: the frame before it counts with those
+            # after (all read by now), the cut one as interrupted; the stream's history is kept
+            assert (meter.stats.frames, meter.stats.interrupted) == (1 + len(frames[5:]), 1)
     finally:
         player.join()
         os.close(master)

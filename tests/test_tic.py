@@ -516,3 +516,19 @@ def test_group_dataclass_flags_degraded_clock():
     assert Group("DATE", "", "A", "standard", "e250101000000").degraded_clock
     assert not Group("DATE", "", "A", "standard", "E250101000000").degraded_clock
     assert not Group("BASE", "000000001", "A", "historic").degraded_clock
+
+
+def test_interrupt_drops_the_frame_in_progress_and_keeps_the_stream():
+    """A flushed line: the bytes after the gap must not complete the frame cut by it, and the
+    decoder keeps its counters (an EOT does the same; interrupting between frames counts
+    nothing)."""
+    frame = (TIC / "hist_tempo_bbr_pyteleinfo_captured_frame1.bin").read_bytes()
+    decoder = TicDecoder()
+    assert len(decoder.feed(frame)) == 1
+    decoder.interrupt()
+    assert decoder.stats.interrupted == 0
+    assert decoder.feed(frame[:40]) == []
+    decoder.interrupt()
+    assert decoder.feed(frame[40:]) == []  # the end of the cut frame, never completed
+    assert len(decoder.feed(frame)) == 1
+    assert (decoder.stats.frames, decoder.stats.interrupted) == (2, 1)
