@@ -37,7 +37,7 @@ check: lint  ## the edit-test loop: lint, types and the fast tests (no slow ones
 
 test: lint  ## run every test: lint, types, library, contracts, book chapters, the site in Chromium
 	@chromium=$$(tests/chromium.sh) || exit 1; \
-	DAISEE_CHROMIUM=$$chromium $(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider tests book \
+	DAISEE_CHROMIUM=$$chromium $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -p no:cacheprovider tests book \
 		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg
 
 # As root (a container, say) JupyterLab must be told that it may run.
