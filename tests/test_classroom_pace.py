@@ -67,7 +67,7 @@ def test_an_order_recorded_while_the_reveal_window_opens_is_revealed(tmp_path):
 
 
 @pytest.mark.slow(minutes=True)
-def test_chapter_11_at_a_readers_pace(tmp_path):
+def test_chapter_13_at_a_readers_pace(tmp_path):
     """The chapter's cells in a fresh kernel, with a 60-second pause before every exercise: no
     cell fails, the reader's every order is opened (no deposit forfeited), and
     every slot of the session is billed."""
