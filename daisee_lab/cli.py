@@ -27,7 +27,7 @@ from daisee_lab.cli_args import (RATE, SECONDS_OR_INF, SECONDS_ABOVE_0, aes_key,
                                  existing_folder, file_to_write, folder_to_write, host,
                                  is_room_address, link_to_make, moment, number, rpc_url, run_date,
                                  whole)
-from daisee_lab.errors import DaiseeError
+from daisee_lab.errors import DaiseeError, wrapped_errors
 
 
 # --- the parser -------------------------------------------------------------------------------
@@ -476,21 +476,10 @@ def explain_os_error(exc: OSError) -> str:
 
 
 def _system_cause(exc: OSError) -> OSError:
-    """The system's refusal under `exc`: `exc` itself if it has an errno, else the first
-    exception with one among those it wraps (an HTTP library's error wraps the socket's a few
-    levels down, as cause, context or ``reason``); `exc` when there is none."""
-    pending: list[object] = [exc]
-    seen: set[int] = set()
-    while pending:
-        error = pending.pop(0)
-        if not isinstance(error, BaseException) or id(error) in seen:
-            continue
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno is not None:
-            return error
-        pending += [error.__cause__, error.__context__, getattr(error, "reason", None),
-                    *error.args]
-    return exc
+    """The system's refusal under `exc`: the first of the errors it wraps (itself included)
+    that is an OSError with an errno; `exc` when there is none."""
+    return next((error for error in wrapped_errors(exc)
+                 if isinstance(error, OSError) and error.errno is not None), exc)
 
 
 def _status(exit: SystemExit) -> int:

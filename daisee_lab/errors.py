@@ -4,7 +4,9 @@ Each module derives its own types from :class:`DaiseeError`, so a caller can cat
 everything daisee-lab raises with one ``except`` and still tell the causes apart.
 """
 
-__all__ = ["DaiseeError", "PerimeterError", "SettlementError"]
+from collections.abc import Iterator
+
+__all__ = ["DaiseeError", "PerimeterError", "SettlementError", "wrapped_errors"]
 
 
 class DaiseeError(Exception):
@@ -21,3 +23,19 @@ class SettlementError(DaiseeError, ValueError):
 class PerimeterError(DaiseeError, ValueError):
     """Bad description of a collective self-consumption operation's sites (coordinates, roles,
     powers): the message names the participant and the field."""
+
+
+def wrapped_errors(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then every exception it wraps, nearest first, each once: its cause, its context,
+    a ``reason`` attribute (urllib3) and exceptions among its arguments (requests). An HTTP
+    library's error wraps the socket's refusal a few levels down."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        error = pending.pop(0)
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        pending += [error.__cause__, error.__context__, getattr(error, "reason", None),
+                    *error.args]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import daisee_lab
-from daisee_lab.errors import DaiseeError
+from daisee_lab.errors import DaiseeError, wrapped_errors
 
 PACKAGE = Path(daisee_lab.__file__).parent
 MODULES = sorted(m.name for m in pkgutil.walk_packages([str(PACKAGE)], "daisee_lab."))
@@ -88,3 +88,16 @@ def test_the_library_raises_no_bare_builtin_error():
                 continue
             strays.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} raises {error}")
     assert not strays, "\n".join(strays)
+
+
+def test_wrapped_errors_walks_causes_contexts_reasons_and_arguments_once():
+    """How an HTTP library hides a socket's refusal: requests' error holds urllib3's in its
+    arguments, which holds the connection error as ``reason``, raised from the OS error."""
+    refused = ConnectionRefusedError(111, "Connection refused")
+    connection = OSError("new connection failed")
+    connection.__cause__ = refused
+    pool = Exception("max retries")
+    pool.reason = connection
+    outer = Exception(pool)
+    outer.__context__ = outer  # a cycle is walked once
+    assert list(wrapped_errors(outer)) == [outer, pool, connection, refused]

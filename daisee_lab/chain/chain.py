@@ -34,7 +34,7 @@ from web3.types import RPCEndpoint, TxParams
 from daisee_lab.chain.compiler import Artifact, compile_contracts, contracts_dir
 from daisee_lab.chain.gas import GasRecord, GasReport
 from daisee_lab.chain.reverts import REVERT_EXCEPTIONS, Revert, decode_revert, error_selectors
-from daisee_lab.errors import DaiseeError
+from daisee_lab.errors import DaiseeError, wrapped_errors
 
 if TYPE_CHECKING:
     from daisee_lab.chain.batch import Batch
@@ -62,19 +62,15 @@ class ChainError(DaiseeError):
 
 
 def _transport_cause(exc: BaseException) -> str:
-    """A few words for why a request to a node failed: the OS error under `exc` (requests and
-    urllib3 wrap it several times), else the HTTP status or the error's class name."""
-    error: BaseException | None = exc
-    while error is not None:
+    """A few words for why a request to a node failed: the OS error among those `exc` wraps
+    (requests and urllib3 wrap it several times), else the HTTP status or the error's class."""
+    for error in wrapped_errors(exc):
         if isinstance(error, socket.gaierror):
             return "its host name does not resolve"
         if isinstance(error, ConnectionRefusedError):
             return "connection refused"
         if isinstance(error, TimeoutError):
             return "no answer in time"
-        reason = getattr(error, "reason", None)
-        error = error.__cause__ or error.__context__ or (
-            reason if isinstance(reason, BaseException) else None)
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return f"HTTP status {status}" if status else type(exc).__name__
 
