@@ -89,17 +89,19 @@ def allocate(consumption_wh, production_wh, key="dynamic_default", coefficients=
                                                    r_sums, extremes)
     if extremes[:, 0].min() < 0 or extremes[:, 1].max() > MAX_ACC_WH:
         raise ref.range_error("consumption_wh", cons)
+    consumption = c_sums.sum(axis=0)  # simple: of the consumers with a coefficient only
     if code == _SIMPLE:
-        num, den, open_sums = _simple_levels(cons, total, k1, c_sums, n_sums, r_sums, parallel)
+        num, den, open_sums = _simple_levels(cons, total, k1, consumption, n_sums, r_sums,
+                                             parallel)
         carry = _start_carries(code, num, den, open_sums)
     else:
-        num, den = _plain_fractions(code, total, c_sums.sum(axis=0))
+        num, den = _plain_fractions(code, total, consumption)
         carry = _start_carries(code, num, den, n_sums if code != _DEFAULT else c_sums)
     allocated = np.empty_like(cons)
     complement = np.empty_like(cons)
     (_allocate_parallel if parallel else _allocate_serial)(
         cons, total, code, k1, k2, num, den, 1.0 / den, carry, allocated, complement)
-    given = _allocated_totals(code, total, c_sums.sum(axis=0), n_sums.sum(axis=0), int(k1.sum()))
+    given = _allocated_totals(code, total, consumption, n_sums.sum(axis=0), int(k1.sum()))
     sold = _share_among(prod, given)
     split = None
     if by_producer and prod.shape[0] > 1:
@@ -132,15 +134,14 @@ def _allocated_totals(code, production, consumption, numerators, weight):
     return np.minimum(consumption, weight * production // _S)
 
 
-def _simple_levels(cons, production, k, with_k, full, rest, parallel):
+def _simple_levels(cons, production, k, served_total, full, rest, parallel):
     """dynamic_simple: per slot the level μ = num/den (Wh per millionth; all-served slots
     MAX_ACC_WH/1, empty slots 0/1, see ``_allocate_task``), and per chunk the coefficients of
     the consumers not served in full at that level (``rest``, updated in place).
 
-    ``with_k``: per chunk the consumption of consumers with a coefficient; ``full`` and
-    ``rest``: the first round's sums from pass 1, at μ = P/10**6."""
+    ``served_total``: per slot the consumption of consumers with a coefficient; ``full`` and
+    ``rest``: per chunk the first round's sums from pass 1, at μ = P/10**6."""
     weight = int(k.sum())
-    served_total = with_k.sum(axis=0)
     pool_floor = weight * production // _S
     mode = np.where(weight * production == 0, _NOTHING,
                     np.where(served_total <= pool_floor, _ALL_SERVED, _LEVEL))
