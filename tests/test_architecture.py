@@ -33,6 +33,7 @@ LAYERS = {
              "settlement", "settlement.reference", "settlement.kernels", "settlement.scale",
              "settlement.auction_reference", "settlement.auction_kernels",
              "settlement.allocation_reference", "settlement.allocation", "settlement.acc_methods",
+             "settlement.intmath",
              "chain", "chain.compiler", "chain.chain", "chain.batch", "chain.gas", "chain.reverts",
              "chain.anvil", "chain.demo",
              "plots", "plots.figure", "plots.energy", "plots.markets", "plots.acc", "plots.chain",
@@ -57,7 +58,6 @@ ALLOWED_CYCLES = {
     frozenset({"daisee_lab.chain.chain", "daisee_lab.chain.batch"}),
     frozenset({"daisee_lab.settlement.reference", "daisee_lab.settlement.acc_methods",
                "daisee_lab.settlement.allocation_reference"}),
-    frozenset({"daisee_lab.settlement.kernels", "daisee_lab.settlement.allocation"}),
 }
 SHARED = {"daisee_lab.units", "daisee_lab.reading", "daisee_lab.errors"}
 

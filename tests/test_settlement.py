@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from daisee_lab.settlement import kernels, reference
+from daisee_lab.settlement import intmath, kernels, reference
 from daisee_lab.settlement.reference import MAX_PRICE, MAX_WH, METHODS, Settlement
 
 IMPLEMENTATIONS = [reference.settle, kernels.settle]
@@ -230,12 +230,22 @@ def test_kernels_give_the_reference_integers(market):
 @settings(deadline=None)
 @given(st.integers(0, 2**63 - 1), st.integers(0, 2**63 - 1), st.integers(1, 2**63 - 1))
 def test_128_bit_helpers(a, b, d):
-    high, low = kernels._mul128(a, b)
+    high, low = intmath.mul128(a, b)
     assert (int(high) << 64) + int(low) == a * b
     if (a * b) // d < 2**63:
-        assert kernels._divmod128(np.uint64(high), np.uint64(low), d) == divmod(a * b, d)
+        assert intmath.divmod128(np.uint64(high), np.uint64(low), d) == divmod(a * b, d)
     c = (a + b) // 2
-    assert kernels._compare_products(a, b, c, d) == (a * b > c * d) - (a * b < c * d)
+    assert intmath.compare_products(a, b, c, d) == (a * b > c * d) - (a * b < c * d)
+
+
+@settings(deadline=None)
+@given(st.integers(0, 2**63 - 1), st.integers(1, 2**63 - 1))
+def test_division_via_float_is_exact_within_its_bounds(x, b):
+    """x // b and x % b from a float estimate, for every x < 2**63 whose quotient is < 2**50
+    (the bound the kernels keep), near multiples of b included."""
+    for y in (x, x - x % b, x - x % b - 1, x // b * b + b - 1):
+        if 0 <= y < 2**63 and y // b < 2**50:
+            assert intmath.div_via_float(y, b, 1.0 / b) == divmod(y, b)
 
 
 # --- bad input ------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ contiguously:
 Each slot's allocated total needs no pass: cumulative rounding telescopes, so it is
 floor(sum of n_i / D_t) (``_allocated_totals``).
 
-Divisions use the float-then-correct trick of :mod:`.kernels` (``_div``): x < 2**63 and
+Divisions use the float-then-correct trick of :mod:`.intmath` (``div_via_float``): x < 2**63 and
 x/D < 2**50 hold because every a_i <= ``MAX_ACC_WH``.
 """
 
@@ -44,7 +44,7 @@ from numba import njit, prange
 from daisee_lab.settlement import allocation_reference as ref
 from daisee_lab.settlement.allocation_reference import (COEFFICIENT_SCALE, KEYS, MAX_ACC_WH,
                                                         Allocation)
-from daisee_lab.settlement.kernels import _div, _divmod128, _mul128
+from daisee_lab.settlement.intmath import div_via_float, divmod128, mul128
 
 _STATIC, _DEFAULT, _SIMPLE, _FULL = range(4)
 _KEY_CODES = dict(zip(KEYS, range(4)))
@@ -178,8 +178,8 @@ def _carries_128(num, den, before, carry):
     for j in range(carry.shape[0]):
         for t in range(carry.shape[1]):
             if den[t] > 1:
-                hi, lo = _mul128(num[t], before[j, t])
-                carry[j, t] = _divmod128(hi, lo, den[t])[1]
+                hi, lo = mul128(num[t], before[j, t])
+                carry[j, t] = divmod128(hi, lo, den[t])[1]
 
 
 def _share_among(prod, given):
@@ -426,7 +426,7 @@ def _allocate_task(cons, production, code, k1, k2, num, den, inv, carry, j, out,
 def _rows_default(row, num, den, inv, r, o_row, c_row):
     for t in range(row.shape[0]):
         c = np.int64(row[t])
-        a, rem = _div(r[t] + c * num[t], den[t], inv[t])
+        a, rem = div_via_float(r[t] + c * num[t], den[t], inv[t])
         r[t] = rem
         o_row[t] = a
         c_row[t] = c - a
@@ -436,7 +436,7 @@ def _rows_default(row, num, den, inv, r, o_row, c_row):
 def _rows_capped(row, k, num, den, inv, r, o_row, c_row):
     for t in range(row.shape[0]):
         c = np.int64(row[t])
-        a, rem = _div(r[t] + min(c * den[t], k * num[t]), den[t], inv[t])
+        a, rem = div_via_float(r[t] + min(c * den[t], k * num[t]), den[t], inv[t])
         r[t] = rem
         o_row[t] = a
         c_row[t] = c - a
@@ -446,7 +446,8 @@ def _rows_capped(row, k, num, den, inv, r, o_row, c_row):
 def _rows_full(row, k, production, den, inv, r, o_row, c_row):
     for t in range(row.shape[0]):
         c = np.int64(row[t])
-        a, rem = _div(r[t] + min(c * den[t], np.int64(k[t]) * production[t]), den[t], inv[t])
+        n = min(c * den[t], np.int64(k[t]) * production[t])
+        a, rem = div_via_float(r[t] + n, den[t], inv[t])
         r[t] = rem
         o_row[t] = a
         c_row[t] = c - a

@@ -8,15 +8,13 @@ in three passes over a stack of communities (communities, households, slots):
    (``prange``), with the smallest and largest energy seen, to validate the input in the same pass.
 2. ``_prices``: each slot's (or billing window's) prices, grid import, export and bill. A price is
    kept as an exact mixed number, buyers ``q + r1/b1 + r2/b2`` (two fractions only for SDR's
-   buyers), sellers ``q + r/b``; the few products that exceed 64 bits (SDR's λb·λs·D) use 128-bit
-   integer helpers.
+   buyers), sellers ``q + r/b``; the few products that exceed 64 bits (SDR's λb·λs·D) use the
+   128-bit helpers of :mod:`.intmath`.
 3. ``_payments``: every household's payment, by chunks of households in parallel and tiles of
    slots. A payment e·price/1000 is ``e·q + (e·r1) // b1 + ...`` rounded by the rule. x86 has no
-   vector integer division, so the fast path divides in float64 and then corrects the quotient
-   with exact integer arithmetic: for 0 <= x < 2**63 and x/b < 2**50, the float estimate is
-   within 3·2**-53 relative, less than 0.4, of x/b, so its integer part is off by at most one,
-   and one integer step each way makes it exact. Slots whose values could break those
-   conditions (near the input bounds) take an exact integer path instead.
+   vector integer division, so the fast path divides in float64 and corrects the quotient in
+   integers (:func:`.intmath.div_via_float`, exact for x < 2**63 and x/b < 2**50); slots whose
+   values could break those conditions (near the input bounds) take an exact integer path.
 
 Dask workers call the ``_serial`` twins of the parallel drivers: Dask already runs one task per
 core, and numba's workqueue threading layer must not be entered from two threads at once.
@@ -30,6 +28,7 @@ from numba import njit, prange
 
 from ..units import MAX_WH
 from . import reference
+from .intmath import compare_products, div_via_float, divmod128, mul128
 from .reference import (Settlement, check_energy, check_method, check_prices, energy_error,
                         total_error)
 
@@ -42,10 +41,6 @@ _TILE = 1024  # slots per tile in the payment pass: the tile's prices stay in ca
 _PARALLEL_MIN, _PARALLEL_MIN_WINDOWS = 1 << 20, 1 << 17
 # price parameters per slot, in the rows of one int64 array
 _BQ, _BR1, _BB1, _BR2, _BB2, _SQ, _SR, _SB, _FAST = range(9)
-_MASK32 = np.uint64(0xFFFFFFFF)
-_U32 = np.uint64(32)
-_U1 = np.uint64(1)
-_U0 = np.uint64(0)
 
 
 def settle(consumption_wh: npt.ArrayLike, production_wh: npt.ArrayLike, grid_buy: npt.ArrayLike,
@@ -273,11 +268,11 @@ def _unit_prices(method, d, g, lb, ls, cost, revenue):
             bq, br2, bb2 = lb * (d - g) // d, lb * (d - g) % d, d
             sq = 0
             if q > 0:
-                hi, lo = _mul128(lb * ls, d)
-                sq, sr = _divmod128(hi, lo, q)
+                hi, lo = mul128(lb * ls, d)
+                sq, sr = divmod128(hi, lo, q)
                 sb = q
-                hi, lo = _mul128(lb * ls, g)
-                q1, br1 = _divmod128(hi, lo, q)
+                hi, lo = mul128(lb * ls, g)
+                q1, br1 = divmod128(hi, lo, q)
                 bq += q1
                 bb1 = q
     elif method == _BILL_SHARING:
@@ -355,10 +350,10 @@ def _rows_one_fraction(cons, prod, h0, h1, t0, t1, p, inv, out, paid):
             e = np.int64(c_row[j]) - np.int64(p_row[j])
             d = max(e, 0)
             s = max(-e, 0)
-            q1, f1 = _div(d * br[j], bb[j], bi[j])
-            pay = _div(d * bq[j] + q1 + 999 + (1 if f1 > 0 else 0), 1000, 0.001)[0]
-            qs = _div(s * sr[j], sb[j], si[j])[0]
-            amount = pay - _div(s * sq[j] + qs, 1000, 0.001)[0]
+            q1, f1 = div_via_float(d * br[j], bb[j], bi[j])
+            pay = div_via_float(d * bq[j] + q1 + 999 + (1 if f1 > 0 else 0), 1000, 0.001)[0]
+            qs = div_via_float(s * sr[j], sb[j], si[j])[0]
+            amount = pay - div_via_float(s * sq[j] + qs, 1000, 0.001)[0]
             o_row[j] = amount
             total[j] += amount
 
@@ -376,28 +371,16 @@ def _rows_two_fractions(cons, prod, h0, h1, t0, t1, p, inv, out, paid):
             e = np.int64(c_row[j]) - np.int64(p_row[j])
             d = max(e, 0)
             s = max(-e, 0)
-            q1, f1 = _div(d * br1[j], bb1[j], bi1[j])
-            q2, f2 = _div(d * br2[j], bb2[j], bi2[j])
-            order = _compare_products(f1, bb2[j], bb2[j] - f2, bb1[j])  # f1/b1 + f2/b2 >= 1 ?
+            q1, f1 = div_via_float(d * br1[j], bb1[j], bi1[j])
+            q2, f2 = div_via_float(d * br2[j], bb2[j], bi2[j])
+            order = compare_products(f1, bb2[j], bb2[j] - f2, bb1[j])  # f1/b1 + f2/b2 >= 1 ?
             carry = 1 if order >= 0 else 0
             left = 0 if (f1 == 0 and f2 == 0) or order == 0 else 1  # a fraction still left
-            pay = _div(d * bq[j] + q1 + q2 + carry + 999 + left, 1000, 0.001)[0]
-            qs = _div(s * sr[j], sb[j], si[j])[0]
-            amount = pay - _div(s * sq[j] + qs, 1000, 0.001)[0]
+            pay = div_via_float(d * bq[j] + q1 + q2 + carry + 999 + left, 1000, 0.001)[0]
+            qs = div_via_float(s * sr[j], sb[j], si[j])[0]
+            amount = pay - div_via_float(s * sq[j] + qs, 1000, 0.001)[0]
             o_row[j] = amount
             total[j] += amount
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _div(x, b, inv):
-    """(x // b, x % b) for 0 <= x < 2**63, b > 0, x/b < 2**50 and ``inv`` = 1.0/b, via float."""
-    q = np.int64(np.float64(x) * inv)
-    r = x - q * b
-    q = q - 1 if r < 0 else q
-    r = r + b if r < 0 else r
-    q = q + 1 if r >= b else q
-    r = r - b if r >= b else r
-    return q, r
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -411,7 +394,7 @@ def _amount_exact(demand, surplus, p):
             m2, f2 = _scaled(demand, 0, p[_BR2], p[_BB2])
             m += m2
             if f2 != 0:
-                order = _compare_products(f1, p[_BB2], p[_BB2] - f2, p[_BB1])
+                order = compare_products(f1, p[_BB2], p[_BB2] - f2, p[_BB1])
                 if order >= 0:
                     m += 1
                 exact = order == 0
@@ -430,8 +413,8 @@ def _scaled(e, q, r, b):
     if e <= _limit(r):
         x = e * r
         return whole + x // b, x % b
-    hi, lo = _mul128(e, r)
-    m, f = _divmod128(hi, lo, b)
+    hi, lo = mul128(e, r)
+    m, f = divmod128(hi, lo, b)
     return whole + m, f
 
 
@@ -444,47 +427,6 @@ def _limit(r):
 @njit(cache=True, nogil=True, error_model="numpy")
 def _floor_price(q, r1, b1, r2, b2):
     """floor(q + r1/b1 + r2/b2)."""
-    if r1 != 0 and r2 != 0 and _compare_products(r1, b2, b2 - r2, b1) >= 0:
+    if r1 != 0 and r2 != 0 and compare_products(r1, b2, b2 - r2, b1) >= 0:
         return q + 1
     return q
-
-
-# --- 128-bit helpers ------------------------------------------------------------------------
-
-@njit(cache=True, nogil=True)
-def _compare_products(a, b, c, d):
-    """The sign of a·b - c·d for non-negative int64, without overflow (branch-free)."""
-    h1, l1 = _mul128(a, b)
-    h2, l2 = _mul128(c, d)
-    greater = (h1 > h2) | ((h1 == h2) & (l1 > l2))
-    less = (h1 < h2) | ((h1 == h2) & (l1 < l2))
-    return np.int64(greater) - np.int64(less)
-
-
-@njit(cache=True, nogil=True)
-def _mul128(a, b):
-    """a·b for non-negative int64, as (high, low) uint64 halves."""
-    a = np.uint64(a)
-    b = np.uint64(b)
-    a0, a1 = a & _MASK32, a >> _U32
-    b0, b1 = b & _MASK32, b >> _U32
-    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
-    middle = (p00 >> _U32) + (p01 & _MASK32) + (p10 & _MASK32)
-    low = (p00 & _MASK32) | (middle << _U32)
-    high = p11 + (p01 >> _U32) + (p10 >> _U32) + (middle >> _U32)
-    return high, low
-
-
-@njit(cache=True, nogil=True)
-def _divmod128(high, low, d):
-    """(quotient, remainder) of (high·2**64 + low) / d, for 0 < d < 2**63 and a quotient < 2**63."""
-    divisor = np.uint64(d)
-    remainder = high
-    quotient = _U0
-    for i in range(63, -1, -1):
-        remainder = (remainder << _U1) | ((low >> np.uint64(i)) & _U1)
-        quotient = quotient << _U1
-        if remainder >= divisor:
-            remainder -= divisor
-            quotient |= _U1
-    return np.int64(quotient), np.int64(remainder)
