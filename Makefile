@@ -43,6 +43,7 @@ test: lint  ## run every test: lint, types, library, contracts, book chapters, t
 	@chromium=$$(tests/chromium.sh) || exit 1; \
 	pace_log=$$(mktemp); \
 	$(BIN)/python -m pytest -q --durations=1 -p no:cacheprovider $(PACE_TEST) > $$pace_log 2>&1 & pace=$$!; \
+	trap 'kill $$pace 2>/dev/null; rm -f $$pace_log; exit 130' INT TERM; \
 	DAISEE_CHROMIUM=$$chromium $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -p no:cacheprovider tests book \
 		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg --deselect $(PACE_TEST); \
 	others=$$?; wait $$pace; paced=$$?; \
