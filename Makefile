@@ -35,20 +35,10 @@ lint: setup  ## ruff (defects, not layout) on the repository, mypy on the librar
 check: lint  ## the edit-test loop: lint, types and the fast tests (no slow ones, no notebooks, no Chromium)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow" -p no:cacheprovider tests
 
-# Chapter 13 at a reader's pace sleeps three minutes of its 3.2 (the pauses a reader takes): it
-# runs in its own pytest beside the others, so that no test worker waits on its sleeps.
-PACE_TEST := tests/test_classroom_pace.py::test_chapter_13_at_a_readers_pace
-
 test: lint  ## run every test: lint, types, library, contracts, book chapters, the site in Chromium
 	@chromium=$$(tests/chromium.sh) || exit 1; \
-	pace_log=$$(mktemp); \
-	$(BIN)/python -m pytest -q --durations=1 -p no:cacheprovider $(PACE_TEST) > $$pace_log 2>&1 & pace=$$!; \
-	trap 'kill $$pace 2>/dev/null; rm -f $$pace_log; exit 130' INT TERM; \
 	DAISEE_CHROMIUM=$$chromium $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 -p no:cacheprovider tests book \
-		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg --deselect $(PACE_TEST); \
-	others=$$?; wait $$pace; paced=$$?; \
-	echo "== $(PACE_TEST), run beside the others:"; cat $$pace_log; rm -f $$pace_log; \
-	test $$others -eq 0 && test $$paced -eq 0
+		--nbval --nbval-current-env --nbval-sanitize-with book/sanitize.cfg
 
 # As root (a container, say) JupyterLab must be told that it may run.
 lab: setup  ## open the book in JupyterLab
