@@ -295,10 +295,9 @@ def infer_occupancy(events: pd.DataFrame, start, end, *, period: str = "15min",
                     cyclic_hours: int = 12) -> pd.Series:
     """``"awake"``, ``"asleep"`` or ``"away"`` for each `period` from `start` to `end` (local
     times), inferred from detected `events` (see the module docstring)."""
-    width, linger_ns = _duration("period", period).value, _duration("linger", linger).value
+    step, linger_ns = _duration("period", period), _duration("linger", linger).value
     events = _events_frame("events", events)
-    index = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=pd.Timedelta(width),
-                          inclusive="left")
+    index = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=step, inclusive="left")
     if not len(index) or index.tz is None:
         raise PrivacyError("start and end must be timezone-aware, with at least one period "
                            "between them")
@@ -306,8 +305,8 @@ def infer_occupancy(events: pd.DataFrame, start, end, *, period: str = "15min",
         dtype="datetime64[ns]").astype(np.int64))
     starts = index.as_unit("ns").asi8
     lo = np.searchsorted(people, starts - linger_ns, side="left")
-    hi = np.searchsorted(people, starts + width + linger_ns, side="left")
-    hours = index.hour + index.minute / 60 + width / 2 / 3.6e12
+    hi = np.searchsorted(people, starts + step.value + linger_ns, side="left")
+    hours = index.hour + index.minute / 60 + step.value / 2 / 3.6e12
     evening, morning = night
     asleep = (hours >= evening) | (hours < morning) if evening > morning else (
         (hours >= evening) & (hours < morning))
